@@ -1,0 +1,57 @@
+"""skynet's packaging: ``pip install .`` (core) or ``pip install .[extra]``.
+
+Core dependencies are ranges; ``requirements.txt`` pins the exact versions builds use.
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = re.search(r'__version__ = "([^"]+)"', Path("skynet/__init__.py").read_text()).group(1)
+
+CORE = [
+    "click>=8.1",
+    "pyyaml>=6",
+    "numpy>=1.26",
+    "pandas>=2.1",
+    "pyarrow>=14",
+    "scikit-learn>=1.4",
+    "joblib>=1.3",
+    "pythermalcomfort>=2.10",
+    "sqlalchemy>=2.0",
+    "alembic>=1.13",
+    "matplotlib>=3.8",
+    "tqdm>=4.66",
+]
+
+EXTRAS = {
+    "mysql": ["pymysql>=1.1"],
+    "postgresql": ["psycopg[binary]>=3.1"],
+    "redis": ["redis>=5"],
+    "mongodb": ["pymongo>=4.6"],
+    "cassandra": ["cassandra-driver>=3.29"],
+    "s3": ["boto3>=1.34"],
+    "deploy": ["fabric>=3.2", "pex>=2.20"],
+    "airflow": ["apache-airflow>=3.0"],
+    "test": ["pytest>=8", "hypothesis>=6.100"],
+}
+EXTRAS["servers"] = EXTRAS["mysql"] + EXTRAS["postgresql"] + EXTRAS["redis"]
+
+setup(
+    name="skynet",
+    version=version,
+    description="Machine-learning components for smart air-conditioner control",
+    long_description=Path("README.md").read_text() if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["skynet", "skynet.*"]),
+    package_data={"skynet": ["py.typed", "storage/sql/migrations/*.ini", "storage/sql/migrations/*.mako",
+                             "storage/sql/migrations/versions/*.py", "**/templates/*"]},
+    include_package_data=True,
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["skynet=skynet.cli:main"]},
+    classifiers=["Programming Language :: Python :: 3.11"],
+)

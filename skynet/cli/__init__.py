@@ -1,0 +1,81 @@
+"""The ``skynet`` command line: a root group with lazily loaded subcommand groups.
+
+Each group lives in its own module (``skynet/cli/<group>.py``) and only parses options and
+calls one public function of :mod:`skynet.api`. A :class:`~skynet.errors.SkynetError` is
+printed as one line on stderr with exit status 1; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from skynet import __version__
+from skynet.cli._lazy import LazyGroup
+
+__all__ = ["cli", "main"]
+
+#: group name -> (import path, one-line help). Later issues add estimation and control.
+GROUPS: dict[str, tuple[str, str]] = {
+    "config": ("skynet.cli.config:config", "Show and check the effective configuration."),
+    "data": ("skynet.cli.data:data", "Import data sets into the store and inspect them."),
+    "db": ("skynet.cli.db:db", "Create and migrate the SQL schema."),
+    "models": ("skynet.cli.models:models", "List and inspect trained models in the model store."),
+    "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=GROUPS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="skynet")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SKYNET_CONFIG",
+    help="YAML configuration file (also $SKYNET_CONFIG).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """skynet: machine learning for smart air-conditioner control."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["debug"] = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: run the CLI, turning skynet errors into one line on stderr."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        return cli.main(args=args, prog_name="skynet", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
+        from skynet.errors import SkynetError
+
+        if debug:
+            raise
+        if isinstance(exc, SkynetError):
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        if isinstance(exc, KeyboardInterrupt):
+            sys.exit(130)
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(2)

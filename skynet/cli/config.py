@@ -1,0 +1,36 @@
+"""``skynet config``: show and check the effective configuration."""
+
+from __future__ import annotations
+
+import click
+
+from skynet.cli.options import echo_json, output_format, settings
+
+__all__ = ["config"]
+
+
+@click.group()
+def config() -> None:
+    """Show and check the effective configuration."""
+
+
+@config.command("show")
+@output_format
+def show(fmt: str) -> None:
+    """Print the effective configuration (file + environment), passwords masked."""
+    from skynet.api.config import effective_config
+
+    data = effective_config(settings())
+    if fmt == "json":
+        echo_json(data)
+        return
+    import yaml
+
+    click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+@config.command("check")
+def check() -> None:
+    """Validate the configuration and exit 0 if it is good."""
+    s = settings()
+    click.echo(f"configuration OK (from {s.source})")

@@ -1,0 +1,74 @@
+"""Options and helpers shared by the CLI groups, defined once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from skynet.config import Settings
+
+__all__ = ["settings", "output_format", "model_name", "device_option", "echo_json", "echo_table"]
+
+
+def settings(ctx: click.Context | None = None) -> Settings:
+    """The effective settings, loaded once per invocation from the root's ``--config``."""
+    ctx = ctx or click.get_current_context()
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "settings" not in root.obj:
+        from skynet.config import load_settings
+
+        root.obj["settings"] = load_settings(root.obj.get("config_path"))
+    return root.obj["settings"]
+
+
+output_format = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+
+model_name = click.option(
+    "--model", "model", default=None, help="Model name in the model store (default: the newest of its type)."
+)
+
+device_option = click.option("--device", "device_id", default=None, help="Device id.")
+
+
+def echo_json(data: Any) -> None:
+    import json
+
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def echo_table(rows: list[dict[str, Any]], floatfmt: str = ".3f") -> None:
+    """Print rows of dicts as an aligned text table."""
+    if not rows:
+        click.echo("(nothing)")
+        return
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return "" if v is None else str(v)
+
+    cells = [[cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
+    click.echo("  ".join("-" * w for w in widths))
+    for row in cells:
+        click.echo("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _numeric(v: str) -> bool:
+    try:
+        float(v.rstrip("%"))
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,82 @@
+"""The storage contract: what every record store adapter provides.
+
+An adapter stores the domain records of :mod:`skynet.domain`. Writes are idempotent on each
+record's key (writing a record again stores nothing new); reads return domain objects or,
+for the bulk reads models make, a pandas DataFrame with one column per record field.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from skynet.domain import Record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RecordStore", "R"]
+
+R = TypeVar("R", bound=Record)
+
+
+class RecordStore(ABC):
+    """A store of domain records, chosen by URL (see :func:`skynet.storage.open_store`).
+
+    Public methods raise :class:`~skynet.errors.StorageError` naming the adapter when the
+    backend fails; they never leak driver exceptions.
+    """
+
+    #: Short adapter name used in error messages, e.g. ``"sql[postgresql]"``.
+    name: str = "store"
+
+    @abstractmethod
+    def write(self, records: Iterable[Record]) -> int:
+        """Store records of any kinds; return how many were new (existing keys are kept)."""
+
+    @abstractmethod
+    def write_frame(self, kind: type[Record], frame: pd.DataFrame) -> int:
+        """Store a DataFrame of one kind's fields (bulk path); return how many were new."""
+
+    @abstractmethod
+    def read(
+        self,
+        kind: type[R],
+        device_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[R]:
+        """Read records of one kind, optionally for one device and ``start <= t < end``."""
+
+    @abstractmethod
+    def read_frame(
+        self,
+        kind: type[Record],
+        device_ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pd.DataFrame:
+        """Read one kind as a DataFrame (columns: the kind's fields), sorted by key."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Return the adapter, its (password-masked) URL and the record count per kind."""
+
+    def latest(self, kind: type[R], device_id: str) -> R | None:
+        """Return the newest record of a kind for a device, or None."""
+        rows = self.read(kind, device_id, limit=1, newest_first=True)
+        return rows[0] if rows else None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,66 @@
+"""Pick a storage adapter from a URL's scheme.
+
+Each builder imports its driver inside the function, so an unused backend costs nothing and
+a missing driver is a clear error naming the extra to install.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from skynet.errors import StorageError
+from skynet.storage._base import RecordStore
+
+__all__ = ["open_store", "known_schemes", "register_scheme"]
+
+
+def _sql(url: str, **options: object) -> RecordStore:
+    from skynet.storage.sql import SqlStore
+
+    return SqlStore(url, **options)  # type: ignore[arg-type]
+
+
+def _memory(url: str, **options: object) -> RecordStore:
+    from skynet.storage.memory import MemoryStore
+
+    return MemoryStore(url)
+
+
+_BUILDERS: dict[str, Callable[..., RecordStore]] = {
+    "sqlite": _sql,
+    "mysql": _sql,
+    "mysql+pymysql": _sql,
+    "mariadb+pymysql": _sql,
+    "postgresql": _sql,
+    "postgresql+psycopg": _sql,
+    "memory": _memory,
+}
+
+
+def register_scheme(scheme: str, builder: Callable[..., RecordStore]) -> None:
+    """Register (or replace) the builder of a URL scheme."""
+    _BUILDERS[scheme] = builder
+
+
+def known_schemes() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def open_store(url: str, **options: object) -> RecordStore:
+    """Open the record store a URL names.
+
+    Args:
+        url: e.g. ``sqlite:///path.db``, ``postgresql+psycopg://u:p@host/db``, ``memory://``.
+        **options: adapter options (e.g. ``auto_migrate`` for SQL).
+
+    Raises:
+        StorageError: the scheme is unknown (the message lists the known ones) or the
+            backend cannot be reached.
+    """
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    builder = _BUILDERS.get(scheme)
+    if builder is None:
+        raise StorageError(
+            "storage", f"unknown URL scheme {scheme!r} in {url!r}; known: {', '.join(known_schemes())}"
+        )
+    return builder(url, **options)

@@ -117,7 +117,9 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     return replace(settings, **{section: replace(current, **{key: _coerce(value, hints[key], where)})})
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Load the configuration file (if any) and apply ``SKYNET_<SECTION>_<KEY>`` overrides.
 
     Args:

@@ -178,8 +178,7 @@ class ControlTarget(Record):
 
 #: Every record kind by its ``kind`` name.
 RECORD_KINDS: dict[str, type[Record]] = {
-    cls.kind: cls
-    for cls in (Device, User, SensorReading, Weather, Feedback, ApplianceState, ControlTarget)
+    cls.kind: cls for cls in (Device, User, SensorReading, Weather, Feedback, ApplianceState, ControlTarget)
 }
 
 

@@ -77,5 +77,7 @@ def main(argv: list[str] | None = None) -> Any:
             sys.exit(1)
         if isinstance(exc, KeyboardInterrupt):
             sys.exit(130)
-        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
+        )
         sys.exit(2)

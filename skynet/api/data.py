@@ -1,0 +1,170 @@
+"""Application functions for data: importing data sets and building model-ready frames.
+
+These are the only places that read records for the user comfort model: the api modules of
+models call :func:`load_comfort_frame`, :func:`latest_context` and :func:`device_history`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from skynet.api._context import open_records
+from skynet.config import Settings
+from skynet.domain import Device, Feedback, Record, SensorReading, User, Weather
+from skynet.errors import DataError
+
+__all__ = ["import_ashrae", "load_comfort_frame", "latest_context", "device_history"]
+
+_CHUNK = 20_000
+
+
+def import_ashrae(
+    settings: Settings, measurements: str | Path, metadata: str | Path, progress: bool = True
+) -> dict[str, Any]:
+    """Import the ASHRAE Global Thermal Comfort Database II into the record store.
+
+    Validates every row (impossible values are counted and skipped, never stored) and writes
+    devices, users, sensor readings, weather and feedback. Idempotent: importing the same
+    files again adds nothing.
+
+    Args:
+        settings: the effective configuration (``storage.url`` names the store).
+        measurements: path of ``db_measurements_v2.1.0.csv.gz``.
+        metadata: path of ``db_metadata.csv``.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        ``rows_read``, ``skipped`` (reason → count), ``added`` (kind → new records),
+        ``seconds`` and the masked store URL.
+
+    Raises:
+        DataError: a file is missing or is not DB II.
+        StorageError: the store failed.
+    """
+    from tqdm import tqdm
+
+    from skynet.data import read_ashrae
+
+    started = time.perf_counter()
+    data = read_ashrae(measurements, metadata)
+    parts: list[tuple[type[Record], pd.DataFrame]] = [
+        (Device, data.devices),
+        (User, data.users),
+        (Weather, data.weather),
+        (SensorReading, data.readings),
+        (Feedback, data.feedback),
+    ]
+    added = {kind.kind: 0 for kind, _ in parts}
+    total = sum(len(frame) for _, frame in parts)
+    with (
+        open_records(settings) as store,
+        tqdm(total=total, unit="rec", desc="import ashrae-db2", disable=not progress, leave=False) as bar,
+    ):
+        for kind, frame in parts:
+            for start in range(0, len(frame), _CHUNK):
+                chunk = frame.iloc[start : start + _CHUNK]
+                added[kind.kind] += store.write_frame(kind, chunk)
+                bar.update(len(chunk))
+        url = store.describe()["url"]
+    return {
+        "source": str(measurements),
+        "store": url,
+        "rows_read": data.rows_read,
+        "votes_imported": len(data.feedback),
+        "skipped": dict(data.skipped),
+        "added": added,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def load_comfort_frame(
+    settings: Settings,
+    device_ids: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
+    """The comfort frame (one row per vote with its context) from the record store.
+
+    Args:
+        settings: the effective configuration.
+        device_ids: only these devices (default all).
+        start, end: only votes with ``start <= timestamp < end``.
+
+    Returns:
+        A frame with :data:`skynet.data.COMFORT_COLUMNS`.
+
+    Raises:
+        DataError: the store holds no feedback in that selection.
+    """
+    from skynet.data import comfort_frame
+
+    with open_records(settings) as store:
+        feedback = store.read_frame(Feedback, device_ids, start, end)
+        if feedback.empty:
+            where = f" for {', '.join(device_ids)}" if device_ids else ""
+            raise DataError(
+                f"no feedback in the store{where} (import some: skynet data import ashrae-db2 ...)"
+            )
+        # Context may precede the first vote: widen the reads by the join tolerances.
+        lo = None if start is None else start - pd.Timedelta("36h")
+        readings = store.read_frame(SensorReading, device_ids, lo, end)
+        weather = store.read_frame(Weather, device_ids, lo, end)
+        devices = store.read_frame(Device, device_ids)
+    return comfort_frame(feedback, readings, weather, devices)
+
+
+def latest_context(settings: Settings, device_id: str, at: datetime | None = None) -> pd.DataFrame:
+    """A one-row comfort frame (no vote) of a device's latest readings and weather.
+
+    Raises:
+        DataError: the device is unknown or has no sensor reading.
+    """
+    from skynet.data import context_frame
+
+    with open_records(settings) as store:
+        reading = store.latest(SensorReading, device_id)
+        if reading is None:
+            known = store.read(Device, device_id)
+            what = "has no sensor readings" if known else "is not in the store"
+            raise DataError(f"device {device_id!r} {what}")
+        when = at or reading.timestamp
+        readings = store.read_frame(
+            SensorReading, [device_id], when - pd.Timedelta("1h"), when + pd.Timedelta("1us")
+        )
+        weather = store.read_frame(
+            Weather, [device_id], when - pd.Timedelta("36h"), when + pd.Timedelta("1us")
+        )
+        devices = store.read_frame(Device, [device_id])
+        last = store.latest(Feedback, device_id)
+    moment = pd.DataFrame({"device_id": [device_id], "timestamp": [pd.Timestamp(when)]})
+    if last is not None:  # what the user last said they wore / did is the best guess for now
+        moment["clothing"] = last.clothing
+        moment["metabolic_rate"] = last.metabolic_rate
+    return context_frame(moment, readings, weather, devices, reading_tolerance=pd.Timedelta("1h"))
+
+
+def device_history(settings: Settings, device_id: str, end: datetime | None = None) -> pd.DataFrame:
+    """A device's votes with their context (for personalizing a prediction); may be empty."""
+    try:
+        return load_comfort_frame(settings, [device_id], None, end)
+    except DataError:
+        from skynet.data import COMFORT_COLUMNS
+
+        return pd.DataFrame(columns=COMFORT_COLUMNS)
+
+
+def newest_records(settings: Settings, kind: str, device_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` records of a kind (optionally one device's), as dicts."""
+    from dataclasses import asdict
+
+    from skynet.domain import RECORD_KINDS
+
+    with open_records(settings) as store:
+        records = store.read(RECORD_KINDS[kind], device_id, limit=limit, newest_first=True)
+    return [asdict(r) for r in records]

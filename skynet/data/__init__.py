@@ -1,0 +1,20 @@
+"""Data sets and frames: readers of external data (ASHRAE DB II) into domain record frames,
+range validation, and the joins that turn stored records into model-ready frames.
+
+Pure pandas: nothing here opens a store (the api layer reads and writes).
+"""
+
+from skynet.data._validate import RANGES, check_ranges
+from skynet.data.ashrae import AshraeImport, read_ashrae, read_ashrae_comfort_frame
+from skynet.data.frames import COMFORT_COLUMNS, comfort_frame, context_frame
+
+__all__ = [
+    "AshraeImport",
+    "read_ashrae",
+    "read_ashrae_comfort_frame",
+    "COMFORT_COLUMNS",
+    "comfort_frame",
+    "context_frame",
+    "RANGES",
+    "check_ranges",
+]

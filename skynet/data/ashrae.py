@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from skynet.data._validate import check_ranges
+from skynet.data.frames import comfort_frame
 from skynet.errors import DataError
 
 __all__ = ["AshraeImport", "read_ashrae", "read_ashrae_comfort_frame", "DEVICE_PREFIX"]
@@ -148,15 +149,21 @@ def read_ashrae(measurements: str | Path, metadata: str | Path) -> AshraeImport:
         frame["user_id"].isna(), frame["device_id"] + "/" + frame["user_id"]
     )
     frame = frame.sort_values(["device_id", "timestamp"]).reset_index(drop=True)
+    devices = _devices(meta, frame)
+    feedback = frame[["device_id", "timestamp", "value", "user_id", "clothing", "metabolic_rate"]]
+    readings = frame[["device_id", "timestamp", "temperature", "humidity", "air_speed"]].assign(
+        luminosity=np.nan
+    )
+    readings = readings[["device_id", "timestamp", "temperature", "humidity", "luminosity", "air_speed"]]
+    weather = _weather(frame)
     return AshraeImport(
-        devices=_devices(meta, frame),
+        devices=devices,
         users=_users(frame),
-        feedback=frame[["device_id", "timestamp", "value", "user_id", "clothing", "metabolic_rate"]],
-        readings=frame[["device_id", "timestamp", "temperature", "humidity", "air_speed"]].assign(
-            luminosity=np.nan
-        )[["device_id", "timestamp", "temperature", "humidity", "luminosity", "air_speed"]],
-        weather=_weather(frame),
-        comfort=frame[COMFORT_COLUMNS].copy(),
+        feedback=feedback,
+        readings=readings,
+        weather=weather,
+        # the same join the store path uses, so a file and its import give the same frame
+        comfort=comfort_frame(feedback, readings, weather, devices),
         rows_read=rows_read,
         skipped=skipped,
     )
@@ -197,14 +204,6 @@ def _weather(frame: pd.DataFrame) -> pd.DataFrame:
             "outdoor_running_mean": "running_mean_temperature",
         }
     )
-
-
-#: The comfort frame: one row per vote with its context (see :func:`skynet.data.comfort_frame`).
-COMFORT_COLUMNS = [
-    "device_id", "user_id", "timestamp", "temperature", "humidity", "air_speed", "clothing",
-    "metabolic_rate", "outdoor_temperature", "outdoor_humidity", "outdoor_running_mean",
-    "latitude", "climate", "building_type", "cooling_type", "value",
-]  # fmt: skip
 
 
 def read_ashrae_comfort_frame(measurements: str | Path, metadata: str | Path) -> pd.DataFrame:

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from skynet.data.ashrae import COMFORT_COLUMNS
-
 __all__ = ["COMFORT_COLUMNS", "comfort_frame", "context_frame"]
+
+#: The comfort frame: one row per vote with its context (see :func:`skynet.data.comfort_frame`).
+COMFORT_COLUMNS = [
+    "device_id", "user_id", "timestamp", "temperature", "humidity", "air_speed", "clothing",
+    "metabolic_rate", "outdoor_temperature", "outdoor_humidity", "outdoor_running_mean",
+    "latitude", "climate", "building_type", "cooling_type", "value",
+]  # fmt: skip
+
 
 _DEVICE_COLUMNS = ["device_id", "latitude", "climate", "building_type", "cooling_type"]
 

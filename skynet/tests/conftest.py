@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from skynet.config import Settings, load_settings
@@ -17,7 +19,9 @@ ASHRAE_METADATA = ASHRAE_DIR / "db_metadata.csv"
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path_factory):
     """No test reads the developer's config or writes to ~/.skynet."""
-    for name in [n for n in __import__("os").environ if n.startswith("SKYNET_") and not n.startswith("SKYNET_TEST_")]:
+    for name in [
+        n for n in __import__("os").environ if n.startswith("SKYNET_") and not n.startswith("SKYNET_TEST_")
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SKYNET_GENERAL_DATA_DIR", str(tmp_path_factory.mktemp("skynet-home")))
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -43,3 +47,55 @@ def ashrae_files() -> tuple[Path, Path]:
     if not ASHRAE_MEASUREMENTS.exists():
         pytest.skip(f"ASHRAE DB II not found at {ASHRAE_DIR} (a checkout outside the team)")
     return ASHRAE_MEASUREMENTS, ASHRAE_METADATA
+
+
+_DB2_COLUMNS = ["index", "record_id", "building_id", "timestamp", "season", "subject_id", "ta", "rh", "vel",
+           "met", "clo", "thermal_sensation", "t_out_isd", "rh_out_isd", "t_mot_isd", "pmv"]  # fmt: skip
+
+
+def _row(i, building, ts, season, ta, vote, **extra):
+    row = dict(index=i, record_id=i + 1, building_id=building, timestamp=ts, season=season, subject_id=10 + i,
+               ta=ta, rh=50.0, vel=0.1, met=1.1, clo=0.6, thermal_sensation=vote, t_out_isd=20.0,
+               rh_out_isd=60.0, t_mot_isd=18.0, pmv=0.0)  # fmt: skip
+    row.update(extra)
+    return row
+
+
+@pytest.fixture
+def small_db2(tmp_path):
+    """(measurements.csv.gz, metadata.csv, expected): 8 good votes, 5 impossible rows."""
+    rows = [
+        _row(0, 1, "2001-07-02T00:00:00Z", "summer", 24.0, 0),
+        _row(1, 1, "2001-07-02T00:00:00Z", "summer", 26.0, 1),
+        _row(2, 1, "2001-07-03T00:00:00Z", "summer", 28.0, 2.5),
+        _row(3, 2, None, "summer", 22.0, -1),  # no timestamp: synthesized (south: January)
+        _row(4, 2, None, "winter", 20.0, -2),
+        _row(5, 3, "2010-01-05T00:00:00Z", "winter", 21.0, 0, subject_id=None, t_out_isd=None),
+        _row(6, 3, "2010-01-05T00:00:00Z", "winter", 23.0, 1, rh=None, vel=None, met=None, clo=None),
+        _row(7, 3, "2010-01-06T00:00:00Z", "winter", 19.0, -1),
+        # impossible or unusable rows
+        _row(8, 1, "2001-07-02T00:00:00Z", "summer", 24.0, None),  # no vote
+        _row(9, 1, "2001-07-02T00:00:00Z", "summer", 24.0, 5),  # vote off the scale
+        _row(10, 2, None, "summer", 80.0, 0),  # indoor temperature impossible
+        _row(11, 3, "2010-01-05T00:00:00Z", "winter", 22.0, 0, rh=130.0),  # RH > 100 %
+        _row(12, 9, "2010-01-05T00:00:00Z", "winter", 22.0, 0),  # building not in metadata
+    ]
+    measurements = tmp_path / "measurements.csv.gz"
+    with gzip.open(measurements, "wt") as fh:
+        pd.DataFrame(rows, columns=_DB2_COLUMNS).to_csv(fh, index=False)
+    metadata = tmp_path / "metadata.csv"
+    pd.DataFrame(
+        {
+            "building_id": [1, 2, 3],
+            "country": ["australia", "australia", "usa"],
+            "city": ["sydney", "sydney", "berkeley"],
+            "lat": [-33.9, -33.9, 37.9],
+            "lon": [151.2, 151.2, -122.3],
+            "climate": ["humid subtropical", "humid subtropical", "warm-summer mediterranean"],
+            "building_type": ["office", "multifamily housing", "office"],
+            "cooling_type": ["mixed mode", "air conditioned", "naturally ventilated"],
+            "timezone": ["Australia/Sydney", "Australia/Sydney", "America/Los_Angeles"],
+            "year": [2001, 1998, 2010],
+        }
+    ).to_csv(metadata, index=False)
+    return measurements, metadata

@@ -47,8 +47,15 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["skynet", "skynet.*"]),
-    package_data={"skynet": ["py.typed", "storage/sql/migrations/*.ini", "storage/sql/migrations/*.mako",
-                             "storage/sql/migrations/versions/*.py", "**/templates/*"]},
+    package_data={
+        "skynet": [
+            "py.typed",
+            "storage/sql/migrations/*.py",
+            "storage/sql/migrations/*.mako",
+            "storage/sql/migrations/versions/*.py",
+            "**/templates/*",
+        ]
+    },
     include_package_data=True,
     install_requires=CORE,
     extras_require=EXTRAS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from skynet.config import masked
 from skynet.errors import StorageError
 from skynet.storage._base import RecordStore
 
@@ -61,6 +62,7 @@ def open_store(url: str, **options: object) -> RecordStore:
     builder = _BUILDERS.get(scheme)
     if builder is None:
         raise StorageError(
-            "storage", f"unknown URL scheme {scheme!r} in {url!r}; known: {', '.join(known_schemes())}"
+            "storage",
+            f"unknown URL scheme {scheme!r} in {masked(url)!r}; known: {', '.join(known_schemes())}",
         )
     return builder(url, **options)

@@ -1,0 +1,145 @@
+"""The SQL tables: one declarative class per record kind of :mod:`skynet.domain`.
+
+Each table's primary key is its record kind's ``key``; for time-stamped kinds that key,
+``(device_id, timestamp)``, is also the index every range read uses ("one device's rows from
+``start`` to ``end``"), so no other index is needed. On SQLite those tables are ``WITHOUT
+ROWID``: rows are kept in key order, which makes a device's range a contiguous scan.
+
+The classes describe the schema (for Alembic and the naive benchmark baseline); the store
+itself reads and writes through Core and the DBAPI cursor and returns domain dataclasses.
+Keep ``migrations/versions`` in step with this module (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Double, MetaData, String, Table
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from skynet.domain import (
+    RECORD_KINDS,
+    ApplianceState,
+    ControlTarget,
+    Device,
+    Feedback,
+    Record,
+    SensorReading,
+    User,
+    Weather,
+)
+
+__all__ = ["Base", "TABLES", "ID", "TIMESTAMP", "table_of"]
+
+#: Identifiers (device, user): sized so composite keys stay within MySQL's index limits.
+ID = String(64)
+#: Naive UTC timestamps with microseconds everywhere (MySQL/MariaDB default to whole seconds).
+TIMESTAMP = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+_CHOICE = String(16)
+_NAME = String(255)
+_SHORT = String(64)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of skynet's tables."""
+
+    metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+    #: The domain record kind a table stores.
+    __record__: type[Record]
+
+
+class _Timed:
+    """Columns and key of a time-stamped record kind."""
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    # sort_order: the key columns come first, as in the domain records
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True, sort_order=-2)
+    timestamp: Mapped[datetime] = mapped_column(TIMESTAMP, primary_key=True, sort_order=-1)
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    __record__ = Device
+
+    device_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str | None] = mapped_column(_NAME)
+    timezone: Mapped[str | None] = mapped_column(_SHORT)
+    latitude: Mapped[float | None] = mapped_column(Double)
+    longitude: Mapped[float | None] = mapped_column(Double)
+    country: Mapped[str | None] = mapped_column(_SHORT)
+    city: Mapped[str | None] = mapped_column(_SHORT)
+    climate: Mapped[str | None] = mapped_column(_SHORT)
+    building_type: Mapped[str | None] = mapped_column(_SHORT)
+    cooling_type: Mapped[str | None] = mapped_column(_SHORT)
+    min_set_temperature: Mapped[float] = mapped_column(Double)
+    max_set_temperature: Mapped[float] = mapped_column(Double)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __record__ = User
+
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    name: Mapped[str | None] = mapped_column(_NAME)
+
+
+class SensorReadingRow(_Timed, Base):
+    __tablename__ = "sensor_readings"
+    __record__ = SensorReading
+
+    temperature: Mapped[float] = mapped_column(Double)
+    humidity: Mapped[float | None] = mapped_column(Double)
+    luminosity: Mapped[float | None] = mapped_column(Double)
+    air_speed: Mapped[float | None] = mapped_column(Double)
+
+
+class WeatherRow(_Timed, Base):
+    __tablename__ = "weather"
+    __record__ = Weather
+
+    temperature: Mapped[float] = mapped_column(Double)
+    humidity: Mapped[float | None] = mapped_column(Double)
+    running_mean_temperature: Mapped[float | None] = mapped_column(Double)
+
+
+class FeedbackRow(_Timed, Base):
+    __tablename__ = "feedback"
+    __record__ = Feedback
+
+    value: Mapped[float] = mapped_column(Double)
+    user_id: Mapped[str | None] = mapped_column(ID)
+    clothing: Mapped[float | None] = mapped_column(Double)
+    metabolic_rate: Mapped[float | None] = mapped_column(Double)
+
+
+class ApplianceStateRow(_Timed, Base):
+    __tablename__ = "appliance_states"
+    __record__ = ApplianceState
+
+    power: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str | None] = mapped_column(_CHOICE)
+    set_temperature: Mapped[float | None] = mapped_column(Double)
+    fan: Mapped[str | None] = mapped_column(_CHOICE)
+    origin: Mapped[str] = mapped_column(_CHOICE)
+
+
+class ControlTargetRow(_Timed, Base):
+    __tablename__ = "control_targets"
+    __record__ = ControlTarget
+
+    mode: Mapped[str] = mapped_column(_CHOICE)
+    value: Mapped[float | None] = mapped_column(Double)
+    origin: Mapped[str] = mapped_column(_CHOICE)
+
+
+_BY_KIND = {mapper.class_.__record__.kind: mapper.local_table for mapper in Base.registry.mappers}
+#: Record kind name -> its table, in :data:`skynet.domain.RECORD_KINDS` order.
+TABLES: dict[str, Table] = {kind: _BY_KIND[kind] for kind in RECORD_KINDS}
+
+
+def table_of(kind: type[Record]) -> Table:
+    """The table of a record kind (KeyError names unknown kinds)."""
+    return TABLES[kind.kind]

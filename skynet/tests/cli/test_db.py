@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
+
 from skynet.config import load_settings
 from skynet.domain import Device, SensorReading
 from skynet.storage import open_store
@@ -55,16 +57,18 @@ def test_describe_counts_records_per_kind(runner, cli, data_dir):
     assert any(line.split() == ["sensor_reading", "5"] for line in table.output.splitlines())
 
 
-def test_upgrade_of_a_non_sql_store_is_one_line_error(monkeypatch, data_dir):
+def test_upgrade_of_a_non_sql_store_is_one_line_error(monkeypatch, data_dir, capsys):
     from skynet.cli import main
 
     monkeypatch.setenv("SKYNET_STORAGE_URL", "memory://cli-test")
-    try:
+    with pytest.raises(SystemExit) as exited:
         main(["db", "upgrade"])
-    except SystemExit as exc:
-        assert exc.code == 1
-    else:
-        raise AssertionError("expected exit 1")
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "Error: storage.url memory://cli-test is not a SQL database: `skynet db` manages SQL schemas only\n"
+    )
 
 
 def test_auto_migrate_off_asks_for_upgrade(runner, cli, data_dir, monkeypatch):

@@ -48,7 +48,7 @@ def test_head_constant_matches_the_scripts():
 
     from skynet.storage.sql._migrate import HEAD, alembic_config
 
-    assert HEAD == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
 
 
 def test_auto_migrate_off_on_an_empty_database_says_what_to_run(sql_url):

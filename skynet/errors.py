@@ -13,6 +13,7 @@ __all__ = [
     "ModelError",
     "NotFittedError",
     "DataError",
+    "DeployError",
 ]
 
 
@@ -42,3 +43,7 @@ class NotFittedError(ModelError, ValueError):
 
 class DataError(SkynetError, ValueError):
     """Input data is malformed; the message says what and where."""
+
+
+class DeployError(SkynetError):
+    """A build, release or service restart failed; the message names the host and the step."""

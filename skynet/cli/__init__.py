@@ -22,6 +22,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "config": ("skynet.cli.config:config", "Show and check the effective configuration."),
     "data": ("skynet.cli.data:data", "Import data sets into the store and inspect them."),
     "db": ("skynet.cli.db:db", "Create and migrate the SQL schema."),
+    "deploy": ("skynet.cli.deploy:deploy", "Check a build on a host; a stand-in service for deployments."),
     "models": ("skynet.cli.models:models", "List and inspect trained models in the model store."),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
 }

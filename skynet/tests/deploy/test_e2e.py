@@ -1,0 +1,153 @@
+"""End to end: `fab staging pred ...` over SSH (the loopback sshd of install/sshd.sh) with the
+real skynet.pex, into a temporary root: deploy, run, second build, rollback, broken builds,
+clean. Services run under supervisord (systemd does not run here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skynet.deploy import LocalHost, open_build_store
+from skynet.tests.deploy.conftest import REPO, make_fake_pex, write_inventory
+
+pytestmark = pytest.mark.integration
+
+
+def _fab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    fab = Path(sys.executable).with_name("fab")
+    cmd = [str(fab)] if fab.exists() else [sys.executable, "-m", "fabric"]
+    return subprocess.run([*cmd, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def _ok(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, f"fab exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stderr
+
+
+@pytest.fixture
+def site(tmp_path, sshd, real_pex):
+    """A build store with builds 101 and 102 (the real PEX), 103 (exits non-zero) and 104
+    (passes its checks, crashes as a service); an inventory pointing at the sshd."""
+    store = open_build_store(str(tmp_path / "builds"))
+    for num in (101, 102):
+        store.put(real_pex, f"0.1.0-b{num}", {"build_num": num})
+    store.put(make_fake_pex(tmp_path / "f" / "103.pex", "0.1.0-b103", always_fail=True), "0.1.0-b103", {})
+    store.put(make_fake_pex(tmp_path / "f" / "104.pex", "0.1.0-b104", service_crashes=True), "0.1.0-b104", {})
+    root = tmp_path / "opt-ai"
+    inventory = write_inventory(
+        tmp_path / "inventory.yml", root, tmp_path / "builds", sshd["host"], sshd["ssh"]
+    )
+    env = {**os.environ, "SKYNET_INVENTORY": str(inventory)}
+    env.pop("SKYNET_DEPLOY_ROOT", None)
+    yield root, env
+    conf = root / "supervisor" / "supervisord.conf"
+    if conf.exists():
+        LocalHost().run(f"supervisorctl -c {conf} shutdown", check=False)
+
+
+def _target(link: Path) -> str:
+    return Path(os.readlink(link)).name
+
+
+def _status(root: Path) -> str:
+    return (
+        LocalHost()
+        .run(f"supervisorctl -c {root}/supervisor/supervisord.conf status skynet-heartbeat", check=False)
+        .stdout
+    )
+
+
+def test_fab_deploy_rollback_clean_over_ssh(site, real_pex):
+    root, env = site
+    service, dag = root / "services" / "heartbeat", root / "airflow"
+
+    _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "101"))
+    pex = root / "shared/pex/0.1.0-b101.pex"
+    assert (root / "shared/pex/0.1.0-b101.pex.sha256").read_text().split()[0] == open_build_store(
+        str(root.parent / "builds")
+    ).fetch(101, root).sha256
+    release = service / "releases/0.1.0-b101"
+    assert sorted(p.name for p in release.iterdir()) == ["config.yml", "skynet.pex"]
+    assert os.readlink(release / "skynet.pex") == str(pex)
+    assert os.readlink(service / "current") == str(release)
+    assert sorted(p.name for p in (dag / "smoke/releases/0.1.0-b101").iterdir()) == [
+        "config.yml",
+        "skynet.pex",
+        "smoke.py",
+    ]
+    assert os.readlink(dag / "dags/smoke/current") == str(dag / "smoke/releases/0.1.0-b101")
+
+    # the deployed PEX runs with the release's configuration (from the inventory)
+    shown = LocalHost().run(
+        f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --config {service}/current/config.yml "
+        "config show --format json"
+    )
+    config = json.loads(shown.stdout)
+    assert config["general"]["data_dir"] == str(root / "data") and config["models"]["seed"] == 7
+
+    _ok(_fab(env, "staging", "pred", "restart-all"))
+    assert "RUNNING" in _status(root)
+
+    _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "102"))
+    assert _target(service / "current") == "0.1.0-b102" and _target(service / "previous") == "0.1.0-b101"
+    _ok(_fab(env, "staging", "pred", "restart-all"))
+
+    _ok(_fab(env, "staging", "pred", "rollback"))
+    assert _target(service / "current") == "0.1.0-b101"
+    assert _target(dag / "dags/smoke/current") == "0.1.0-b101"
+    assert "RUNNING" in _status(root)
+
+    # a build whose PEX exits non-zero never becomes current (nor lands in shared/pex)
+    broken = _fab(env, "staging", "pred", "deploy", "--build-num", "103")
+    assert broken.returncode != 0 and "failed its smoke test" in broken.stderr
+    assert _target(service / "current") == "0.1.0-b101"
+    assert not (root / "shared/pex/0.1.0-b103.pex").exists()
+
+    # a build that passes its checks but crashes as a service: restart-all fails loudly and goes back
+    _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "104"))
+    assert _target(service / "current") == "0.1.0-b104"
+    failed = _fab(env, "staging", "pred", "restart-all")
+    assert failed.returncode != 0
+    assert (
+        "did not become healthy on 0.1.0-b104" in failed.stderr
+        and "rolled back to 0.1.0-b101" in failed.stderr
+    )
+    assert _target(service / "current") == "0.1.0-b101"
+    assert "RUNNING" in _status(root)
+
+    _ok(_fab(env, "staging", "pred", "clean", "--n-keep", "1"))
+    assert sorted(p.name for p in (service / "releases").iterdir()) == ["0.1.0-b101", "0.1.0-b104"]
+    assert not (root / "shared/pex/0.1.0-b102.pex").exists() and pex.exists()
+
+    _ok(_fab(env, "staging", "pred", "remove-extracted-pex-artifacts"))
+    again = LocalHost().run(f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --version")
+    assert again.stdout.strip() == "skynet, version 0.1.0"
+
+
+def test_fab_needs_an_environment_and_group(site):
+    _, env = site
+    proc = _fab(env, "deploy")
+    assert proc.returncode == 2 and "choose an environment and a group first" in proc.stderr
+    proc = _fab(env, "qa", "pred", "deploy")
+    assert proc.returncode != 0
+
+
+def test_build_is_reproducible(real_pex, tmp_path):
+    """A second build of the same inputs gives the same bytes as the cached session build."""
+    if os.environ.get("SKYNET_TEST_SKIP_REBUILD"):
+        pytest.skip("SKYNET_TEST_SKIP_REBUILD is set")
+    from skynet.deploy import build_pex, sha256_file
+
+    store = open_build_store(str(tmp_path / "store"))
+    build = build_pex(REPO, 1, tmp_path / "dist", store)
+    assert build.sha256 == sha256_file(real_pex)
+    assert (
+        tmp_path / "dist" / f"{build.path.name}.sha256"
+    ).read_text() == f"{build.sha256}  {build.path.name}\n"
+    assert store.builds() == {1: build.tag} and shutil.which("python3.11")

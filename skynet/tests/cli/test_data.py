@@ -24,7 +24,7 @@ def test_import_stores_good_rows_and_reports_bad_ones(runner, cli, small_db2, da
     assert "read 13 rows" in result.output
     assert "skipped 5 rows" in result.output
     assert "indoor relative humidity (%) outside 0…100" in result.output
-    assert _counts(data_dir) == {"device": 3, "user": 7, "sensor_reading": 8, "weather": 4, "feedback": 8}
+    assert _counts(data_dir) == {"device": 3, "user": 7, "sensor_reading": 8, "weather": 6, "feedback": 8}
 
 
 def test_second_import_adds_nothing(runner, cli, small_db2, data_dir):
@@ -38,11 +38,11 @@ def test_second_import_adds_nothing(runner, cli, small_db2, data_dir):
         "--format",
         "json",
     ]
-    first = json.loads(runner.invoke(cli, args).output)
+    first = json.loads(runner.invoke(cli, args).stdout)
     second = runner.invoke(cli, args)
     assert second.exit_code == 0, second.output
-    assert sum(first["added"].values()) == 3 + 7 + 8 + 4 + 8
-    assert sum(json.loads(second.output)["added"].values()) == 0
+    assert sum(first["added"].values()) == 3 + 7 + 8 + 6 + 8
+    assert sum(json.loads(second.stdout)["added"].values()) == 0
     assert _counts(data_dir)["feedback"] == 8
 
 
@@ -59,5 +59,5 @@ def test_show_prints_newest_records(runner, cli, small_db2):
     runner.invoke(cli, ["data", "import", "ashrae-db2", str(small_db2[0]), "--metadata", str(small_db2[1])])
     result = runner.invoke(cli, ["data", "show", "feedback", "--device", "ashrae-1", "--format", "json"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert [r["value"] for r in rows] == [2.5, 1.0, 0.0]  # newest first

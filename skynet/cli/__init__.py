@@ -20,6 +20,10 @@ __all__ = ["cli", "main"]
 #: group name -> (import path, one-line help). Later issues add estimation and control.
 GROUPS: dict[str, tuple[str, str]] = {
     "config": ("skynet.cli.config:config", "Show and check the effective configuration."),
+    "control": (
+        "skynet.cli.control:control",
+        "Decide AC commands; run the control worker; evaluate control in closed loop.",
+    ),
     "data": ("skynet.cli.data:data", "Import data sets into the store and inspect them."),
     "db": ("skynet.cli.db:db", "Create and migrate the SQL schema."),
     "deploy": ("skynet.cli.deploy:deploy", "Check a build on a host; a stand-in service for deployments."),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skynet.config import masked
 from skynet.storage import open_store
 
 SERVERS = {

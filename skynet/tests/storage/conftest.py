@@ -52,9 +52,7 @@ def server_url(backend: str) -> str:
             engine.dispose()
     problem = _REACHABLE[url]
     if problem is not None:
-        reason = (
-            f"{backend} test server not reachable at {variable}={url} ({problem}); run install/servers.sh"
-        )
+        reason = f"{backend} test server not reachable at {variable}={masked(url)} ({problem}); run install/servers.sh"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run everything skynet checks, the one command the README gives:
+#   bash install/test.sh [pytest arguments...]
+# Installs tox if missing, starts the loopback servers the integration tests need
+# (install/servers.sh: MariaDB, PostgreSQL, Redis; install/sshd.sh: OpenSSH + supervisor),
+# then runs the tox environments lint, local (the test suite) and airflow (DAG tests), one
+# after the other. Arguments go to pytest in local and airflow.
+#
+# pytest exits 5 when it ran no test. With arguments that is normal for an environment the
+# arguments select nothing in (`-k storage` selects nothing in airflow), so it counts as a
+# pass there, unless no environment ran a test at all. Without arguments, 5 is a failure.
+# Any other non-zero exit fails the run; every environment still runs, so one report shows all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[test] $*" >&2; }
+
+PYTHON=${PYTHON:-python3.11}
+if ! "$PYTHON" -m tox --version >/dev/null 2>&1; then
+  log "installing tox"
+  "$PYTHON" -m pip install -q 'tox==4.67.15' || exit 1
+fi
+
+servers=$(bash install/servers.sh) || { log "install/servers.sh failed"; exit 1; }
+eval "$servers"
+sshd=$(bash install/sshd.sh) || { log "install/sshd.sh failed"; exit 1; }
+eval "$sshd"
+
+failed=()
+ran_tests=0
+"$PYTHON" -m tox -e lint || failed+=(lint)
+for env in local airflow; do
+  "$PYTHON" -m tox -e "$env" -- "$@"
+  rc=$?
+  if [ "$rc" = 0 ]; then
+    ran_tests=1
+  elif [ "$rc" = 5 ] && [ $# -gt 0 ]; then
+    log "$env: the arguments selected no test there"
+  else
+    failed+=("$env (exit $rc)")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
+if [ "$ran_tests" = 0 ]; then
+  log "FAILED: no environment ran a test"
+  exit 1
+fi
+log "all passed"

@@ -34,6 +34,8 @@ EXTRAS = {
     "s3": ["boto3>=1.34"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
+    # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).
+    "energyplus": ["pyenergyplus-lbnl==26.1.0"],
     "test": ["pytest>=8", "hypothesis>=6.100"],
 }
 EXTRAS["servers"] = EXTRAS["mysql"] + EXTRAS["postgresql"] + EXTRAS["redis"]

@@ -1,9 +1,13 @@
-"""Application functions for the simulator: generate simulated homes into the record store."""
+"""Application functions for the simulators: generate simulated homes into the record store.
+
+Two engines: skynet's own fleet simulator (:func:`generate`) and EnergyPlus prototype
+buildings whose zones are devices (:func:`generate_energyplus`, needs the ``energyplus`` extra).
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,7 @@ from skynet.api._context import open_records
 from skynet.config import Settings
 from skynet.domain import ApplianceState, ControlTarget, Device, Feedback, SensorReading, User, Weather
 
-__all__ = ["generate"]
+__all__ = ["generate", "generate_energyplus", "energyplus_catalog"]
 
 #: Rows per write_frame call for the minute kinds (whole homes per frame).
 _BATCH_ROWS = 250_000
@@ -66,6 +70,120 @@ def generate(
         result = simulate_fleet(devices, days, seed, climate=climate, start=start, weather_file=weather_file,
                                 keep_truth=False, progress=advance)  # fmt: skip
     simulated = time.perf_counter()
+    written = _write(settings, result, progress)
+    return {
+        "store": written["store"],
+        "devices": devices,
+        "days": days,
+        "seed": seed,
+        "climate": result.climate,
+        "start": result.start.isoformat(sep=" "),
+        "records": written["records"],
+        "added": written["added"],
+        "ac_kwh_per_home_day": round(float(result.energy_kwh.mean()) / days, 2),
+        "simulate_seconds": round(simulated - started, 2),
+        "write_seconds": written["write_seconds"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def generate_energyplus(
+    settings: Settings,
+    building: str | Path = "apartment-midrise",
+    weather: str | Path = "miami",
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
+    days: float | None = None,
+    seed: int = 0,
+    timestep_minutes: int = 5,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run an EnergyPlus prototype building and write its zones' records into the record store.
+
+    Each thermostat-controlled zone is a device ``eplus-<building>-<zone>`` driven by a seeded
+    schedule of set points and off periods (see :func:`skynet.sim.energyplus.run_energyplus`).
+    Writes devices, sensor readings and weather at every EnergyPlus timestep, and the applied
+    appliance states. Idempotent: the same run again adds nothing.
+
+    Args:
+        settings: the effective configuration (``storage.url`` names the store).
+        building: a prototype name (``skynet sim buildings``) or an IDF file.
+        weather: a city (``skynet sim weather``) or an EPW file.
+        start: first simulated day, local to the weather file (default 2025-07-01).
+        end: first day not simulated; default ``start`` + ``days`` (whole days), else 3 days.
+        days: simulated days when ``end`` is not given.
+        seed: seed of the thermostat schedules.
+        timestep_minutes: the EnergyPlus zone timestep.
+        progress: show progress bars on stderr.
+
+    Returns:
+        ``records`` (kind -> rows simulated), ``added`` (kind -> new in the store), the store
+        URL, the run's parameters, EnergyPlus warnings and timings.
+
+    Raises:
+        DataError: an unknown building or city, a bad file, dates or timestep.
+        EnergyPlusError: the ``energyplus`` extra is missing or EnergyPlus failed.
+        StorageError: the store failed.
+    """
+    from tqdm import tqdm
+
+    from skynet.errors import DataError
+    from skynet.sim.energyplus import DEFAULT_START, run_energyplus
+
+    started = time.perf_counter()
+    first = start or DEFAULT_START
+    if end is None and days is not None:
+        if days != int(days) or days < 1:
+            raise DataError(
+                f"EnergyPlus simulates whole days: days must be a whole number >= 1, got {days:g}"
+            )
+        end = (first.date() if isinstance(first, datetime) else first) + timedelta(days=int(days))
+    with tqdm(unit="min", desc="energyplus: sizing, warm-up", disable=not progress, leave=False) as bar:
+
+        def advance(_stage: str, done: int, total: int) -> None:
+            bar.total, bar.desc = total, "energyplus"
+            bar.update(done - bar.n)
+
+        result = run_energyplus(building, weather, first, end, seed, timestep_minutes=timestep_minutes,
+                                progress=advance)  # fmt: skip
+    simulated = time.perf_counter()
+    written = _write(settings, result, progress)
+    return {
+        "store": written["store"],
+        "engine": "energyplus",
+        "building": result.building,
+        "weather": result.city,
+        "zones": len(result.zones),
+        "start": result.start.isoformat(sep=" "),
+        "days": result.minutes / 1440,
+        "timestep_minutes": result.timestep_minutes,
+        "seed": seed,
+        "records": written["records"],
+        "added": written["added"],
+        "energyplus_warnings": result.warnings,
+        "simulate_seconds": round(simulated - started, 2),
+        "write_seconds": written["write_seconds"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def energyplus_catalog(what: str) -> list[dict[str, Any]]:
+    """What the installed EnergyPlus package ships: ``"buildings"`` or ``"weather"`` (cities).
+
+    Raises:
+        EnergyPlusError: the ``energyplus`` extra is not installed.
+    """
+    from skynet.sim.energyplus import list_buildings, list_weather
+
+    return list_buildings() if what == "buildings" else list_weather()
+
+
+def _write(settings: Settings, result: Any, progress: bool) -> dict[str, Any]:
+    """Write every record kind of a simulation result: ``store`` URL, ``records`` and ``added``
+    per kind, ``write_seconds``."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
     counts = result.counts()
     kinds = (Device, User, ControlTarget, ApplianceState, Feedback, Weather, SensorReading)
     added = {kind.kind: 0 for kind in kinds}
@@ -78,18 +196,9 @@ def generate(
                 added[kind.kind] += store.write_frame(kind, frame)
                 bar.update(len(frame))
         url = store.describe()["url"]
-    finished = time.perf_counter()
     return {
         "store": url,
-        "devices": devices,
-        "days": days,
-        "seed": seed,
-        "climate": result.climate,
-        "start": result.start.isoformat(sep=" "),
         "records": counts,
         "added": added,
-        "ac_kwh_per_home_day": round(float(result.energy_kwh.mean()) / days, 2),
-        "simulate_seconds": round(simulated - started, 2),
-        "write_seconds": round(finished - simulated, 2),
-        "seconds": round(finished - started, 2),
+        "write_seconds": round(time.perf_counter() - started, 2),
     }

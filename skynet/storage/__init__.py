@@ -2,11 +2,25 @@
 
 ``open_store(url)`` returns a :class:`RecordStore` for ``sqlite://``, ``mysql+pymysql://``,
 ``postgresql+psycopg://`` or ``memory://`` URLs; the model store keeps trained model files.
+The control worker's stores are chosen by URL the same way: ``open_decision_log(url)`` (SQL,
+``mongodb://``, ``memory://``) and ``open_live_store(url)`` (``redis://``, ``memory://``).
 Storage never imports models.
 """
 
 from skynet.errors import StorageError
 from skynet.storage._base import RecordStore
 from skynet.storage._registry import known_schemes, open_store, register_scheme
+from skynet.storage.decisions import DecisionLog, open_decision_log
+from skynet.storage.live import LiveStore, open_live_store
 
-__all__ = ["RecordStore", "StorageError", "open_store", "known_schemes", "register_scheme"]
+__all__ = [
+    "RecordStore",
+    "StorageError",
+    "open_store",
+    "known_schemes",
+    "register_scheme",
+    "DecisionLog",
+    "open_decision_log",
+    "LiveStore",
+    "open_live_store",
+]

@@ -7,12 +7,13 @@ a missing driver is a clear error naming the extra to install.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from skynet.config import masked
 from skynet.errors import StorageError
 from skynet.storage._base import RecordStore
 
-__all__ = ["open_store", "known_schemes", "register_scheme"]
+__all__ = ["open_store", "known_schemes", "register_scheme", "builder_for"]
 
 
 def _sql(url: str, **options: object) -> RecordStore:
@@ -47,6 +48,23 @@ def known_schemes() -> list[str]:
     return sorted(_BUILDERS)
 
 
+def builder_for(
+    url: str, builders: dict[str, Callable[..., Any]], adapter: str = "storage"
+) -> Callable[..., Any]:
+    """The builder a URL's scheme picks from ``builders`` (shared by the record, decision and live stores).
+
+    Raises:
+        StorageError: the scheme is unknown; the message lists the known ones.
+    """
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    builder = builders.get(scheme)
+    if builder is None:
+        raise StorageError(
+            adapter, f"unknown URL scheme {scheme!r} in {masked(url)!r}; known: {', '.join(sorted(builders))}"
+        )
+    return builder
+
+
 def open_store(url: str, **options: object) -> RecordStore:
     """Open the record store a URL names.
 
@@ -58,11 +76,4 @@ def open_store(url: str, **options: object) -> RecordStore:
         StorageError: the scheme is unknown (the message lists the known ones) or the
             backend cannot be reached.
     """
-    scheme = url.split("://", 1)[0] if "://" in url else ""
-    builder = _BUILDERS.get(scheme)
-    if builder is None:
-        raise StorageError(
-            "storage",
-            f"unknown URL scheme {scheme!r} in {masked(url)!r}; known: {', '.join(known_schemes())}",
-        )
-    return builder(url, **options)
+    return builder_for(url, _BUILDERS)(url, **options)

@@ -99,3 +99,53 @@ def small_db2(tmp_path):
         }
     ).to_csv(metadata, index=False)
     return measurements, metadata
+
+
+REDIS_VARIABLE, REDIS_DEFAULT = "SKYNET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+_REDIS_PROBLEM: dict[str, str | None] = {}
+
+
+def redis_server() -> str:
+    """The test Redis server's URL (``SKYNET_TEST_REDIS_URL``), or skip / fail (``CI`` set) when it is down."""
+    import os
+
+    url = os.environ.get(REDIS_VARIABLE, REDIS_DEFAULT)
+    if url not in _REDIS_PROBLEM:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            client.ping()
+            _REDIS_PROBLEM[url] = None
+        except redis.RedisError as exc:
+            _REDIS_PROBLEM[url] = f"{type(exc).__name__}: {exc}"
+        finally:
+            client.close()
+    problem = _REDIS_PROBLEM[url]
+    if problem is not None:
+        from skynet.config import masked
+
+        reason = f"redis test server not reachable at {REDIS_VARIABLE}={masked(url)} ({problem}); run install/servers.sh"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis URL with a namespace of its own (``?namespace=test-<uuid>``), deleted afterwards."""
+    import uuid
+
+    base = redis_server()
+    url = f"{base}{'&' if '?' in base else '?'}namespace=test-{uuid.uuid4().hex[:12]}"
+    yield url
+    import redis
+
+    client = redis.Redis.from_url(base)
+    try:
+        keys = list(client.scan_iter(match=f"{url.rsplit('=', 1)[1]}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

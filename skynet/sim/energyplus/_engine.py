@@ -257,33 +257,43 @@ class _Quiet:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.saved: list[int] = []
+        self.log = -1
 
     def __enter__(self) -> _Quiet:
         _flush()
         self.log = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self.saved = [os.dup(1), os.dup(2)]
-        self._to(self.log, self.log)
+        try:
+            self.saved = [os.dup(1), os.dup(2)]
+        except OSError:  # no console to guard (a daemon with closed descriptors): leave it alone
+            self.saved = []
+        self._divert()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._to(*self.saved)
+        self._restore()
         for fd in (*self.saved, self.log):
             os.close(fd)
 
     @contextmanager
     def lifted(self) -> Iterator[None]:
         """Let output through to the real console inside the block."""
-        self._to(*self.saved)
+        self._restore()
         try:
             yield
         finally:
-            self._to(self.log, self.log)
+            self._divert()
 
-    @staticmethod
-    def _to(out: int, err: int) -> None:
-        _flush()
-        os.dup2(out, 1)
-        os.dup2(err, 2)
+    def _divert(self) -> None:
+        if self.saved:
+            _flush()
+            os.dup2(self.log, 1)
+            os.dup2(self.log, 2)
+
+    def _restore(self) -> None:
+        if self.saved:
+            _flush()
+            os.dup2(self.saved[0], 1)
+            os.dup2(self.saved[1], 2)
 
 
 def _flush() -> None:

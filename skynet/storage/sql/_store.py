@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlStore", "upgrade", "current_revision", "dispose_engines"]
+__all__ = ["SqlStore", "upgrade", "current_revision", "dispose_engines", "ensure_schema"]
 
 _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
@@ -168,6 +168,34 @@ def upgrade(url: str) -> str:
         raise StorageError(_adapter(engine), f"{what} failed: {exc}") from exc
 
 
+def ensure_schema(url: str, auto_migrate: bool = True) -> None:
+    """Make sure the database at ``url`` has skynet's newest schema (every SQL adapter opens with it).
+
+    Args:
+        url: the database.
+        auto_migrate: upgrade a schema that is behind; without, that is an error.
+
+    Raises:
+        StorageError: the schema is behind (and ``auto_migrate`` is off), newer than this
+            skynet knows, or the database cannot be reached.
+    """
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return
+    name, where = _adapter(_engine(url)), masked(url)
+    if current is not None and current not in known_revisions():
+        newer = f"has schema revision {current}, newer than this skynet knows (head {head})"
+        raise StorageError(name, f"{where} {newer}; upgrade skynet")
+    if not auto_migrate:
+        state = "has no skynet schema" if current is None else f"has schema revision {current}"
+        raise StorageError(name, f"{where} {state}, skynet needs {head}: run `skynet db upgrade`")
+    try:
+        upgrade(url)
+    except StorageError:
+        if current_revision(url) != head:  # another process may have just upgraded it
+            raise
+
+
 def _datetimes(column: Sequence[Any]) -> np.ndarray:
     """Timestamps as fetched (datetimes, or SQLite's ISO strings) to ``datetime64[us]``, parsed in C."""
     return np.array(column, dtype="datetime64[us]")
@@ -203,21 +231,7 @@ class SqlStore(RecordStore):
     # -- schema ---------------------------------------------------------------------------
 
     def _ensure_schema(self, auto_migrate: bool) -> None:
-        current, head = current_revision(self.url), head_revision()
-        if current == head:
-            return
-        where = masked(self.url)
-        if current is not None and current not in known_revisions():
-            newer = f"has schema revision {current}, newer than this skynet knows (head {head})"
-            raise StorageError(self.name, f"{where} {newer}; upgrade skynet")
-        if not auto_migrate:
-            state = "has no skynet schema" if current is None else f"has schema revision {current}"
-            raise StorageError(self.name, f"{where} {state}, skynet needs {head}: run `skynet db upgrade`")
-        try:
-            upgrade(self.url)
-        except StorageError:
-            if current_revision(self.url) != head:  # another process may have just upgraded it
-                raise
+        ensure_schema(self.url, auto_migrate)
 
     def revision(self) -> str | None:
         """The database's schema revision."""

@@ -7,6 +7,9 @@ ROWID``: rows are kept in key order, which makes a device's range a contiguous s
 
 The classes describe the schema (for Alembic and the naive benchmark baseline); the store
 itself reads and writes through Core and the DBAPI cursor and returns domain dataclasses.
+The ``decisions`` table is not a record kind: it keeps the control decision log's JSON
+documents (:mod:`skynet.storage.sql._decisions`), indexed by device and time.
+
 Keep ``migrations/versions`` in step with this module (a test compares them).
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Double, MetaData, String, Table
+from sqlalchemy import Boolean, DateTime, Double, Index, MetaData, String, Table, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,7 +33,7 @@ from skynet.domain import (
     Weather,
 )
 
-__all__ = ["Base", "TABLES", "ID", "TIMESTAMP", "table_of"]
+__all__ = ["Base", "TABLES", "ID", "TIMESTAMP", "table_of", "DecisionRow", "DECISIONS"]
 
 #: Identifiers (device, user): sized so composite keys stay within MySQL's index limits.
 ID = String(64)
@@ -135,7 +138,28 @@ class ControlTargetRow(_Timed, Base):
     origin: Mapped[str] = mapped_column(_CHOICE)
 
 
-_BY_KIND = {mapper.class_.__record__.kind: mapper.local_table for mapper in Base.registry.mappers}
+class DecisionRow(Base):
+    """A control decision: its indexed fields and the whole document as JSON text."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_device_time", "device_id", "time"),)
+
+    decision_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ID)
+    time: Mapped[datetime] = mapped_column(TIMESTAMP)
+    # JSON as text, not a JSON column: MariaDB's JSON is LONGTEXT underneath and every backend
+    # then round-trips the document exactly as written. MEDIUMTEXT: MySQL's TEXT stops at 64 kB.
+    document: Mapped[str] = mapped_column(Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))
+
+
+#: The decision log's table.
+DECISIONS: Table = DecisionRow.__table__  # type: ignore[assignment]
+
+_BY_KIND = {
+    mapper.class_.__record__.kind: mapper.local_table
+    for mapper in Base.registry.mappers
+    if hasattr(mapper.class_, "__record__")
+}
 #: Record kind name -> its table, in :data:`skynet.domain.RECORD_KINDS` order.
 TABLES: dict[str, Table] = {kind: _BY_KIND[kind] for kind in RECORD_KINDS}
 

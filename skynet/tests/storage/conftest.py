@@ -125,3 +125,60 @@ def readings_frame():
         )
 
     return make
+
+
+MONGODB_VARIABLE = "SKYNET_TEST_MONGODB_URL"
+DECISION_BACKENDS = [*BACKENDS, pytest.param("mongodb", id="mongodb", marks=pytest.mark.integration)]
+
+
+def mongodb_url() -> str:
+    """The test MongoDB's URL, or skip: no MongoDB server can be installed on our machines, so
+    the MongoDB contract runs only where ``SKYNET_TEST_MONGODB_URL`` names one (then a server
+    that can't be reached fails where ``CI`` is set)."""
+    url = os.environ.get(MONGODB_VARIABLE)
+    if not url:
+        pytest.skip(f"no MongoDB server here: set {MONGODB_VARIABLE}=mongodb://host:27017/skynet_test to run")
+    import pymongo
+
+    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=3000)
+    try:
+        client.admin.command("ping")
+    except pymongo.errors.PyMongoError as exc:
+        from skynet.config import masked
+
+        reason = f"mongodb test server not reachable at {MONGODB_VARIABLE}={masked(url)} ({exc})"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(params=DECISION_BACKENDS)
+def decisions_url(request, tmp_path):
+    """An empty decision log's URL, for every backend (MongoDB: a collection of its own)."""
+    if request.param != "mongodb":
+        yield from _clean_url(request.param, tmp_path, request.node.name)
+        return
+    url = mongodb_url()
+    collection = f"decisions_test_{uuid.uuid4().hex[:12]}"
+    yield url, collection
+    import pymongo
+
+    client = pymongo.MongoClient(url)
+    try:
+        client.get_default_database(default="skynet").drop_collection(collection)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def decision_log(decisions_url):
+    """An opened, empty decision log, for every backend."""
+    from skynet.storage.decisions import open_decision_log
+
+    url, options = (decisions_url, {}) if isinstance(decisions_url, str) else (
+        decisions_url[0], {"collection": decisions_url[1]})  # fmt: skip
+    with open_decision_log(url, **options) as log:
+        yield log

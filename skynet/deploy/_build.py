@@ -124,7 +124,13 @@ def _build_wheel(repo: Path, tmp: Path, env: dict[str, str], say: Any) -> Path:
     """The skynet wheel, built from a clean copy (no build/ or egg-info residue to leak in)."""
     src = tmp / "src"
     src.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        # the test suite stays out of the PEX: hosts do not run it, and it would only add bytes
+        tests = {"tests"} if Path(folder) == repo / "skynet" else set()
+        return set(junk(folder, names)) | tests
+
     for name in _SOURCES:
         path = repo / name
         if path.is_dir():

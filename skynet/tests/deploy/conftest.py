@@ -129,7 +129,9 @@ def _inputs_digest() -> str:
         REPO / "pyproject.toml",
         REPO / "install" / "build-constraints.txt",
     ]
-    files += sorted(p for p in (REPO / "skynet").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    tests = REPO / "skynet" / "tests"  # not in the PEX (see _build_wheel)
+    files += sorted(p for p in (REPO / "skynet").rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and tests not in p.parents)  # fmt: skip
     for path in files:
         if path.exists():
             digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from skynet.deploy import LocalHost, open_build_store
+from skynet.deploy import LocalHost, SSHHost, open_build_store
 from skynet.tests.deploy.conftest import REPO, make_fake_pex, write_inventory
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def _status(root: Path) -> str:
     )
 
 
-def test_fab_deploy_rollback_clean_over_ssh(site, real_pex):
+def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
     root, env = site
     service, dag = root / "services" / "heartbeat", root / "airflow"
 
@@ -83,8 +83,9 @@ def test_fab_deploy_rollback_clean_over_ssh(site, real_pex):
     ]
     assert os.readlink(dag / "dags/smoke/current") == str(dag / "smoke/releases/0.1.0-b101")
 
-    # the deployed PEX runs with the release's configuration (from the inventory)
-    shown = LocalHost().run(
+    # the deployed PEX runs on the host with the release's configuration (from the inventory)
+    host = SSHHost(sshd["host"], sshd["ssh"])
+    shown = host.run(
         f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --config {service}/current/config.yml "
         "config show --format json"
     )
@@ -126,7 +127,7 @@ def test_fab_deploy_rollback_clean_over_ssh(site, real_pex):
     assert not (root / "shared/pex/0.1.0-b102.pex").exists() and pex.exists()
 
     _ok(_fab(env, "staging", "pred", "remove-extracted-pex-artifacts"))
-    again = LocalHost().run(f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --version")
+    again = host.run(f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --version")
     assert again.stdout.strip() == "skynet, version 0.1.0"
 
 

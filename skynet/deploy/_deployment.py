@@ -233,7 +233,12 @@ class Deployment:
         status = manager.status(spec)
         if not roll_back:
             raise DeployError(f"{host.name}: service {spec.name} is not healthy on {tag}: {status}")
-        back = rollback_link(host, link, self.layout.service_releases(spec.name))
+        try:
+            back = rollback_link(host, link, self.layout.service_releases(spec.name))
+        except DeployError as exc:
+            raise DeployError(
+                f"{host.name}: service {spec.name} did not become healthy on {tag} ({status}); {exc}"
+            ) from None
         manager.restart(spec)
         healthy = wait_healthy(manager, spec, self.inventory.health_timeout)
         raise DeployError(

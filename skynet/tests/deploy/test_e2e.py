@@ -139,6 +139,7 @@ def test_fab_needs_an_environment_and_group(site):
     assert proc.returncode != 0
 
 
+@pytest.mark.slow
 def test_build_is_reproducible(real_pex, tmp_path):
     """A second build of the same inputs gives the same bytes as the cached session build."""
     if os.environ.get("SKYNET_TEST_SKIP_REBUILD"):

@@ -211,3 +211,14 @@ def test_restart_all_runs_services_and_rolls_back_a_crashing_release(supervised,
     assert "RUNNING" in LocalHost().run(f"supervisorctl -c {conf} status skynet-heartbeat").stdout
     log = Path(deployment.layout.service_dir("heartbeat"), "service.log").read_text()
     assert "beat 0.1.0-b7" in log and "crash on start" in log
+
+
+@pytest.mark.integration
+def test_restart_all_fails_loudly_when_the_first_release_is_unhealthy(supervised, fake_store):
+    deployment = supervised
+    _, add = fake_store
+    add(8, service_crashes=True)
+    deployment.deploy(8)
+    with pytest.raises(DeployError, match=r"did not become healthy on 0.1.0-b8 .*no release older than 0.1.0-b8"):
+        deployment.restart_all()
+    assert _current(deployment.layout).endswith("0.1.0-b8")

@@ -3,10 +3,10 @@
 :class:`Fleet` holds the rooms, AC units, households and weather of ``n_devices`` homes and
 advances them all together: inputs that do not depend on the AC (weather, presence, gains,
 noise) are prepared a day at a time as numpy arrays, and each minute's physics is one call of
-the compiled kernel (``_kernel.py``). A controller drives it in
-closed loop: read an :class:`Observation`, send :class:`Commands`, call :meth:`Fleet.step`.
-The people in the homes act too (they vote, change the AC, come and go) unless
-``occupant_actions=False``.
+the compiled kernel (``_kernel.py``). A controller drives it in closed loop: read an
+:class:`Observation`, send :class:`Commands`, call :meth:`Fleet.step`. The people in the homes
+act too (they vote, change the AC, open windows, come and go); with ``occupant_actions=False``
+they only come, go and vote.
 
 Determinism: each home draws everything — its room, unit, household, weather, schedules and
 all per-minute noise — from its own substream ``SeedSequence(seed, spawn_key=(i, ...))``, so
@@ -99,9 +99,8 @@ class Fleet:
         self.occupant_actions, self.hold_minutes = occupant_actions, user_hold_minutes
         self.comfort_interval = max(1, comfort_interval)
         streams = [np.random.SeedSequence(seed, spawn_key=(i,)).spawn(5) for i in range(n_devices)]
-        gen = [
-            [np.random.default_rng(s) for s in ss] for ss in streams
-        ]  # params, weather, people, noise, choices
+        # Per home: parameters, weather, people, per-minute noise, choices (votes, actions).
+        gen = [[np.random.default_rng(s) for s in ss] for ss in streams]
         self._noise_rngs = [g[3] for g in gen]  # a fixed number of draws per minute
         self._choice_rngs = [g[4] for g in gen]  # drawn when someone votes or acts
 
@@ -236,7 +235,6 @@ class Fleet:
         self._b = {
             "inputs": np.ascontiguousarray(stacked), "t_out": t_out, "rh_out": rh_out,
             "home": home, "up": up, "asleep": asleep, "n_home": n_home, "n_up": n_up, "is_home": n_home > 0,
-            "per_home": np.where(n_home > 0, 1.0 / np.maximum(n_home, 1), np.nan),
             "left": left, "any_left": left.any(axis=1),
             "t_noise": np.ascontiguousarray(r["sensor_bias_t"] + 0.05 * normal[:, :, 0] + lost),
             "rh_noise": np.ascontiguousarray(r["sensor_bias_rh"] + 0.5 * normal[:, :, 1] + lost),

@@ -17,7 +17,6 @@ handful of arrays however many homes there are.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from skynet.sim import _psychro as psy
 from skynet.sim._ac import AUTO, CAP_FIXED, CAP_INVERTER, COOL, DRY, FAN, FLOW, HEAT
@@ -56,12 +55,12 @@ _FAN_AUTO = FAN["auto"]
 _H_MIN = float(psy.enthalpy(3.0, psy.saturation_humidity_ratio(3.0)))  # coil frost limit: ADP >= 3 °C
 _FLOW, _CAP_INV, _CAP_FIX = FLOW, CAP_INVERTER, CAP_FIXED
 _H_TABLE, _W_TABLE = psy.H_TABLE, psy.W_TABLE
-_rh = njit(cache=True)(psy.relative_humidity)
-_wsat = njit(cache=True)(psy.saturation_humidity_ratio)
-_enthalpy = njit(cache=True)(psy.enthalpy)
+_rh = psy.jit_cached(psy.relative_humidity)
+_wsat = psy.jit_cached(psy.saturation_humidity_ratio)
+_enthalpy = psy.jit_cached(psy.enthalpy)
 
 
-@njit(cache=True)
+@psy.jit_cached
 def step_homes(p: np.ndarray, s: np.ndarray, x: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
     """Advance every home one minute; ``x`` (state) and ``out`` are written in place."""
     for i in range(x.shape[1]):
@@ -156,7 +155,7 @@ def step_homes(p: np.ndarray, s: np.ndarray, x: np.ndarray, u: np.ndarray, out: 
         )
 
 
-@njit(cache=True)
+@psy.jit_cached
 def read_homes(x: np.ndarray, t_noise: np.ndarray, rh_noise: np.ndarray, pmv: np.ndarray, sensation: np.ndarray,
                home: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
     """What an observation reports, into ``out`` rows (see :data:`READINGS`).
@@ -182,7 +181,7 @@ def read_homes(x: np.ndarray, t_noise: np.ndarray, rh_noise: np.ndarray, pmv: np
         out[R_SENSATION, i] = s_sum / n if n else np.nan
 
 
-@njit(cache=True)
+@psy.jit_cached
 def draw_events(u_act: np.ndarray, act_rate: np.ndarray, is_home: np.ndarray, u_vote: np.ndarray,
                 vote_rate: np.ndarray, up: np.ndarray, acting: np.ndarray, votes: np.ndarray) -> int:  # fmt: skip
     """Who changes the AC and who votes this minute (masks written in place); returns how many."""

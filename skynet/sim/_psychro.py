@@ -8,6 +8,8 @@ ASHRAE Handbook — Fundamentals, ch. 1 (eqs. 22 and 32). Enthalpies are in kJ p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit
 
@@ -24,6 +26,7 @@ __all__ = [
     "saturation_temperature",
     "H_TABLE",
     "W_TABLE",
+    "jit_cached",
 ]
 
 P_ATM = 101_325.0  # Pa
@@ -34,12 +37,20 @@ RHO_AIR = 1.2  # kg/m³, indoor air near 20 °C
 Num = float | np.ndarray
 
 
+def jit_cached(fn: Callable) -> Callable:
+    """numba-compile ``fn`` (nopython), cached on disk when a cache location is writable."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError:  # no writable cache location (a read-only install): compile per process
+        return njit(fn)
+
+
 # The functions take floats or float arrays and use nothing numba cannot compile: the
 # simulator's per-minute kernel (``_kernel.py``) jit-compiles these same definitions. The
 # one they all call is compiled here so that the compiled ones can call it.
 
 
-@njit(cache=True)
+@jit_cached
 def saturation_pressure(t: Num) -> Num:
     """Saturation vapour pressure (Pa) over water at ``t`` °C (Magnus, Alduchov & Eskridge)."""
     return 610.94 * np.exp(17.625 * t / (t + 243.04))

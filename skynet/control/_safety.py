@@ -195,9 +195,8 @@ def _check_capabilities(
         return None
     low, high = allowed_set_range(appliance, config)
     step = appliance.set_temperature_step
-    value = min(max(tset, low), high)
-    if step > 0:
-        value = min(max(round(value / step) * step, low), high)
+    value = round(tset / step) * step if step > 0 else tset
+    value = min(max(value, low), high)  # after rounding: a range edge off the step grid still holds
     if value != tset:
         actions.append(f"clamped set temperature {tset:g} -> {value:g}")
         return replace(command, set_temperature=float(value))

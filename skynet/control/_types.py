@@ -43,8 +43,11 @@ class Context:
 
     ``temperature_lags`` / ``humidity_lags`` map minutes ago (5, 15, 30) to the reading then
     (NaN or missing: unknown). ``occupancy`` is the number of people at home when known (None:
-    unknown, treated as occupied). ``hour`` is the local hour of day (0–24). ``feedback`` is the
-    device's recent comfort votes (oldest first), which personalise the comfort model.
+    unknown, treated as occupied). ``hour`` is the local hour of day (0–24).
+    ``comfort_offset`` is the device's personal comfort offset (votes above the population
+    model, e.g. from ``UserModel.personal_offsets`` on its recent votes; None: the offset the
+    comfort model learned for the device, if any). ``device_facts`` are the comfort model's
+    optional device columns (``latitude``, ``climate``, ``building_type``, ``cooling_type``).
     """
 
     device_id: str
@@ -58,7 +61,8 @@ class Context:
     humidity_lags: dict[int, float] = field(default_factory=dict)
     outdoor_running_mean: float | None = None
     occupancy: int | None = None
-    feedback: tuple[float, ...] = ()
+    comfort_offset: float | None = None
+    device_facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def occupied(self) -> bool:

@@ -1,0 +1,243 @@
+"""The decision: score candidate commands with the models, pick the cheapest, make it safe.
+
+:func:`decide` is pure (no I/O but a log line on fallback): given a device's context, target,
+appliance and current state, the models and the configuration, it
+
+1. returns "no change" for a manual target, and proposes "off" for an off target;
+2. otherwise enumerates candidates (:mod:`._candidates`), forecasts every one in ONE batched
+   estimation-model call, predicts comfort for every candidate and horizon in ONE batched
+   comfort-model call (comfort target, someone home), and picks the candidate of least cost
+   (:mod:`._cost`); the reason names it and the runner-up with their predicted climate, comfort
+   and cost terms;
+3. falls back to the thermostat (:mod:`._fallback`) when a model is missing, raises, is too
+   slow or returns NaN — logged as a warning and recorded in :attr:`Decision.fallback`;
+4. passes the proposal through the safety rules (:mod:`._safety`), which no model overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from skynet.control._candidates import FAN_CODE, MODE_CODE, candidates, describe, to_state
+from skynet.control._cost import costs, current_row
+from skynet.control._fallback import off_command, target_band, thermostat
+from skynet.control._predict import ModelFailure, comfort, estimation_state, forecast
+from skynet.control._safety import SafetyState, apply_safety
+from skynet.control._types import Appliance, Context, ControlConfig, Decision
+from skynet.domain import ApplianceState, ControlTarget
+
+__all__ = ["Models", "Controller", "decide", "decide_by_rules"]
+
+logger = logging.getLogger("skynet.control")
+
+
+@dataclass
+class Models:
+    """The models a decision may use (None: missing; the fallback thermostat decides).
+
+    Attributes:
+        estimator: has ``predict_candidates(state, candidates)`` (see :mod:`skynet.models.estimation`).
+        comfort: has ``predict(frame)`` -> expected feedback (see :class:`skynet.models.user_model.UserModel`).
+    """
+
+    estimator: Any = None
+    comfort: Any = None
+
+
+def decide(
+    context: Context,
+    target: ControlTarget | None,
+    appliance: Appliance,
+    state: ApplianceState | None,
+    models: Models,
+    config: ControlConfig,
+    now: datetime,
+    safety: SafetyState | None = None,
+) -> Decision:
+    """Decide the AC command for one device (see the module docstring).
+
+    Args:
+        context: the newest readings and weather (:func:`skynet.control.build_context`).
+        target: the device's control target (None: nothing asked, same as manual).
+        appliance: what the AC accepts.
+        state: the AC's current state (None: unknown).
+        models: the estimation and comfort models.
+        config: weights, fallback and safety settings.
+        now: the decision time (naive UTC).
+        safety: the device's safety state (None: fresh); the new one is in the decision.
+
+    Returns:
+        The decision; ``command`` is None when nothing is to be sent.
+    """
+    started = time.perf_counter()
+    safety = (safety or SafetyState()).observe(state)
+    mode = target.mode if target is not None else "manual"
+    reason: dict[str, Any] = {"target": {"mode": mode, "value": target.value if target is not None else None}}
+    fallback = None
+    if mode == "manual":
+        reason["why"] = "manual target: hands off" if target is not None else "no control target: hands off"
+        return Decision(context.device_id, now, None, reason, None, time.perf_counter() - started, safety)
+    if not context.valid():
+        reason["why"] = "no usable reading or weather: no decision"
+        return Decision(
+            context.device_id, now, None, reason, "no data", time.perf_counter() - started, safety
+        )
+    if mode == "off":
+        proposal: ApplianceState | None = off_command(context.device_id, now, state)
+        reason["why"] = "off target"
+    else:
+        try:
+            proposal, details = _optimize(context, mode, target.value, appliance, state, models, config, now)
+            reason.update(details)
+        except ModelFailure as failure:
+            fallback = failure.cause
+            logger.warning("control fallback for device %s: %s", context.device_id, failure.cause)
+            proposal, why = thermostat(context, target, state, config, now)
+            reason["why"] = f"fallback thermostat: {why}"
+    result = apply_safety(proposal, state, appliance, safety, config, now)
+    reason["proposal"] = _short(proposal)
+    if result.actions:
+        reason["safety"] = result.actions
+    latency = time.perf_counter() - started
+    return Decision(context.device_id, now, result.command, reason, fallback, latency, result.safety)
+
+
+def decide_by_rules(
+    context: Context,
+    target: ControlTarget | None,
+    appliance: Appliance,
+    state: ApplianceState | None,
+    config: ControlConfig,
+    now: datetime,
+    safety: SafetyState | None = None,
+) -> Decision:
+    """The rule-based thermostat alone, through the same safety rules (no models, nothing logged).
+
+    What a device gets when no model is deployed at all; also the comfort-band baseline of
+    ``skynet control evaluate``. Arguments as for :func:`decide`.
+    """
+    started = time.perf_counter()
+    safety = (safety or SafetyState()).observe(state)
+    mode = target.mode if target is not None else "manual"
+    reason: dict[str, Any] = {"target": {"mode": mode, "value": target.value if target is not None else None}}
+    if not context.valid():
+        reason["why"] = "no usable reading or weather: no decision"
+        return Decision(
+            context.device_id, now, None, reason, "no data", time.perf_counter() - started, safety
+        )
+    proposal, reason["why"] = thermostat(context, target, state, config, now)
+    result = apply_safety(proposal, state, appliance, safety, config, now)
+    reason["proposal"] = _short(proposal)
+    if result.actions:
+        reason["safety"] = result.actions
+    return Decision(
+        context.device_id, now, result.command, reason, None, time.perf_counter() - started, result.safety
+    )
+
+
+def _optimize(
+    context: Context,
+    mode: str,
+    value: float | None,
+    appliance: Appliance,
+    state: ApplianceState | None,
+    models: Models,
+    config: ControlConfig,
+    now: datetime,
+) -> tuple[ApplianceState, dict[str, Any]]:
+    band = target_band(mode, value, context, config)
+    cands = candidates(appliance, config, state, context.temperature, band)
+    temperature, humidity = forecast(
+        models.estimator,
+        estimation_state(context, state, now),
+        cands,
+        config.horizons,
+        config.estimator_budget,
+    )
+    wants_comfort = mode == "comfort" and context.occupied
+    feedback = None
+    if wants_comfort:
+        feedback = comfort(models.comfort, context, cands, temperature, humidity, config.comfort_budget)
+    uses_band = mode == "away" or (mode == "comfort" and not context.occupied)
+    terms = costs(cands, temperature, humidity, feedback, mode, value, band if uses_band else None,
+                  current_row(state, MODE_CODE, FAN_CODE), config)  # fmt: skip
+    total = terms["total"]
+    if not np.isfinite(total).all():
+        raise ModelFailure("a candidate's cost is NaN")
+    order = np.argsort(total, kind="stable")
+    best, runner = int(order[0]), int(order[1]) if len(order) > 1 else int(order[0])
+    chosen = to_state(cands[best], context.device_id, now, state)
+
+    def summary(i: int) -> dict[str, Any]:
+        out = {
+            "command": describe(cands[i]),
+            "temperature": [round(float(x), 2) for x in temperature[i]],
+            "humidity": [round(float(x), 1) for x in humidity[i]],
+            "cost": {k: round(float(v[i]), 4) for k, v in terms.items()},
+        }
+        if feedback is not None:
+            out["feedback"] = [round(float(x), 2) for x in feedback[i]]
+        return out
+
+    details = {
+        "why": (
+            "least cost of comfort, energy and switching"
+            if wants_comfort
+            else f"least cost for the {mode} target"
+        ),
+        "horizons": list(config.horizons),
+        "candidates": len(cands),
+        "chosen": summary(best),
+        "runner_up": summary(runner),
+    }
+    if mode == "comfort" and not context.occupied:
+        details["why"] = f"nobody home: stay within {band[0]:g}–{band[1]:g} °C at least energy"
+    return chosen, details
+
+
+def _short(command: ApplianceState | None) -> str | None:
+    if command is None:
+        return None
+    if not command.power:
+        return "off"
+    tset = (
+        ""
+        if command.set_temperature is None or math.isnan(command.set_temperature)
+        else f" {command.set_temperature:g} °C"
+    )
+    return f"{command.mode}{tset} fan {command.fan}"
+
+
+class Controller:
+    """:func:`decide` with its models and configuration bound (what the worker holds).
+
+    Args:
+        estimator: the estimation model (None: missing).
+        comfort_model: the user comfort model (None: missing).
+        config: the control configuration (default: :class:`ControlConfig`).
+    """
+
+    def __init__(
+        self, estimator: Any = None, comfort_model: Any = None, config: ControlConfig | None = None
+    ) -> None:
+        self.models = Models(estimator, comfort_model)
+        self.config = config or ControlConfig()
+
+    def decide(
+        self,
+        context: Context,
+        target: ControlTarget | None,
+        appliance: Appliance,
+        state: ApplianceState | None,
+        now: datetime,
+        safety: SafetyState | None = None,
+    ) -> Decision:
+        """See :func:`skynet.control.decide`."""
+        return decide(context, target, appliance, state, self.models, self.config, now, safety)

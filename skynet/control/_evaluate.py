@@ -1,0 +1,185 @@
+"""Closed-loop evaluation: controllers against simulated homes, compared side by side.
+
+:func:`closed_loop` runs each controller (any object with ``decide(observation)``, see
+:class:`skynet.sim.Policy`) on its own fresh copy of the same fleet — same homes, weather,
+people and sensor noise (the simulator draws them independently of what a controller does) —
+and measures, from the simulator's ground truth:
+
+- **uncomfortable**: share of occupied home-minutes with the occupants' mean thermal sensation
+  (PMV + personal offset) beyond ±0.5;
+- **mean |sensation|** and **mean sensation** over occupied minutes;
+- **degree-hours** outside the comfort band while occupied, per home and day (true air temperature);
+- **AC energy** (kWh, total and per home and day) and **commands** per home and day.
+
+Pure: it takes a fleet factory and the controllers; nothing is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from skynet.sim import Commands, Fleet, Observation, run_policy
+
+__all__ = ["PolicyResult", "Evaluation", "closed_loop"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class PolicyResult:
+    """What one controller achieved on the fleet (see the module docstring)."""
+
+    name: str
+    n_devices: int
+    days: float
+    energy_kwh: np.ndarray
+    occupied_minutes: int
+    uncomfortable_minutes: int
+    abs_sensation: float
+    sensation: float
+    degree_hours: float
+    commands: int
+    decisions: int = 0
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    #: Minute series of the plotted homes: temperature, set_temperature (NaN: AC off), sensation
+    #: (NaN: nobody home), outdoor_temperature; arrays (minutes, plotted homes).
+    traces: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def home_days(self) -> float:
+        return self.n_devices * self.days
+
+    def row(self, reference: PolicyResult | None = None) -> dict[str, Any]:
+        """One line of the comparison table (energy change against ``reference``)."""
+        total = float(self.energy_kwh.sum())
+        out = {
+            "controller": self.name,
+            "uncomfortable_%": round(100.0 * self.uncomfortable_minutes / max(self.occupied_minutes, 1), 1),
+            "mean_abs_sensation": round(self.abs_sensation, 3),
+            "mean_sensation": round(self.sensation, 3),
+            "degree_hours_per_home_day": round(self.degree_hours / self.home_days, 2),
+            "energy_kwh": round(total, 1),
+            "kwh_per_home_day": round(total / self.home_days, 2),
+            "energy_vs_reference_%": None,
+            "commands_per_home_day": round(self.commands / self.home_days, 1),
+        }
+        if reference is not None and reference.energy_kwh.sum() > 0:
+            out["energy_vs_reference_%"] = round(100.0 * (total / float(reference.energy_kwh.sum()) - 1.0), 1)
+        return out
+
+
+@dataclass
+class Evaluation:
+    """The results of every controller on the same fleet."""
+
+    results: list[PolicyResult]
+    start: datetime
+    minutes: int
+    device_ids: list[str]
+    plotted: list[str]
+    band: tuple[float, float]
+    reference: str | None = None
+
+    def table(self) -> list[dict[str, Any]]:
+        ref = next((r for r in self.results if r.name == self.reference), None)
+        return [r.row(ref) for r in self.results]
+
+
+class _Counting:
+    """Wraps a controller to count the commands the fleet will apply."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy, self.commands = policy, 0
+
+    def bind(self, fleet: Fleet) -> None:
+        if hasattr(self.policy, "bind"):
+            self.policy.bind(fleet)
+
+    def decide(self, obs: Observation) -> Commands | None:
+        cmd = self.policy.decide(obs)
+        if cmd is not None:
+            self.commands += int(np.count_nonzero(np.asarray(cmd.send, dtype=bool) & ~obs.user_hold))
+        return cmd
+
+
+def closed_loop(
+    make_fleet: Callable[[], Fleet],
+    policies: Mapping[str, Any],
+    band: tuple[float, float] = (21.0, 26.0),
+    plot_devices: int = 3,
+    reference: str | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Run every controller on a fresh fleet from ``make_fleet`` and measure it.
+
+    Args:
+        make_fleet: builds the fleet (called once per controller; must give identical fleets).
+        policies: controller name -> controller.
+        band: the comfort band (°C) of the degree-hours.
+        plot_devices: how many homes' minute series to keep for plots.
+        reference: the controller others' energy is compared with.
+        progress: called as ``progress(name, minutes_done, minutes_total)``.
+
+    Returns:
+        The results, in the order of ``policies``.
+    """
+    results, fleet = [], None
+    for name, policy in policies.items():
+        fleet = make_fleet()
+        results.append(_run(name, fleet, policy, band, plot_devices, progress))
+    assert fleet is not None, "no controller to evaluate"
+    plotted = fleet.device_ids[: min(plot_devices, fleet.n)]
+    return Evaluation(results, fleet.start, fleet.minutes, fleet.device_ids, plotted, band, reference)
+
+
+def _run(name: str, fleet: Fleet, policy: Any, band: tuple[float, float], plot_devices: int,
+         progress: Progress | None) -> PolicyResult:  # fmt: skip
+    n, t = fleet.n, fleet.minutes
+    p = min(plot_devices, n)
+    traces = {
+        k: np.full((t, p), np.nan)
+        for k in ("temperature", "set_temperature", "sensation", "outdoor_temperature")
+    }
+    acc = {"occupied": 0, "bad": 0, "abs": 0.0, "sum": 0.0, "dh": 0.0}
+
+    def record(obs: Observation) -> None:
+        k, home = obs.minute, obs.occupants > 0
+        s = obs.sensation[home]
+        s = s[np.isfinite(s)]
+        acc["occupied"] += len(s)
+        acc["bad"] += int(np.count_nonzero(np.abs(s) > 0.5))
+        acc["abs"] += float(np.abs(s).sum())
+        acc["sum"] += float(s.sum())
+        temp = obs.true_temperature[home]
+        acc["dh"] += float((np.maximum(temp - band[1], 0.0) + np.maximum(band[0] - temp, 0.0)).sum()) / 60.0
+        traces["temperature"][k] = obs.true_temperature[:p]
+        traces["set_temperature"][k] = np.where(obs.power[:p], obs.set_temperature[:p], np.nan)
+        traces["sensation"][k] = np.where(home[:p], obs.sensation[:p], np.nan)
+        traces["outdoor_temperature"][k] = obs.outdoor_temperature[:p]
+        if progress is not None and k % 60 == 0:
+            progress(name, k, t)
+
+    counting = _Counting(policy)
+    run_policy(fleet, counting, t, before_step=record)
+    if progress is not None:
+        progress(name, t, t)
+    latencies = np.asarray(getattr(policy, "latencies", []), dtype=float) * 1000.0
+    latency = {}
+    if len(latencies):
+        latency = {
+            "p50": round(float(np.percentile(latencies, 50)), 3),
+            "p99": round(float(np.percentile(latencies, 99)), 3),
+        }
+    occupied = max(acc["occupied"], 1)
+    return PolicyResult(
+        name=name, n_devices=n, days=t / 1440.0, energy_kwh=fleet.energy_kwh.copy(), occupied_minutes=acc["occupied"],
+        uncomfortable_minutes=acc["bad"], abs_sensation=acc["abs"] / occupied, sensation=acc["sum"] / occupied,
+        degree_hours=acc["dh"], commands=counting.commands, decisions=int(getattr(policy, "decisions", 0)),
+        fallbacks=dict(getattr(policy, "fallbacks", {})), latency_ms=latency, traces=traces,
+    )  # fmt: skip

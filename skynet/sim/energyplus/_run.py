@@ -32,6 +32,8 @@ __all__ = ["run_energyplus", "list_buildings", "list_weather", "zone_devices", "
 
 DEFAULT_START = date(2025, 7, 1)
 MAX_DAYS = 366
+#: Days of weather before ``start`` that start the outdoor running mean (0.8^14 < 5 % left).
+HISTORY_DAYS = 14
 
 
 def run_energyplus(
@@ -107,16 +109,16 @@ def run_energyplus(
     offset = timedelta(hours=float(epw.location.tz))
     t0 = datetime.combine(first, datetime.min.time()) - offset  # UTC start of the first timestep
     step_starts = pd.date_range(t0, periods=n_steps, freq=f"{timestep_minutes}min")
-    daily = _daily_means(epw.temperature, first, days + 8)  # 8 days of history for the running mean
+    daily = _daily_means(epw.temperature, first, days + HISTORY_DAYS)
     if schedule is None:
-        commands = random_commands(n_steps, len(zones), steps_per_day, daily[8:], seed)
+        commands = random_commands(n_steps, len(zones), steps_per_day, daily[HISTORY_DAYS:], seed)
     else:
         commands = given_commands(schedule, device_ids, step_starts + pd.Timedelta(minutes=timestep_minutes))
     engine_started = time.perf_counter()
     out = run_engine(prepared, epw_path, zones, commands, steps_per_day, progress, keep_dir)
     engine_seconds = time.perf_counter() - engine_started
     step_ends = step_starts + pd.Timedelta(minutes=timestep_minutes)
-    running = _running_mean(daily)[8:]
+    running = _running_mean(daily)[HISTORY_DAYS:]
     frames = _frames(device_ids, step_starts, step_ends, out, commands, np.repeat(running, steps_per_day))
     devices = _devices(name, city, device_ids, zones, epw, text, idf_path)
     return EnergyPlusResult(
@@ -226,14 +228,17 @@ def _devices(building: str, city: str, device_ids: list[str], zones: list[str], 
 
 
 def _daily_means(hourly: np.ndarray, first: date, days: int) -> np.ndarray:
-    """Daily mean outdoor temperature of the typical year for ``days`` days ending the day before
-    ``first + days - 8`` ... i.e. from ``first - 8 days``; Feb 29 reuses Feb 28."""
-    by_day = hourly[: 365 * 24].reshape(365, 24).mean(axis=1)  # row i: local hours ending 01:00..24:00
+    """Daily mean outdoor temperatures of the typical year, ``days`` days from ``first - HISTORY``.
+
+    The EPW's hourly rows run from the hour ending 01:00 on Jan 1 (local standard time); any
+    calendar year maps onto them by day of year, Feb 29 reusing Feb 28.
+    """
+    by_day = hourly[: 365 * 24].reshape(365, 24).mean(axis=1)
     out = np.empty(days)
     for i in range(days):
-        d = first + timedelta(days=i - 8)
+        d = first + timedelta(days=i - HISTORY_DAYS)
         doy = (d - date(d.year, 1, 1)).days
-        if d.month > 2 and _leap(d.year) or (d.month == 2 and d.day == 29):
+        if (d.month > 2 and _leap(d.year)) or (d.month == 2 and d.day == 29):
             doy -= 1
         out[i] = by_day[doy % 365]
     return out

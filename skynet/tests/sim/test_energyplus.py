@@ -85,6 +85,13 @@ def test_outdoor_weather_is_the_weather_file_on_the_hour(run):
     rows = ((local[on_hour] - pd.Timestamp("2025-01-01")) / pd.Timedelta(hours=1)).astype(int) - 1
     np.testing.assert_allclose(one["temperature"][on_hour], epw.temperature[rows], atol=0.05)
     np.testing.assert_allclose(one["humidity"][on_hour], epw.humidity[rows], atol=1.0)
+    # The running mean is one value per local day, within the range of the fortnight's daily means.
+    day = (local - pd.Timedelta(minutes=STEP)).dt.normalize()
+    assert one.groupby(day)["running_mean_temperature"].nunique().eq(1).all()
+    daily = epw.temperature.reshape(365, 24).mean(axis=1)
+    for when, value in one.groupby(day)["running_mean_temperature"].first().items():
+        doy = when.day_of_year - 1
+        assert daily[doy - 14 : doy].min() - 0.01 <= value <= daily[doy - 14 : doy].max() + 0.01
 
 
 @needs_energyplus

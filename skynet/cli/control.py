@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from skynet.cli.options import echo_json, output_format, settings
@@ -30,3 +32,101 @@ def decide(device_id: str, at, fmt: str) -> None:
     from skynet.api.control import format_decision
 
     click.echo(format_decision(result))
+
+
+@control.command("worker")
+@click.option(
+    "--embedded",
+    is_flag=True,
+    help="No server: read events as JSON lines (--events) into an in-process queue.",
+)
+@click.option(
+    "--consumer", default=None, help="Worker name, unique among the workers [default: <host>-<pid>]."
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=256,
+    show_default=True,
+    help="Events read per partition at a time.",
+)
+@click.option(
+    "--events", type=click.File("r"), default="-", help="Embedded: file of JSON-line events [default: stdin]."
+)
+@click.option(
+    "--heartbeat-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the heartbeat to this file.",
+)
+@click.option("--lease-ms", type=click.IntRange(100), default=5000, show_default=True,
+              help="How long a silent worker keeps its partitions.")  # fmt: skip
+def worker(
+    embedded: bool, consumer: str | None, batch: int, events, heartbeat_file: str | None, lease_ms: int
+) -> None:
+    """Consume device events, decide, emit commands; SIGTERM drains and stops.
+
+    Reads the live store at storage.live_url (Redis); with --embedded (or no live_url) it runs
+    on an in-process queue fed from --events, prints each command as a JSON line and stops at
+    the end of the events. Decisions go to the decision log (storage.decisions_url).
+    """
+    from skynet.api.worker import run_worker
+
+    summary = run_worker(settings(), embedded=embedded, consumer=consumer, batch=batch, events=events,
+                         heartbeat_file=heartbeat_file, lease_ms=lease_ms, on_command=click.echo)  # fmt: skip
+    click.echo(json.dumps({k: v for k, v in summary.items() if k != "live"}, default=str), err=True)
+
+
+@control.command("send-event")
+@click.option("--device", "device_id", required=True, help="Device id.")
+@click.option("--type", "kind", type=click.Choice(["reading", "weather", "feedback", "target", "appliance", "device"]),
+              required=True, help="Event type.")  # fmt: skip
+@click.option(
+    "--field", "extra", multiple=True, metavar="NAME=VALUE", help="Any event field (JSON value), repeatable."
+)
+@click.option("--temperature", type=float, help="°C (reading, weather).")
+@click.option("--humidity", type=float, help="%RH (reading, weather).")
+@click.option("--value", type=float, help="Feedback vote -3…3, or the target's value.")
+@click.option("--mode", help="Target mode (comfort, temperature, humidity, away, off, manual) or AC mode.")
+@click.option("--power/--no-power", default=None, help="Appliance power.")
+@click.option("--set-temperature", type=float, help="Appliance set temperature (°C).")
+@click.option("--fan", help="Appliance fan speed.")
+@click.option("--event-id", default=None, help="Event id [default: random].")
+@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), default=None,
+              help="Event time, UTC [default: now].")  # fmt: skip
+@click.option(
+    "--embedded", is_flag=True, help="Only print the event's JSON line (for `control worker --embedded`)."
+)
+def send_event(device_id: str, kind: str, extra: tuple[str, ...], event_id: str | None, at, embedded: bool,
+               **named) -> None:  # fmt: skip
+    """Queue one device event for the control workers (prints it; embedded: only prints it)."""
+    from skynet.api.worker import send_event as send
+
+    fields = {k: v for k, v in named.items() if v is not None}
+    for item in extra:
+        name, _, text = item.partition("=")
+        try:
+            fields[name] = json.loads(text)
+        except ValueError:
+            fields[name] = text
+    result = send(settings(), device_id, kind, at=at, event_id=event_id, embedded=embedded, **fields)
+    click.echo(result["event"])
+    if result["queued"] is not None:
+        click.echo(f"queued as {result['queued']} on {result['live']}", err=True)
+
+
+@control.command("health")
+@click.option("--consumer", default=None, help="Check this worker only [default: any].")
+@click.option("--heartbeat-file", type=click.Path(dir_okay=False), default=None,
+              help="Check this heartbeat file (embedded workers) instead of the live store.")  # fmt: skip
+@click.option(
+    "--max-age", type=float, default=15.0, show_default=True, help="Seconds before a heartbeat file is stale."
+)
+def health(consumer: str | None, heartbeat_file: str | None, max_age: float) -> None:
+    """Exit 0 when control workers are alive (their heartbeats), 1 otherwise; print them as JSON."""
+    from skynet.api.worker import worker_health
+
+    result = worker_health(settings(), consumer=consumer, heartbeat_file=heartbeat_file, max_age=max_age)
+    echo_json(result)
+    if not result["healthy"]:
+        click.get_current_context().exit(1)

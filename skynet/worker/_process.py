@@ -1,0 +1,220 @@
+"""One partition's batch of events in, everything the batch changes out — no I/O here.
+
+:meth:`Processor.process` takes a batch of queued events (in partition order) and the stored
+states of their devices, and returns the new states, the commands to send, the decision
+documents to log, the queue ids to acknowledge and the events to dead-letter with why. The
+worker loop (:mod:`skynet.worker._loop`) logs the documents and commits the rest atomically.
+
+Each event is applied once per device: its id is remembered in the device's state, so a
+redelivered or re-sent event is acknowledged without effect. A reading or a target change
+makes the controller decide; the decision's command (if any) becomes the AC's known state,
+and its safety state is kept. An event that is malformed, delivered too often (a worker may
+have died on it) or whose decision fails goes to the dead letters; nothing stops the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from skynet.domain import Device
+from skynet.errors import DataError
+from skynet.storage.live import Entry
+from skynet.worker._events import DECIDING, parse_event
+from skynet.worker._state import DeviceState
+
+__all__ = ["Processor", "BatchResult", "entry_time"]
+
+logger = logging.getLogger("skynet.worker")
+
+
+@dataclass
+class BatchResult:
+    """What a batch changes (see :meth:`Processor.process`)."""
+
+    states: dict[str, str] = field(default_factory=dict)
+    commands: list[tuple[str, str]] = field(default_factory=list)
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[str] = field(default_factory=list)
+    dead: list[tuple[Entry, str]] = field(default_factory=list)
+    duplicates: int = 0
+    #: seconds each decision took inside the controller
+    latencies: list[float] = field(default_factory=list)
+
+
+def entry_time(entry: Entry) -> datetime | None:
+    """When a Redis entry was queued (its id's milliseconds), as naive UTC; None for other ids."""
+    ms, dash, _ = entry.id.partition("-")
+    if not dash or not ms.isdigit():
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000.0, UTC).replace(tzinfo=None)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats as None and datetimes as ISO text (decision documents are JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return str(value)
+
+
+class Processor:
+    """Applies events to device states and runs the controller (see the module docstring).
+
+    Args:
+        controller: a :class:`skynet.control.Controller` (anything with its ``decide``).
+        consumer: the worker's name, recorded in decision documents.
+        max_deliveries: an event handed out more often than this goes to the dead letters.
+        devices: looks up a device's record (time zone, set-temperature range, comfort facts);
+            None: only what ``device`` events said.
+    """
+
+    def __init__(
+        self,
+        controller: Any,
+        consumer: str,
+        max_deliveries: int = 5,
+        devices: Callable[[str], Device | None] | None = None,
+    ) -> None:
+        from skynet import control
+
+        self._control = control
+        self.controller = controller
+        self.consumer = consumer
+        self.max_deliveries = max_deliveries
+        self._devices = devices
+        self._known: dict[str, Device | None] = {}
+
+    def _device(self, device_id: str) -> Device | None:
+        if self._devices is None:
+            return None
+        if device_id not in self._known:
+            self._known[device_id] = self._devices(device_id)
+        return self._known[device_id]
+
+    def process(self, entries: Sequence[Entry], stored: Mapping[str, str | None]) -> BatchResult:
+        """Process one partition's entries, oldest first, from the stored device states.
+
+        Args:
+            entries: the batch (one partition, in queue order).
+            stored: device id -> its stored state text (None: new), for every device in the batch
+                that has one; missing devices start fresh.
+        """
+        out = BatchResult()
+        states: dict[str, DeviceState] = {}
+        for entry in entries:
+            out.acks.append(entry.id)
+            if entry.deliveries > self.max_deliveries:
+                why = f"delivered {entry.deliveries} times without being processed (a worker may have died on it)"
+                out.dead.append((entry, why))
+                continue
+            try:
+                event = parse_event(entry.payload)
+            except DataError as exc:
+                out.dead.append((entry, f"malformed event: {exc}"))
+                continue
+            device = event.device_id
+            if device != entry.key:
+                out.dead.append((entry, f"device_id {device!r} differs from the key it was queued under"))
+                continue
+            if device not in states:
+                states[device] = self._load(device, stored.get(device))
+            state = states[device]
+            event_id = event.event_id or f"{entry.partition}/{entry.id}"
+            if state.seen(event_id):
+                out.duplicates += 1
+                continue
+            at = event.time or entry_time(entry) or datetime.now(UTC).replace(tzinfo=None)
+            state.apply(event, event_id, at)
+            if event.type == "appliance":
+                state.safety = self._safety(state).observe(state.appliance).to_dict()
+            if event.type in DECIDING:
+                try:
+                    self._decide(state, event_id, event.type, entry, at, out)
+                except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
+                    logger.exception("decision for device %s failed", device)
+                    out.dead.append((entry, f"decision failed: {type(exc).__name__}: {exc}"))
+        out.states = {device: state.to_json() for device, state in states.items()}
+        return out
+
+    def _load(self, device_id: str, text: str | None) -> DeviceState:
+        try:
+            return DeviceState.from_json(device_id, text)
+        except DataError as exc:
+            logger.warning("%s; starting it afresh", exc)
+            return DeviceState(device_id)
+
+    def _safety(self, state: DeviceState) -> Any:
+        if state.safety is None:
+            return self._control.SafetyState()
+        return self._control.SafetyState.from_dict(state.safety)
+
+    def _decide(
+        self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime, out: BatchResult
+    ) -> None:
+        control = self._control
+        if not state.readings:
+            return  # a target before any reading: the first reading decides
+        record = self._device(state.device_id)
+        context = control.build_context(
+            state.readings,
+            state.weather,
+            timezone=state.timezone,
+            occupancy=state.occupancy,
+            device=record,
+        )
+        appliance = control.Appliance.from_device(record)
+        if state.min_set_temperature is not None or state.max_set_temperature is not None:
+            appliance = control.Appliance(
+                (
+                    state.min_set_temperature
+                    if state.min_set_temperature is not None
+                    else appliance.min_set_temperature
+                ),
+                (
+                    state.max_set_temperature
+                    if state.max_set_temperature is not None
+                    else appliance.max_set_temperature
+                ),
+            )
+        decision = self.controller.decide(
+            context, state.target, appliance, state.appliance, at, self._safety(state)
+        )
+        state.safety = decision.safety.to_dict() if decision.safety is not None else state.safety
+        out.latencies.append(decision.latency)
+        doc = jsonable(decision.to_dict())
+        doc.update(
+            decision_id=event_id,
+            time=at,
+            trigger=kind,
+            sequence=state.applied,
+            entry=f"{entry.partition}/{entry.id}",
+            consumer=self.consumer,
+            decided_at=datetime.fromtimestamp(time.time(), UTC).replace(tzinfo=None).isoformat(),
+        )
+        out.docs.append(doc)
+        if decision.command is not None:
+            state.appliance = decision.command
+            command = jsonable(decision.to_dict()["command"])
+            command.update(decision_id=event_id)
+            out.commands.append((state.device_id, _dumps(command)))
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))

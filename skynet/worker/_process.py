@@ -109,6 +109,11 @@ class Processor:
     def process(self, entries: Sequence[Entry], stored: Mapping[str, str | None]) -> BatchResult:
         """Process one partition's entries, oldest first, from the stored device states.
 
+        Decisions are gathered in *rounds* of at most one per device and made together
+        (``controller.decide_many`` when it has one: one batched model call for the round); a
+        device's next event waits for its pending decision, so each device sees its events
+        in order exactly as if they were decided one by one.
+
         Args:
             entries: the batch (one partition, in queue order).
             stored: device id -> its stored state text (None: new), for every device in the batch
@@ -116,6 +121,7 @@ class Processor:
         """
         out = BatchResult()
         states: dict[str, DeviceState] = {}
+        pending: dict[str, _Request] = {}
         for entry in entries:
             out.acks.append(entry.id)
             if entry.deliveries > self.max_deliveries:
@@ -131,6 +137,8 @@ class Processor:
             if device != entry.key:
                 out.dead.append((entry, f"device_id {device!r} differs from the key it was queued under"))
                 continue
+            if device in pending:  # its decision must see the state before this event
+                self._flush(pending, out)
             if device not in states:
                 states[device] = self._load(device, stored.get(device))
             state = states[device]
@@ -142,12 +150,14 @@ class Processor:
             state.apply(event, event_id, at)
             if event.type == "appliance":
                 state.safety = self._safety(state).observe(state.appliance).to_dict()
-            if event.type in DECIDING:
+            if (
+                event.type in DECIDING and state.readings
+            ):  # a target before any reading: the first reading decides
                 try:
-                    self._decide(state, event_id, event.type, entry, at, out)
+                    pending[device] = self._request(state, event_id, event.type, entry, at)
                 except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
-                    logger.exception("decision for device %s failed", device)
                     out.dead.append((entry, f"decision failed: {type(exc).__name__}: {exc}"))
+        self._flush(pending, out)
         out.states = {device: state.to_json() for device, state in states.items()}
         return out
 
@@ -163,55 +173,78 @@ class Processor:
             return self._control.SafetyState()
         return self._control.SafetyState.from_dict(state.safety)
 
-    def _decide(
-        self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime, out: BatchResult
-    ) -> None:
+    def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime) -> _Request:
+        """What the controller needs for a device's decision now (its state is not changed)."""
         control = self._control
-        if not state.readings:
-            return  # a target before any reading: the first reading decides
         record = self._device(state.device_id)
         context = control.build_context(
-            state.readings,
-            state.weather,
-            timezone=state.timezone,
-            occupancy=state.occupancy,
-            device=record,
+            state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
         )
         appliance = control.Appliance.from_device(record)
-        if state.min_set_temperature is not None or state.max_set_temperature is not None:
+        low, high = state.min_set_temperature, state.max_set_temperature
+        if low is not None or high is not None:
             appliance = control.Appliance(
-                (
-                    state.min_set_temperature
-                    if state.min_set_temperature is not None
-                    else appliance.min_set_temperature
-                ),
-                (
-                    state.max_set_temperature
-                    if state.max_set_temperature is not None
-                    else appliance.max_set_temperature
-                ),
+                appliance.min_set_temperature if low is None else low,
+                appliance.max_set_temperature if high is None else high,
             )
-        decision = self.controller.decide(
-            context, state.target, appliance, state.appliance, at, self._safety(state)
-        )
-        state.safety = decision.safety.to_dict() if decision.safety is not None else state.safety
+        args = (context, state.target, appliance, state.appliance, at, self._safety(state))
+        return _Request(state, event_id, kind, entry, at, state.applied, args)
+
+    def _flush(self, pending: dict[str, _Request], out: BatchResult) -> None:
+        """Decide a round (at most one request per device) and apply the decisions in order."""
+        if not pending:
+            return
+        requests = list(pending.values())
+        pending.clear()
+        decisions: list[Any] | None = None
+        decide_many = getattr(self.controller, "decide_many", None)
+        if decide_many is not None and len(requests) > 1:
+            try:
+                decisions = list(decide_many([r.args for r in requests]))
+            except Exception:  # noqa: BLE001 - decide one by one: a bad request fails alone
+                logger.exception("batched decision of %d devices failed; deciding one by one", len(requests))
+        for i, request in enumerate(requests):
+            try:
+                decision = decisions[i] if decisions is not None else self.controller.decide(*request.args)
+                self._finish(request, decision, out)
+            except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
+                logger.exception("decision for device %s failed", request.state.device_id)
+                out.dead.append((request.entry, f"decision failed: {type(exc).__name__}: {exc}"))
+
+    def _finish(self, request: _Request, decision: Any, out: BatchResult) -> None:
+        """Keep a decision's safety state and command in the device state; log and emit them."""
+        state = request.state
+        if decision.safety is not None:
+            state.safety = decision.safety.to_dict()
         out.latencies.append(decision.latency)
         doc = jsonable(decision.to_dict())
         doc.update(
-            decision_id=event_id,
-            time=at,
-            trigger=kind,
-            sequence=state.applied,
-            entry=f"{entry.partition}/{entry.id}",
+            decision_id=request.event_id,
+            time=request.at,
+            trigger=request.kind,
+            sequence=request.sequence,
+            entry=f"{request.entry.partition}/{request.entry.id}",
             consumer=self.consumer,
             decided_at=datetime.fromtimestamp(time.time(), UTC).replace(tzinfo=None).isoformat(),
         )
         out.docs.append(doc)
         if decision.command is not None:
             state.appliance = decision.command
-            command = jsonable(decision.to_dict()["command"])
-            command.update(decision_id=event_id)
+            command = dict(doc["command"], decision_id=request.event_id)
             out.commands.append((state.device_id, _dumps(command)))
+
+
+@dataclass
+class _Request:
+    """A decision to make: the device's state, the triggering event, the controller's arguments."""
+
+    state: DeviceState
+    event_id: str
+    kind: str
+    entry: Entry
+    at: datetime
+    sequence: int
+    args: tuple[Any, ...]
 
 
 def _dumps(value: Any) -> str:

@@ -239,3 +239,33 @@ def test_stop_from_another_thread_finishes_and_leaves(stores):
     worker.stop()
     thread.join(10)
     assert not thread.is_alive() and log.count() == 1 and live.members() == {}
+
+
+def test_rounds_decide_many_devices_at_once_and_keep_each_devices_order():
+    class Batched(Controller):
+        def __init__(self):
+            super().__init__()
+            self.rounds: list[list[str]] = []
+
+        def decide_many(self, requests):
+            self.rounds.append([context.device_id for context, *_ in requests])
+            return [self.decide(*args) for args in requests]
+
+    batch = entries(*[(d, target(d)) for d in ("d1", "d2", "d3")])
+    batch += entries(*[(d, reading(d, m, 27.0 + m)) for m in range(3) for d in ("d1", "d2", "d3")])
+    batch = [Entry(0, str(i + 1), e.payload, 1, e.key) for i, e in enumerate(batch)]
+    batch.insert(
+        8, Entry(0, "99", make_event("d2", "appliance", time=T0, event_id="a2", power=False), 1, "d2")
+    )
+    batched = Batched()
+    together = Processor(batched, "w").process(batch, {})
+    alone = Processor(Controller(), "w").process(batch, {})
+    # a device's next event (here d2's appliance change) closes the round its decision waits in;
+    # the last round has d3 alone: decided without decide_many
+    assert batched.rounds == [["d1", "d2", "d3"], ["d1", "d2"], ["d3", "d1", "d2"]]
+
+    def strip(docs):
+        return [{k: v for k, v in d.items() if k not in ("latency_ms", "decided_at")} for d in docs]
+
+    assert strip(together.docs) == strip(alone.docs) and together.commands == alone.commands
+    assert together.states == alone.states

@@ -20,6 +20,8 @@ CORE = [
     "joblib>=1.3",
     "pythermalcomfort>=2.10",
     "sqlalchemy>=2.0",
+    # SQLite frames straight into Arrow (read_frame); without it the DBAPI cursor reads them
+    "adbc-driver-sqlite>=1.0",
     "alembic>=1.13",
     "matplotlib>=3.8",
     "tqdm>=4.66",
@@ -30,7 +32,7 @@ EXTRAS = {
     "postgresql": ["psycopg[binary]>=3.1"],
     "redis": ["redis>=5"],
     "mongodb": ["pymongo>=4.6"],
-    "cassandra": ["cassandra-driver>=3.29"],
+    "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
     "s3": ["boto3>=1.34"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],

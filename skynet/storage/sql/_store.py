@@ -33,6 +33,7 @@ from skynet.storage._frames import (
     python_values,
     records_columns,
 )
+from skynet.storage.sql import _arrow
 from skynet.storage.sql._migrate import head_revision, known_revisions, revision_of, upgrade_connection
 from skynet.storage.sql._tables import table_of
 
@@ -223,6 +224,8 @@ class SqlStore(RecordStore):
         dbapi = getattr(self._engine.dialect, "loaded_dbapi", None) or self._engine.dialect.dbapi
         self._marker = "?" if dbapi.paramstyle == "qmark" else "%s"
         self._quote = self._engine.dialect.identifier_preparer.quote
+        # SQLite frames are read through ADBC (Arrow, in C) when the driver is installed
+        self._arrow_uri = _arrow.sqlite_uri(url) if self.dialect == "sqlite" and _arrow.available() else None
         self._ensure_schema(auto_migrate)
 
     def __repr__(self) -> str:
@@ -318,7 +321,7 @@ class SqlStore(RecordStore):
         if isinstance(device_ids, str):
             device_ids = [device_ids]
         with _no_gc():
-            columns = self._select(kind, device_ids, start, end)
+            columns = self._select(kind, device_ids, start, end, arrow=True)
             if columns is None:
                 return build_frame(kind)
             if kind.timed:
@@ -341,8 +344,13 @@ class SqlStore(RecordStore):
         *,
         limit: int | None = None,
         newest_first: bool = False,
+        arrow: bool = False,
     ) -> dict[str, Sequence[Any]] | None:
-        """The selected records as columns (field -> values, sorted by key), or None if there are none."""
+        """The selected records as columns (field -> values, sorted by key), or None if there are none.
+
+        With ``arrow``, SQLite answers through ADBC where it can: frame-ready arrays instead of
+        tuples of Python values (:mod:`skynet.storage.sql._arrow`).
+        """
         q = self._quote
         ids = None if device_ids is None else list(dict.fromkeys(device_ids))
         if ids == []:
@@ -371,6 +379,15 @@ class SqlStore(RecordStore):
             if int(limit) < 0:
                 raise DataError(f"limit must be >= 0, got {limit}")
             sql += f" LIMIT {int(limit)}"
+        if arrow and self._arrow_uri is not None:
+            specs = [spec for spec in fields_of(kind) if spec.name in names]
+            fetched = _arrow.fetch_columns(self._arrow_uri, sql, params, specs)
+            if fetched is not None:
+                if not fetched:
+                    return None
+                if constant is not None:
+                    fetched["device_id"] = _arrow.repeat(constant, len(fetched[names[0]]))
+                return fetched
         with self._guard(f"reading {kind.kind} records"), self._engine.connect() as connection:
             cursor = connection.connection.cursor()
             try:

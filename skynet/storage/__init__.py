@@ -1,7 +1,9 @@
 """Storage: small adapters behind one contract, chosen by URL.
 
 ``open_store(url)`` returns a :class:`RecordStore` for ``sqlite://``, ``mysql+pymysql://``,
-``postgresql+psycopg://`` or ``memory://`` URLs; the model store keeps trained model files.
+``postgresql+psycopg://``, ``memory://`` or ``cassandra://`` (sensor readings and weather
+only) URLs; :class:`RoutedStore` joins a time-series store to a store of the other kinds (what
+``storage.timeseries_url`` sets up). The model store keeps trained model files.
 The control worker's stores are chosen by URL the same way: ``open_decision_log(url)`` (SQL,
 ``mongodb://``, ``memory://``) and ``open_live_store(url)`` (``redis://``, ``memory://``).
 Storage never imports models.
@@ -10,8 +12,10 @@ Storage never imports models.
 from skynet.errors import StorageError
 from skynet.storage._base import RecordStore
 from skynet.storage._registry import known_schemes, open_store, register_scheme
+from skynet.storage._routed import TIMESERIES_KINDS, RoutedStore, is_timeseries
 from skynet.storage.decisions import DecisionLog, open_decision_log
 from skynet.storage.live import LiveStore, open_live_store
+from skynet.storage.model_store import LocalModelStore
 
 __all__ = [
     "RecordStore",
@@ -19,8 +23,12 @@ __all__ = [
     "open_store",
     "known_schemes",
     "register_scheme",
+    "RoutedStore",
+    "TIMESERIES_KINDS",
+    "is_timeseries",
     "DecisionLog",
     "open_decision_log",
     "LiveStore",
     "open_live_store",
+    "LocalModelStore",
 ]

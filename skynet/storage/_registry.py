@@ -28,6 +28,12 @@ def _memory(url: str, **options: object) -> RecordStore:
     return MemoryStore(url)
 
 
+def _cassandra(url: str, **options: object) -> RecordStore:
+    from skynet.storage.cassandra import CassandraStore
+
+    return CassandraStore(url, **options)  # type: ignore[arg-type]
+
+
 _BUILDERS: dict[str, Callable[..., RecordStore]] = {
     "sqlite": _sql,
     "mysql": _sql,
@@ -36,6 +42,7 @@ _BUILDERS: dict[str, Callable[..., RecordStore]] = {
     "postgresql": _sql,
     "postgresql+psycopg": _sql,
     "memory": _memory,
+    "cassandra": _cassandra,
 }
 
 

@@ -1,4 +1,5 @@
-"""Storage fixtures: one ``store`` per backend (SQLite, memory, MySQL/MariaDB, PostgreSQL).
+"""Storage fixtures: one ``store`` per backend (SQLite, memory, MySQL/MariaDB, PostgreSQL,
+Cassandra, and routed pairs of them).
 
 The server backends are marked ``integration``; their URLs come from ``SKYNET_TEST_MYSQL_URL``
 and ``SKYNET_TEST_POSTGRES_URL``. Each test gets an empty schema there (skynet's tables and
@@ -52,11 +53,17 @@ def server_url(backend: str) -> str:
             engine.dispose()
     problem = _REACHABLE[url]
     if problem is not None:
-        reason = f"{backend} test server not reachable at {variable}={masked(url)} ({problem}); run install/servers.sh"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        server_down(
+            f"{backend} test server not reachable at {variable}={masked(url)} ({problem}); run install/servers.sh"
+        )
     return url
+
+
+def server_down(reason: str) -> None:
+    """Skip the test whose server is down, or fail it where ``CI`` is set."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def drop_schema(url: str) -> None:
@@ -88,10 +95,108 @@ def _clean_url(backend: str, tmp_path, name: str):
         drop_schema(url)
 
 
-@pytest.fixture(params=BACKENDS)
+CASSANDRA_VARIABLE = "SKYNET_TEST_CASSANDRA_HOSTS"
+#: Why the Cassandra tests skip here, CI included: no Cassandra server can be installed on our
+#: machines, so they run only where a server is named.
+NO_CASSANDRA = (
+    f"no Cassandra server here (none can be installed on this machine): "
+    f"set {CASSANDRA_VARIABLE}=host1[,host2][:9042] to run the Cassandra tests"
+)
+#: Record store backends: time series in Cassandra, and routed pairs (records, time series).
+RECORD_BACKENDS = [
+    *BACKENDS,
+    pytest.param("routed", id="routed"),  # SQLite records + memory time series
+    pytest.param("cassandra", id="cassandra", marks=pytest.mark.integration),
+    pytest.param("routed-cassandra", id="routed-cassandra", marks=pytest.mark.integration),
+]
+#: Backends holding only the time-series kinds: tests marked ``all_kinds`` don't run there.
+TIMESERIES_ONLY = {"cassandra"}
+_CASSANDRA_PROBLEM: dict[str, str | None] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "all_kinds: needs every record kind (not run on time-series-only stores: Cassandra)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave the tests of non-time-series kinds out of the time-series-only backends."""
+    keep, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("store_url") if callspec is not None else None
+        needs_all = item.get_closest_marker("all_kinds") is not None
+        (dropped if needs_all and backend in TIMESERIES_ONLY else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def cassandra_url(keyspace: str = "skynet_test") -> str:
+    """The test Cassandra's URL from ``SKYNET_TEST_CASSANDRA_HOSTS`` (skip without it), its
+    tables created and emptied; one that can't be reached fails where ``CI`` is set."""
+    hosts = os.environ.get(CASSANDRA_VARIABLE)
+    if not hosts:
+        pytest.skip(NO_CASSANDRA)
+    url = f"cassandra://{hosts}/{keyspace}?connect_timeout=5"
+    from skynet.errors import StorageError
+
+    if url not in _CASSANDRA_PROBLEM:
+        try:
+            open_store(url).close()  # creates the schema
+            _CASSANDRA_PROBLEM[url] = None
+        except StorageError as exc:
+            _CASSANDRA_PROBLEM[url] = str(exc)
+    problem = _CASSANDRA_PROBLEM[url]
+    if problem is not None:
+        server_down(
+            f"cassandra test server not reachable at {CASSANDRA_VARIABLE}={masked(hosts)} ({problem})"
+        )
+    truncate_cassandra(url)
+    return url
+
+
+def truncate_cassandra(url: str) -> None:
+    """Empty the skynet tables of a Cassandra keyspace."""
+    from skynet.storage.cassandra import schema_statements
+
+    with open_store(url) as store:
+        for table, _ in schema_statements(store.options.keyspace):
+            if table is not None:
+                store._session.execute(f"TRUNCATE {store.options.keyspace}.{table}")
+
+
+@pytest.fixture(params=RECORD_BACKENDS)
 def store_url(request, tmp_path):
-    """An empty store's URL, for every backend."""
-    yield from _clean_url(request.param, tmp_path, request.node.name)
+    """An empty store's URL for every backend; a routed store's is ``(records, time series)``."""
+    backend, name = request.param, request.node.name
+    if backend == "cassandra":
+        yield cassandra_url()
+    elif backend == "routed-cassandra":
+        series = cassandra_url()
+        yield from ((records, series) for records in _clean_url("sqlite", tmp_path, name))
+    elif backend == "routed":
+        yield from (
+            (records, f"memory://{name}-series-{uuid.uuid4().hex}")
+            for records in _clean_url("sqlite", tmp_path, name)
+        )
+    else:
+        yield from _clean_url(backend, tmp_path, name)
+
+
+def open_record_store(url):
+    """Open a ``store_url``: one URL, or a routed pair."""
+    if isinstance(url, tuple):
+        from skynet.storage import RoutedStore
+
+        records = open_store(url[0])
+        try:
+            return RoutedStore(records, open_store(url[1]))
+        except BaseException:
+            records.close()
+            raise
+    return open_store(url)
 
 
 @pytest.fixture(params=SQL_BACKENDS)
@@ -103,7 +208,7 @@ def sql_url(request, tmp_path):
 @pytest.fixture
 def store(store_url):
     """An opened, empty record store, for every backend."""
-    with open_store(store_url) as opened:
+    with open_record_store(store_url) as opened:
         yield opened
 
 

@@ -387,14 +387,22 @@ def _connect(options: CassandraURL, url: str) -> Any:
     auth = None
     if options.username is not None:
         auth = PlainTextAuthProvider(username=options.username, password=options.password or "")
-    cluster = Cluster(
-        contact_points=list(options.hosts),
-        port=options.port,
-        auth_provider=auth,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-        connect_timeout=options.connect_timeout,
-        control_connection_timeout=options.connect_timeout,
-    )
+    from cassandra import UnresolvableContactPoints
+
+    try:
+        cluster = Cluster(
+            contact_points=list(options.hosts),
+            port=options.port,
+            auth_provider=auth,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            connect_timeout=options.connect_timeout,
+            control_connection_timeout=options.connect_timeout,
+        )
+    except UnresolvableContactPoints:
+        hosts = ", ".join(options.hosts)
+        raise StorageError(
+            ADAPTER, f"connecting to {where} failed: no host name resolves ({hosts})"
+        ) from None
     try:
         with _guarded(ADAPTER, f"connecting to {where}"):
             session = cluster.connect()

@@ -73,6 +73,11 @@ def test_unreachable_cluster_is_one_clear_line():
     assert "Unable to connect to any servers" in message and "127.0.0.1:1" in message
 
 
+def test_unknown_host_names_is_one_clear_line():
+    with pytest.raises(StorageError, match=r"failed: no host name resolves \(no-such-host.invalid\)$"):
+        open_store("cassandra://no-such-host.invalid/skynet?connect_timeout=2")
+
+
 def test_missing_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "cassandra", None)  # import cassandra -> ImportError
     with pytest.raises(StorageError, match=r"driver missing: .*pip install 'skynet\[cassandra\]'"):

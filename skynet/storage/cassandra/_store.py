@@ -379,7 +379,7 @@ def _connect(options: CassandraURL, url: str) -> Any:
             ADAPTER, f"cannot open {where}: driver missing: {exc} (pip install 'skynet[cassandra]')"
         ) from None
     profile = ExecutionProfile(
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=options.local_dc)),
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=options.local_dc or "")),
         consistency_level=ConsistencyLevel.name_to_value[options.consistency],
         request_timeout=options.request_timeout,
         row_factory=tuple_factory,

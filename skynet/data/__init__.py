@@ -6,6 +6,15 @@ Pure pandas: nothing here opens a store (the api layer reads and writes).
 
 from skynet.data._validate import RANGES, check_ranges
 from skynet.data.ashrae import AshraeImport, read_ashrae, read_ashrae_comfort_frame
+from skynet.data.estimation import (
+    ESTIMATION_INPUTS,
+    HORIZONS,
+    LAGS,
+    WINDOW,
+    estimation_frame,
+    estimation_state,
+    estimation_targets,
+)
 from skynet.data.frames import COMFORT_COLUMNS, comfort_frame, context_frame
 
 __all__ = [
@@ -17,4 +26,11 @@ __all__ = [
     "context_frame",
     "RANGES",
     "check_ranges",
+    "ESTIMATION_INPUTS",
+    "HORIZONS",
+    "LAGS",
+    "WINDOW",
+    "estimation_frame",
+    "estimation_state",
+    "estimation_targets",
 ]

@@ -1,0 +1,97 @@
+"""Benchmark: the user comfort model on the full ASHRAE DB II.
+
+    python benchmarks/bench_user_model.py [--runs 3] [--calls 3000]
+
+Training time on all 106k votes (target ≤ 60 s on 2 cores), single prediction latency of the
+fast path ``predict_one(dict)`` against the DataFrame path on a one-row frame and against
+scikit-learn's own ``predict`` on the features (target p99 ≤ 1 ms), and batch throughput of
+``predict(frame)`` against predicting row by row (target ≥ 200k rows/s). Times are medians of
+``--runs``; CPU seconds and the load average are printed too, because on a shared machine the
+wall time measures the neighbours as much as the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ASHRAE_MEASUREMENTS, ASHRAE_METADATA, print_table, timed  # noqa: E402
+
+from skynet.data import read_ashrae_comfort_frame  # noqa: E402
+from skynet.models.user_model import UserModel  # noqa: E402
+from skynet.models.user_model import _features as F  # noqa: E402
+
+
+def _latencies(fn, calls: int) -> tuple[float, float]:
+    times = np.empty(calls)
+    for i in range(calls):
+        started = time.perf_counter()
+        fn(i)
+        times[i] = time.perf_counter() - started
+    return float(np.percentile(times, 50)) * 1e3, float(np.percentile(times, 99)) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=3000, help="single predictions to time")
+    parser.add_argument("--naive-rows", type=int, default=300, help="rows predicted one by one (naive batch)")
+    args = parser.parse_args()
+    if not ASHRAE_MEASUREMENTS.exists():
+        sys.exit(f"ASHRAE DB II not found at {ASHRAE_MEASUREMENTS}")
+    frame = read_ashrae_comfort_frame(ASHRAE_MEASUREMENTS, ASHRAE_METADATA)
+    print(f"{len(frame)} votes, {frame['device_id'].nunique()} devices; {os.cpu_count()} cores; "
+          f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+    cpu = []
+
+    def fit() -> UserModel:
+        started = time.process_time()
+        model = UserModel().fit(frame)
+        cpu.append(time.process_time() - started)
+        return model
+
+    train_s, model = timed(fit, args.runs)
+    rows = []
+    rows.append({"what": "train on full DB II (wall)", "skynet": f"{train_s:.1f} s", "baseline": "",
+                 "target": "≤ 60 s", "ok": train_s <= 60})  # fmt: skip
+    rows.append({"what": "  (CPU time, all threads)", "skynet": f"{np.median(cpu):.1f} s", "baseline": "",
+                 "target": "", "ok": ""})  # fmt: skip
+
+    records = frame.drop(columns="value").sample(2000, random_state=0).to_dict("records")
+    records = [{k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))} for r in records]
+    one_row = [frame.drop(columns="value").iloc[[i]] for i in range(0, 2000 * 50, 50)]
+    features = [F.features(F.raw_from_frame(f, model.encoders_), model.imputer_) for f in one_row]
+    model.predict_one(records[0])
+    fast = _latencies(lambda i: model.predict_one(records[i % len(records)]), args.calls)
+    framed = _latencies(lambda i: model.predict(one_row[i % len(one_row)]), min(args.calls, 1000))
+    sk = _latencies(lambda i: model.booster_.predict(features[i % len(features)]), min(args.calls, 1000))
+    rows.append({"what": "one prediction p50 / p99", "skynet": f"{fast[0]:.3f} / {fast[1]:.3f} ms",
+                 "baseline": f"DataFrame predict {framed[0]:.3f} / {framed[1]:.3f} ms", "target": "p99 ≤ 1 ms",
+                 "ok": fast[1] <= 1.0})  # fmt: skip
+    rows.append({"what": "", "skynet": "", "baseline": f"sklearn predict on features {sk[0]:.3f} / {sk[1]:.3f} ms",
+                 "target": "", "ok": ""})  # fmt: skip
+
+    batch = frame.drop(columns="value")
+    batch_s, _ = timed(lambda: model.predict(batch), args.runs)
+    naive_s, _ = timed(lambda: [model.predict(one_row[i]) for i in range(args.naive_rows)], 1)
+    rows.append({"what": "batch predict throughput", "skynet": f"{len(batch) / batch_s:,.0f} rows/s",
+                 "baseline": f"row by row {args.naive_rows / naive_s:,.0f} rows/s", "target": "≥ 200,000 rows/s",
+                 "ok": len(batch) / batch_s >= 200_000})  # fmt: skip
+    print_table(
+        f"user_model benchmark (median of {args.runs} runs; load average after: {os.getloadavg()[0]:.1f})",
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Application functions of the user comfort model: train, evaluate, predict.
+
+They read comfort frames through :mod:`skynet.api.data`, keep models in the local model store
+(``models.store``) and write evaluation reports under ``models.reports``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skynet.api._context import reports_path
+from skynet.api.data import device_history, latest_context, load_comfort_frame
+from skynet.api.models import load_trained, save_trained
+from skynet.config import Settings
+from skynet.errors import DataError
+
+__all__ = ["train", "evaluate", "predict", "load", "MODEL_TYPE"]
+
+MODEL_TYPE = "user_model"
+
+
+def _bar(progress: bool, total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=None if progress else True, leave=False)
+
+
+def train(
+    settings: Settings,
+    device_ids: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    params: dict[str, Any] | None = None,
+    frame: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """Train the user model on the store's votes and save it in the model store.
+
+    Args:
+        settings: the effective configuration (``models.seed`` seeds the model).
+        device_ids, start, end: which votes to learn from (default all).
+        params: UserModel hyper-parameters overriding the defaults.
+        frame: a comfort frame to learn from instead of the store's.
+        progress: show progress on stderr.
+
+    Returns:
+        The model's name in the store and its metrics (out-of-fold on the training devices).
+
+    Raises:
+        DataError: no votes in that selection, or bad data.
+    """
+    from skynet.models.user_model import UserModel
+
+    with _bar(progress, 3, "train user_model") as bar:
+        bar.set_postfix_str("reading votes")
+        data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
+        bar.update()
+        bar.set_postfix_str(f"fitting on {len(data)} votes")
+        model = UserModel(**{"random_state": settings.models.seed, **(params or {})}).fit(data)
+        bar.update()
+        metrics = {**model.metrics_, "n_rows": model.training_["n_rows"], "n_devices": model.training_["n_devices"]}
+        name = save_trained(settings, model, metrics)
+        bar.update()
+    return name, metrics
+
+
+def load(settings: Settings, name: str | None = None) -> tuple[str, Any]:
+    """(name, model) of a stored user model: ``name`` or the newest one.
+
+    Raises:
+        StorageError: no such model (or none at all); ModelError: the artifact is corrupt.
+    """
+    return load_trained(settings, MODEL_TYPE, name)
+
+
+def evaluate(
+    settings: Settings,
+    folds: int = 5,
+    device_ids: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    params: dict[str, Any] | None = None,
+    frame: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Cross-validate the user model by device against PMV and "always comfy"; plot and save a report.
+
+    Args:
+        settings: the effective configuration (``models.reports`` receives the report).
+        folds: device-grouped folds.
+        device_ids, start, end: which votes (default all).
+        params: UserModel hyper-parameters.
+        frame: a comfort frame to evaluate on instead of the store's.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        ``table`` (one row per estimate), ``curve`` (personalization), ``calibration``,
+        ``plots`` and ``report`` (paths), ``n_rows``, ``n_devices``, ``folds``, ``seconds``.
+    """
+    from skynet.models.user_model import evaluate as run
+    from skynet.models.user_model import plot_personalization, plot_predicted_vs_voted
+
+    data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
+    result = run(data, folds=folds, params=params, random_state=settings.models.seed, progress=progress)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = reports_path(settings) / f"{MODEL_TYPE}-evaluation-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = [
+        str(plot_personalization(result.curve, folder / "personalization.png")),
+        str(plot_predicted_vs_voted(result.predictions, folder / "predicted_vs_voted.png")),
+    ]
+    out = {
+        "table": result.table,
+        "curve": result.curve,
+        "calibration": result.calibration,
+        "n_rows": result.n_rows,
+        "n_devices": result.n_devices,
+        "folds": result.folds,
+        "seconds": result.seconds,
+        "plots": plots,
+    }
+    out["report"] = str(_write_json(folder / "evaluation.json", out))
+    return out
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, default=str)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_rows(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"input file {path} does not exist")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+            return pd.read_parquet(path)
+        if ".csv" in suffixes:
+            return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    raise DataError(f"{path}: expected a .csv, .csv.gz or .parquet file")
+
+
+def predict(
+    settings: Settings,
+    device_id: str | None = None,
+    conditions: Mapping[str, Any] | None = None,
+    path: str | Path | None = None,
+    model: str | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """Expected feedback and the probabilities of each vote, with the newest (or a named) model.
+
+    Give one of: ``device_id`` alone (its latest readings and weather from the store,
+    personalized with its stored votes), ``conditions`` (a dict of comfort-frame values; with
+    ``device_id`` too, personalized with that device's votes) or ``path`` (a CSV/Parquet
+    comfort frame; devices seen in training get their learned offsets).
+
+    Returns:
+        The model's name and one dict per row: the inputs used, ``expected`` (mean vote),
+        ``median``, ``offset`` and ``p_-3`` … ``p_3``.
+
+    Raises:
+        DataError: nothing or too much to predict from, or bad input; StorageError: no model.
+    """
+    from skynet.models.user_model import VOTES
+
+    given = [x is not None for x in (conditions, path)]
+    if sum(given) > 1 or not (any(given) or device_id):
+        raise DataError("predict needs exactly one of: a device id, conditions, or an input file")
+    name, user_model = load(settings, model)
+    history = None
+    if path is not None:
+        rows = _read_rows(path)
+    elif conditions is not None:
+        rows = pd.DataFrame([{**dict(conditions), **({"device_id": device_id} if device_id else {})}])
+    else:
+        rows = latest_context(settings, str(device_id))
+    if device_id:
+        history = device_history(settings, device_id)
+        history = history if len(history) else None
+    if rows.empty:
+        raise DataError("nothing to predict: no rows")
+    proba = user_model.predict_proba(rows, history=history)
+    expected = proba @ VOTES
+    median = VOTES[np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-9, axis=1)]
+    offsets = user_model.personal_offsets(history) if history is not None else {}
+    out = []
+    for i, row in enumerate(rows.drop(columns=["value"], errors="ignore").to_dict("records")):
+        device = row.get("device_id")
+        offset, n = offsets.get(str(device), user_model.offsets_.get(str(device), (0.0, 0)))
+        item = {k: _plain(v) for k, v in row.items() if not _missing(v)}
+        item.update(expected=float(expected[i]), median=float(median[i]), offset=offset, n_feedback=n)
+        item.update({f"p_{int(v)}": float(p) for v, p in zip(VOTES, proba[i], strict=True)})
+        out.append(item)
+    return name, out
+
+
+def _missing(value: Any) -> bool:
+    return (
+        value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,120 @@
+"""``skynet user_model``: train, evaluate and use the user comfort model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from skynet.cli.options import device_option, echo_json, echo_table, model_name, output_format, settings
+
+__all__ = ["user_model"]
+
+_selection = [
+    click.option("--device", "device_ids", multiple=True, help="Only this device's votes (repeatable)."),
+    click.option("--start", type=click.DateTime(), default=None, help="Only votes from this time (UTC)."),
+    click.option("--end", type=click.DateTime(), default=None, help="Only votes before this time (UTC)."),
+    click.option("--progress/--no-progress", default=True, help="Show progress on stderr."),
+]
+_CONDITIONS = {
+    "temperature": (float, "Indoor air temperature (°C)."),
+    "humidity": (float, "Indoor relative humidity (%)."),
+    "air_speed": (float, "Air speed (m/s)."),
+    "clothing": (float, "Clothing insulation (clo)."),
+    "metabolic_rate": (float, "Metabolic rate (met); --met."),
+    "outdoor_temperature": (float, "Outdoor temperature (°C)."),
+    "outdoor_humidity": (float, "Outdoor relative humidity (%)."),
+    "outdoor_running_mean": (float, "7-day running mean outdoor temperature (°C)."),
+    "latitude": (float, "Latitude (°, negative south)."),
+    "climate": (str, "Köppen climate name, as in DB II."),
+    "building_type": (str, "Building type (office, multifamily housing, ...)."),
+    "cooling_type": (str, "air conditioned, mixed mode or naturally ventilated."),
+    "timestamp": (str, "When (ISO date/time, UTC; default now)."),
+}
+
+
+def _with(options):
+    def decorate(function):
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+@click.group("user_model")
+def user_model() -> None:
+    """Train, evaluate and use the user comfort model."""
+
+
+@user_model.command()
+@_with(_selection)
+@output_format
+def train(
+    device_ids: tuple[str, ...], start: datetime | None, end: datetime | None, progress: bool, fmt: str
+) -> None:
+    """Train on the store's votes and save the model in the model store."""
+    from skynet.api.user_model import train as run
+
+    name, metrics = run(settings(), list(device_ids) or None, start, end, progress=progress)
+    if fmt == "json":
+        echo_json({"model": name, "metrics": metrics})
+        return
+    click.echo(f"saved model {name}")
+    echo_table([{"metric": k, "value": v} for k, v in metrics.items()])
+
+
+@user_model.command()
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Device-grouped folds.")
+@_with(_selection)
+@output_format
+def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, end: datetime | None,
+             progress: bool, fmt: str) -> None:  # fmt: skip
+    """Cross-validate by device against PMV and "always comfy"; print tables and plot paths."""
+    from skynet.api.user_model import evaluate as run
+
+    result = run(settings(), folds, list(device_ids) or None, start, end, progress=progress)
+    if fmt == "json":
+        echo_json(result)
+        return
+    click.echo(f"{result['folds']}-fold cross-validation grouped by device: {result['n_rows']} votes, "
+               f"{result['n_devices']} devices, {result['seconds']} s (held-out devices, no feedback)")  # fmt: skip
+    echo_table(result["table"])
+    cal = result["calibration"]
+    click.echo(f"calibration of the expected vote: slope {cal['slope']:.3f}, intercept {cal['intercept']:.3f}, "
+               f"decile error {cal['ece_deciles']:.3f}; log loss of the 7 probabilities {cal['log_loss']:.3f}")  # fmt: skip
+    click.echo("\npersonalization: MAE on each device's later votes after its first n votes")
+    echo_table(result["curve"])
+    click.echo("")
+    for path in [*result["plots"], result["report"]]:
+        click.echo(f"wrote {path}")
+
+
+@user_model.command()
+@device_option
+@_with([click.option(f"--{name.replace('_', '-')}" if name != "metabolic_rate" else "--met", name, type=kind,
+                     default=None, help=text) for name, (kind, text) in _CONDITIONS.items()])  # fmt: skip
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), help="CSV or Parquet comfort frame.")
+@model_name
+@output_format
+def predict(device_id: str | None, input_path: str | None, model: str | None, fmt: str, **conditions) -> None:
+    """Expected feedback and the probability of each vote (-3…3).
+
+    From a device's latest readings (--device), from given conditions (--temperature ...,
+    personalized when --device is given too) or for every row of a file (--input).
+    """
+    from skynet.api.user_model import predict as run
+
+    given = {k: v for k, v in conditions.items() if v is not None} or None
+    name, rows = run(settings(), device_id=device_id, conditions=given, path=input_path, model=model)
+    if fmt == "json":
+        echo_json({"model": name, "rows": rows})
+        return
+    shown = ["device_id", "timestamp", "temperature", "expected", "median", "offset", "n_feedback"]
+    click.echo(f"model {name}")
+    echo_table(
+        [
+            {k: r[k] for k in shown if k in r} | {k: v for k, v in r.items() if k.startswith("p_")}
+            for r in rows
+        ]
+    )

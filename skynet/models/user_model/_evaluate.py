@@ -1,0 +1,251 @@
+"""Evaluate the user comfort model on devices it never saw (grouped K-fold by device).
+
+Side by side on the same held-out rows: the model's expected vote (``predict``, the calibrated
+mean) and its median vote (the MAE-minimising point estimate), the same with clothing and
+metabolic rate hidden (what a device usually knows), PMV per ISO 7730 (pythermalcomfort,
+rounded to 2 decimals and clipped to -3…3 like DB II's ``pmv`` column, unknown clothing and
+activity imputed like the model does) and always answering 0 ("comfy").
+The personalization curve personalizes each held-out device with its first ``n`` votes and
+scores the rest of its votes, next to the same rows scored without personalization.
+Pure: takes a frame, returns tables; nothing is read or written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from skynet.errors import DataError
+from skynet.models.user_model import _features as F
+from skynet.models.user_model._model import UserModel, _median
+from skynet.models.user_model._ordinal import VOTES, round_votes
+
+__all__ = ["Evaluation", "evaluate", "score"]
+
+COMFY = "always comfy (0)"
+PMV = "PMV (ISO 7730, pythermalcomfort)"
+MEAN = "user_model expected vote: predict() (mean)"
+MEDIAN = "user_model median vote (point estimate for MAE)"
+MEAN_BLIND = "user_model, clothing & met unknown: mean"
+MEDIAN_BLIND = "user_model, clothing & met unknown: median"
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` found."""
+
+    table: list[dict[str, Any]]
+    curve: list[dict[str, Any]]
+    calibration: dict[str, float]
+    predictions: pd.DataFrame = field(repr=False)
+    folds: int = 5
+    n_rows: int = 0
+    n_devices: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        """Headline figures (for a model manifest)."""
+        rows = {r["estimate"]: r for r in self.table}
+        return {
+            "cv_folds": self.folds,
+            "mae_mean": rows[MEAN]["mae"],
+            "mae_median": rows[MEDIAN]["mae"],
+            "bias": rows[MEAN]["bias"],
+            "exact_acc": rows[MEDIAN]["exact_acc"],
+            "mae_pmv": rows[PMV]["mae"],
+            "mae_comfy": rows[COMFY]["mae"],
+            "log_loss": self.calibration["log_loss"],
+        }
+
+
+def _three(v: np.ndarray) -> np.ndarray:
+    return np.where(v < -0.5, -1, np.where(v > 0.5, 1, 0))
+
+
+def score(y: np.ndarray, estimate: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, bias, exact 7-point accuracy, 3-class accuracy and macro-F1 of an estimate.
+
+    Exact accuracy compares the rounded estimate with the rounded vote; the 3 classes are
+    cold (< -0.5), comfy and hot (> 0.5).
+    """
+    from sklearn.metrics import f1_score
+
+    y = np.asarray(y, dtype=float)
+    e = np.clip(np.asarray(estimate, dtype=float), -3, 3)
+    return {
+        "mae": float(np.mean(np.abs(e - y))),
+        "rmse": float(np.sqrt(np.mean((e - y) ** 2))),
+        "bias": float(np.mean(e - y)),
+        "exact_acc": float(np.mean(round_votes(e) == round_votes(y))),
+        "acc_3class": float(np.mean(_three(e) == _three(y))),
+        "f1_3class": float(f1_score(_three(y), _three(e), average="macro", labels=[-1, 0, 1])),
+    }
+
+
+def _calibration(y: np.ndarray, mean: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    slope, intercept = np.polyfit(mean, y, 1)
+    k = (round_votes(y) + 3).astype(np.intp)
+    log_loss = -np.mean(np.log(np.clip(proba[np.arange(len(y)), k], 1e-12, None)))
+    bins = pd.qcut(mean, 10, labels=False, duplicates="drop")
+    binned = (
+        pd.DataFrame({"p": mean, "y": y, "b": bins})
+        .groupby("b")
+        .agg(p=("p", "mean"), y=("y", "mean"), n=("y", "size"))
+    )
+    ece = float(np.average(np.abs(binned["p"] - binned["y"]), weights=binned["n"]))
+    return {
+        "slope": float(slope),
+        "intercept": float(intercept),
+        "log_loss": float(log_loss),
+        "ece_deciles": ece,
+    }
+
+
+def _split(frame: pd.DataFrame, n: int, min_remaining: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First ``n`` votes (history) and the rest, of devices with at least n + min_remaining votes."""
+    position = frame.groupby("device_id", sort=False).cumcount().to_numpy()
+    size = frame.groupby("device_id", sort=False)["device_id"].transform("size").to_numpy()
+    eligible = size >= n + min_remaining
+    return frame[eligible & (position < n)], frame[eligible & (position >= n)]
+
+
+def evaluate(
+    frame: pd.DataFrame,
+    folds: int = 5,
+    params: dict[str, Any] | None = None,
+    feedback_counts: Sequence[int] = (0, 5, 10, 20, 50),
+    min_remaining: int = 10,
+    random_state: int = 0,
+    progress: bool = False,
+) -> Evaluation:
+    """Grouped K-fold cross-validation by device of the user model and its baselines.
+
+    Args:
+        frame: comfort frame with votes (``value``) and ``device_id``.
+        folds: number of folds; a device is never in both training and test.
+        params: UserModel hyper-parameters (``random_state`` defaults to this one's).
+        feedback_counts: history sizes of the personalization curve.
+        min_remaining: a device joins the curve at ``n`` only with ``n + min_remaining`` votes.
+        random_state: seed of the folds and the models.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The comparison table, the personalization curve, calibration figures and the
+        held-out predictions.
+
+    Raises:
+        DataError: no ``device_id``/``value`` column, or fewer devices than folds.
+    """
+    from sklearn.model_selection import GroupKFold
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    for column in ("device_id", "value"):
+        if column not in frame:
+            raise DataError(f"comfort frame lacks the column {column!r}")
+    frame = frame.sort_values(
+        ["device_id", "timestamp"] if "timestamp" in frame else ["device_id"], kind="stable"
+    )
+    frame = frame.reset_index(drop=True)
+    devices = frame["device_id"].astype(str).to_numpy()
+    if len(np.unique(devices)) < folds:
+        raise DataError(f"{len(np.unique(devices))} devices cannot be split into {folds} folds")
+    params = {"random_state": random_state, **(params or {})}
+    parts, curve_parts = [], []
+    splitter = GroupKFold(folds, shuffle=True, random_state=random_state)
+    for fold, (train, test) in enumerate(
+        tqdm(
+            list(splitter.split(frame, groups=devices)), desc="cross-validation", disable=not progress or None
+        )
+    ):
+        model = UserModel(**params).fit(frame.iloc[train])
+        parts.append(_held_out(model, frame.iloc[test].reset_index(drop=True), fold))
+        curve_parts.append(
+            _curve(model, frame.iloc[test].reset_index(drop=True), feedback_counts, min_remaining)
+        )
+    predictions = pd.concat(parts, ignore_index=True)
+    y = predictions["value"].to_numpy()
+    proba = predictions[[f"p{int(v)}" for v in VOTES]].to_numpy()
+    estimates = {MEAN: "mean", MEDIAN: "median", MEAN_BLIND: "mean_blind", MEDIAN_BLIND: "median_blind",
+                 PMV: "pmv", COMFY: "comfy"}  # fmt: skip
+    table = [
+        {"estimate": name, **score(y, predictions[column].to_numpy())} for name, column in estimates.items()
+    ]
+    curve = pd.concat(curve_parts).groupby("n_feedback", sort=True).sum()
+    curve_rows = [
+        {
+            "n_feedback": int(n),
+            "n_devices": int(row["n_devices"]),
+            "n_rows": int(row["n_rows"]),
+            "mae_mean": row["ae_mean"] / row["n_rows"],
+            "mae_mean_no_feedback": row["ae_mean0"] / row["n_rows"],
+            "mae_median": row["ae_median"] / row["n_rows"],
+            "mae_median_no_feedback": row["ae_median0"] / row["n_rows"],
+            "bias_mean": row["err_mean"] / row["n_rows"],
+        }
+        for n, row in curve.iterrows()
+        if row["n_rows"]
+    ]
+    return Evaluation(
+        table=table,
+        curve=curve_rows,
+        calibration=_calibration(y, predictions["mean"].to_numpy(), proba),
+        predictions=predictions,
+        folds=folds,
+        n_rows=len(frame),
+        n_devices=len(np.unique(devices)),
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+
+def _held_out(model: UserModel, test: pd.DataFrame, fold: int) -> pd.DataFrame:
+    proba = model.predict_proba(test, personalize=False)
+    blind = model.predict_proba(test.assign(clothing=np.nan, metabolic_rate=np.nan), personalize=False)
+    X = F.features(F.raw_from_frame(test, model.encoders_), model.imputer_)
+    out = pd.DataFrame(
+        {
+            "device_id": test["device_id"].astype(str).to_numpy(),
+            "fold": fold,
+            "value": test["value"].to_numpy(dtype=float),
+            "mean": proba @ VOTES,
+            "median": _median(proba),
+            "mean_blind": blind @ VOTES,
+            "median_blind": _median(blind),
+            "pmv": np.clip(np.round(X[:, F.FEATURES.index("pmv")], 2), -3, 3),
+            "comfy": 0.0,
+        }
+    )
+    for i, v in enumerate(VOTES):
+        out[f"p{int(v)}"] = proba[:, i]
+    return out
+
+
+def _curve(model: UserModel, test: pd.DataFrame, counts: Sequence[int], min_remaining: int) -> pd.DataFrame:
+    rows = []
+    for n in counts:
+        history, rest = _split(test, n, min_remaining)
+        if rest.empty:
+            rows.append({"n_feedback": n, "n_devices": 0, "n_rows": 0, "ae_mean": 0.0, "ae_mean0": 0.0,
+                         "ae_median": 0.0, "ae_median0": 0.0, "err_mean": 0.0})  # fmt: skip
+            continue
+        y = rest["value"].to_numpy(dtype=float)
+        personal = model.predict_proba(rest, history=history if n else None)
+        population = model.predict_proba(rest, personalize=False)
+        rows.append(
+            {
+                "n_feedback": n,
+                "n_devices": rest["device_id"].nunique(),
+                "n_rows": len(rest),
+                "ae_mean": float(np.abs(personal @ VOTES - y).sum()),
+                "ae_mean0": float(np.abs(population @ VOTES - y).sum()),
+                "ae_median": float(np.abs(_median(personal) - y).sum()),
+                "ae_median0": float(np.abs(_median(population) - y).sum()),
+                "err_mean": float((personal @ VOTES - y).sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,348 @@
+"""The user comfort model: how will this user feel (-3 cold … 0 neutral … +3 hot)?
+
+A gradient-boosting population model (scikit-learn ``HistGradientBoostingRegressor`` on
+:mod:`._features`, rising monotonically with temperature and PMV) gives a location; an
+ordered-probit head (:mod:`._ordinal`) turns it into probabilities of the seven votes; a
+device's shrunken mean residual (:mod:`._personal`) shifts the location as its feedback
+accumulates. The head and the shrinkage are learned on out-of-fold predictions grouped by
+device, i.e. on devices the boosting model never saw, which is how it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from skynet.errors import DataError
+from skynet.models._base import Model
+from skynet.models.user_model import _features as F
+from skynet.models.user_model._forest import FlatForest, flatten
+from skynet.models.user_model._ordinal import VOTES, fit_ordinal_head, round_votes
+from skynet.models.user_model._personal import device_offsets, learn_shrinkage
+
+__all__ = ["UserModel"]
+
+_MIN_ROWS = 20
+
+
+class UserModel(Model):
+    """Predicts a user's thermal sensation vote from the indoor climate and its context.
+
+    Args:
+        max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: of the
+            boosting model (no early stopping: a fixed size is faster and deterministic).
+        monotonic: constrain the prediction to rise with temperature and PMV.
+        mask_inputs: share of training rows whose clothing and metabolic rate are hidden, so
+            the model learns to predict without them (devices rarely know them).
+        calibration_folds: device-grouped folds for the out-of-fold predictions the head and
+            the shrinkage are learned on.
+        shrinkage: personalization strength ``k`` (votes' worth of prior), or ``"auto"`` to
+            learn it by cross-validation.
+        half_life: recency weighting of a device's feedback, in votes (None: all equal).
+        random_state: seed of everything random (folds, masking, boosting).
+        n_jobs: boosting fits run side by side (default: one per core); results do not
+            depend on it.
+    """
+
+    model_type: ClassVar[str] = "user_model"
+    libraries: ClassVar[tuple[str, ...]] = (
+        "numpy",
+        "pandas",
+        "scipy",
+        "scikit-learn",
+        "numba",
+        "pythermalcomfort",
+    )
+
+    def __init__(
+        self,
+        max_iter: int = 300,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 200,
+        l2_regularization: float = 1.0,
+        monotonic: bool = True,
+        mask_inputs: float = 0.2,
+        calibration_folds: int = 3,
+        shrinkage: float | str = "auto",
+        half_life: float | None = None,
+        random_state: int = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.monotonic = monotonic
+        self.mask_inputs = mask_inputs
+        self.calibration_folds = calibration_folds
+        self.shrinkage = shrinkage
+        self.half_life = half_life
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def param_desc(self) -> str:
+        mono = "m" if self.monotonic else ""
+        return f"gbm{self.max_iter}{mono}-lr{self.learning_rate:g}-s{self.random_state}"
+
+    # -- fit ------------------------------------------------------------------------------
+    def _booster(self, n_rows: int) -> Any:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        cst = [1 if name in F.WARMING_FEATURES else 0 for name in F.FEATURES] if self.monotonic else None
+        return HistGradientBoostingRegressor(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=max(1, min(self.min_samples_leaf, n_rows // 20)),
+            l2_regularization=self.l2_regularization,
+            monotonic_cst=cst,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | pd.Series | None = None) -> Self:
+        """Learn from a comfort frame (one row per vote).
+
+        Args:
+            frame: comfort frame; rows of a device in time order matter for personalization
+                (the frame is sorted by ``device_id`` and ``timestamp`` here).
+            y: the votes; default ``frame["value"]``.
+
+        Returns:
+            self.
+
+        Raises:
+            DataError: missing columns, non-numeric values, votes outside -3..3, too few rows.
+        """
+        frame, y = self._check_training(frame, y)
+        rng = np.random.default_rng(self.random_state)
+        self.encoders_ = F.fit_encoders(frame, y)
+        raw = F.raw_from_frame(frame, self.encoders_)
+        self.imputer_ = F.Imputer.fit(raw)
+        hidden = rng.random(len(raw)) < float(self.mask_inputs)
+        masked = raw.copy()
+        masked[hidden, F.RAW_COLUMNS.index("clothing")] = np.nan
+        masked[hidden, F.RAW_COLUMNS.index("metabolic_rate")] = np.nan
+        X = F.features(masked, self.imputer_)
+        devices = (
+            frame["device_id"].astype(str).to_numpy() if "device_id" in frame else np.full(len(frame), "")
+        )
+        oof, self.booster_ = self._fit_boosters(X, y, devices)
+        unknown = _unknown(X)
+        self.head_ = fit_ordinal_head(oof, unknown, y, seed=self.random_state)
+        proba = self.head_.proba(oof, unknown)
+        residuals = y - proba @ VOTES
+        self.metrics_ = _oof_metrics(y, proba, self.calibration_folds)
+        if self.shrinkage == "auto":
+            self.shrinkage_ = learn_shrinkage(residuals, devices, self.half_life)
+        else:
+            self.shrinkage_ = float(self.shrinkage)
+        self.offsets_ = device_offsets(residuals, devices, self.shrinkage_, self.half_life)
+        try:
+            self.forest_: FlatForest | None = flatten(self.booster_)
+        except (AttributeError, ValueError, KeyError):  # pragma: no cover - other sklearn layouts
+            self.forest_ = None
+        self.training_ = _training_info(frame, y, devices)
+        return self.warm_up()
+
+    def _check_training(self, frame: pd.DataFrame, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"expected a comfort frame (pandas DataFrame), got {type(frame).__name__}")
+        if y is None:
+            if "value" not in frame:
+                raise DataError("comfort frame lacks the column 'value' (the vote to learn)")
+            y = frame["value"]
+        y = pd.to_numeric(pd.Series(np.asarray(y)), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if len(y) != len(frame):
+            raise DataError(f"{len(y)} votes for {len(frame)} rows")
+        if len(frame) < _MIN_ROWS:
+            raise DataError(f"too few votes to learn from: {len(frame)} (at least {_MIN_ROWS})")
+        bad = ~np.isfinite(y) | (y < -3) | (y > 3)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"vote {float(y[row]):g} in row {row} is not a number in -3…3")
+        if "device_id" in frame:
+            keys = ["device_id", "timestamp"] if "timestamp" in frame else ["device_id"]
+            frame = frame.reset_index(drop=True)
+            order = frame.sort_values(keys, kind="stable").index.to_numpy()
+            frame, y = frame.iloc[order].reset_index(drop=True), y[order]
+        return frame, y
+
+    def _fit_boosters(self, X: np.ndarray, y: np.ndarray, devices: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Out-of-fold predictions (device-grouped folds) and the booster fitted on everything.
+
+        The fits run side by side in threads, each with one OpenMP thread: as fast as
+        scikit-learn's own threading on an idle machine, far faster on a busy one (no threads
+        spinning at barriers), and the result never depends on the number of cores.
+        """
+        from sklearn.model_selection import GroupKFold, KFold
+
+        folds = max(2, int(self.calibration_folds))
+        if len(np.unique(devices)) >= folds:
+            splits = GroupKFold(folds, shuffle=True, random_state=self.random_state).split(X, y, devices)
+        else:  # one or two devices: rows are the best we can hold out
+            splits = KFold(folds, shuffle=True, random_state=self.random_state).split(X)
+        tasks = [*splits, (np.arange(len(y)), None)]
+        workers = min(len(tasks), self.n_jobs or os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(lambda task: self._fit_one(X, y, *task), tasks))
+        oof = np.empty(len(y))
+        for (_, test), (_, predicted) in zip(tasks[:-1], done[:-1], strict=True):
+            oof[test] = predicted
+        return oof, done[-1][0]
+
+    def _fit_one(
+        self, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None
+    ) -> tuple[Any, Any]:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="openmp"):
+            booster = self._booster(len(train)).fit(X[train], y[train])
+            return booster, (None if test is None else booster.predict(X[test]))
+
+    # -- predict --------------------------------------------------------------------------
+    def _location(self, X: np.ndarray) -> np.ndarray:
+        if self.forest_ is not None:
+            return self.forest_.predict(X)
+        return self.booster_.predict(X)  # pragma: no cover
+
+    def _offsets_for(self, devices: np.ndarray | None, history: pd.DataFrame | None) -> np.ndarray | float:
+        if devices is None:
+            return 0.0
+        table = {d: o for d, (o, _) in self.offsets_.items()}
+        if history is not None and len(history):
+            table.update({d: o for d, (o, _) in self.personal_offsets(history).items()})
+        return np.array([table.get(d, 0.0) for d in devices])
+
+    def _distribution(
+        self, frame: pd.DataFrame, history: pd.DataFrame | None, personalize: bool
+    ) -> np.ndarray:
+        self.check_is_fitted()
+        X = F.features(F.raw_from_frame(frame, self.encoders_), self.imputer_)
+        devices = frame["device_id"].astype(str).to_numpy() if personalize and "device_id" in frame else None
+        return self.head_.proba(self._location(X), _unknown(X), self._offsets_for(devices, history))
+
+    def predict_proba(
+        self, frame: pd.DataFrame, history: pd.DataFrame | None = None, personalize: bool = True
+    ) -> np.ndarray:
+        """Probabilities (n, 7) of the votes -3, -2, …, 3 for each row of a comfort frame.
+
+        Args:
+            frame: comfort frame rows (``value`` is ignored); ``temperature`` is required,
+                everything else optional.
+            history: past votes (a comfort frame with ``value``) of some devices; their
+                offsets replace the ones learned in training.
+            personalize: apply devices' offsets (rows of unknown devices get none).
+        """
+        return self._distribution(frame, history, personalize)
+
+    def predict(
+        self, frame: pd.DataFrame, history: pd.DataFrame | None = None, personalize: bool = True
+    ) -> np.ndarray:
+        """The expected vote (calibrated mean of :meth:`predict_proba`, within -3…3)."""
+        return self._distribution(frame, history, personalize) @ VOTES
+
+    def predict_median(
+        self, frame: pd.DataFrame, history: pd.DataFrame | None = None, personalize: bool = True
+    ) -> np.ndarray:
+        """The median vote of :meth:`predict_proba` (the point estimate with the least MAE)."""
+        return _median(self._distribution(frame, history, personalize))
+
+    def personal_offsets(self, history: pd.DataFrame) -> dict[str, tuple[float, int]]:
+        """Per device in ``history`` (votes with context, time-ordered): (offset, votes used)."""
+        self.check_is_fitted()
+        if "value" not in history or "device_id" not in history:
+            raise DataError("feedback history needs the columns 'device_id' and 'value'")
+        keys = ["device_id", "timestamp"] if "timestamp" in history else ["device_id"]
+        history = history.sort_values(keys, kind="stable")
+        y = pd.to_numeric(history["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        keep = np.isfinite(y)
+        history, y = history.loc[keep], y[keep]
+        if not len(history):
+            return {}
+        expected = self.predict(history, personalize=False)
+        return device_offsets(
+            y - expected, history["device_id"].astype(str).to_numpy(), self.shrinkage_, self.half_life
+        )
+
+    def predict_one_proba(self, row: Mapping[str, Any], offset: float | None = None) -> np.ndarray:
+        """Probabilities (7,) for one row given as a dict (fast path, no DataFrame).
+
+        Args:
+            row: comfort-frame keys (``temperature`` required; ``device_id`` picks the offset
+                learned in training unless ``offset`` is given).
+            offset: the device's personal offset (from :meth:`personal_offsets`).
+        """
+        self.check_is_fitted()
+        X = F.features(F.raw_from_mapping(row, self.encoders_), self.imputer_)
+        if offset is None:
+            offset = self.offsets_.get(str(row.get("device_id")), (0.0, 0))[0]
+        return self.head_.proba(self._location(X), _unknown(X), offset)[0]
+
+    def predict_one(self, row: Mapping[str, Any], offset: float | None = None) -> float:
+        """The expected vote for one row given as a dict (fast path, see :meth:`predict_one_proba`)."""
+        return float(self.predict_one_proba(row, offset) @ VOTES)
+
+    def warm_up(self) -> Self:
+        """Compile the jitted code now rather than on the first prediction."""
+        self.predict_one({"temperature": 24.0})
+        return self
+
+    @classmethod
+    def load(cls, path: Any) -> Self:
+        """Load a saved model (see :meth:`Model.load`) and compile its fast path."""
+        return super().load(path).warm_up()
+
+
+def _unknown(X: np.ndarray) -> np.ndarray:
+    i, j = F.FEATURES.index("clothing_unknown"), F.FEATURES.index("metabolic_rate_unknown")
+    return np.maximum(X[:, i], X[:, j])
+
+
+def _median(proba: np.ndarray) -> np.ndarray:
+    return VOTES[np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-9, axis=1)]
+
+
+def _oof_metrics(y: np.ndarray, proba: np.ndarray, folds: int) -> dict[str, Any]:
+    """Figures on training devices while held out (out-of-fold, some inputs hidden by masking)."""
+    mean = proba @ VOTES
+    k = (round_votes(y) + 3).astype(np.intp)
+    return {
+        "oof_mae_median": float(np.mean(np.abs(_median(proba) - y))),
+        "oof_mae_mean": float(np.mean(np.abs(mean - y))),
+        "oof_bias": float(np.mean(mean - y)),
+        "oof_log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), k], 1e-12, None)))),
+        "oof_folds": int(max(2, folds)),
+    }
+
+
+def _training_info(frame: pd.DataFrame, y: np.ndarray, devices: np.ndarray) -> dict[str, Any]:
+    columns = [
+        c for c in ("device_id", "timestamp", *F.NUMERIC_COLUMNS, *F.CATEGORICAL_COLUMNS) if c in frame
+    ]
+    hashed = pd.util.hash_pandas_object(frame[columns].assign(value=y), index=False).to_numpy()
+    stamps = (
+        pd.to_datetime(frame["timestamp"], errors="coerce")
+        if "timestamp" in frame
+        else pd.Series([], "M8[ns]")
+    )
+    start, end = stamps.min(), stamps.max()
+    return {
+        "n_rows": int(len(y)),
+        "n_devices": int(len(np.unique(devices))),
+        "start": None if pd.isna(start) else start.isoformat(),
+        "end": None if pd.isna(end) else end.isoformat(),
+        "data_digest": hashlib.sha256(hashed.tobytes()).hexdigest(),
+        "features": list(F.FEATURES),
+        "feature_digest": F.FEATURE_DIGEST,
+        "vote_mean": float(np.mean(y)) if len(y) else math.nan,
+    }

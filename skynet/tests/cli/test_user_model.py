@@ -1,0 +1,116 @@
+"""``skynet user_model`` and ``skynet models`` on a small imported store."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skynet.models.user_model import sample_data
+
+_SMALL = ["--format", "json"]
+
+
+@pytest.fixture
+def imported(runner, cli, tmp_path, data_dir):
+    """A store holding 360 DB II-shaped votes of 6 buildings (imported through the CLI)."""
+    votes = sample_data(360, seed=3, n_devices=6)
+    building = votes["device_id"].str[-2:].astype(int) + 1
+    measurements = pd.DataFrame(
+        {
+            "index": range(len(votes)), "record_id": range(1, len(votes) + 1), "building_id": building,
+            "timestamp": votes["timestamp"].dt.strftime("%Y-%m-%dT00:00:00Z"), "season": "summer",
+            "subject_id": np.arange(len(votes)) % 9, "ta": votes["temperature"], "rh": votes["humidity"],
+            "vel": votes["air_speed"], "met": votes["metabolic_rate"], "clo": votes["clothing"],
+            "thermal_sensation": votes["value"], "t_out_isd": votes["outdoor_temperature"],
+            "rh_out_isd": votes["outdoor_humidity"], "t_mot_isd": votes["outdoor_running_mean"], "pmv": 0.0,
+        }
+    )  # fmt: skip
+    path = tmp_path / "m.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        measurements.to_csv(fh, index=False)
+    metadata = tmp_path / "meta.csv"
+    pd.DataFrame(
+        {
+            "building_id": range(1, 7), "country": "x", "city": "y", "lat": [-33.9, 1.3, 37.8, 51.5, 37.8, 1.3],
+            "lon": 0.0, "climate": ["tropical", "temperate oceanic", "hot semi-arid"] * 2,
+            "building_type": ["office", "multifamily housing"] * 3, "cooling_type": "air conditioned",
+            "timezone": "UTC", "year": 2024,
+        }
+    ).to_csv(metadata, index=False)  # fmt: skip
+    result = runner.invoke(
+        cli, ["data", "import", "ashrae-db2", str(path), "--metadata", str(metadata), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+@pytest.fixture
+def trained(runner, cli, imported):
+    result = runner.invoke(cli, ["user_model", "train", "--no-progress", *_SMALL])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["model"]
+
+
+def test_train_saves_a_model_with_manifest(trained, imported, runner, cli):
+    folder = imported / "models" / trained
+    assert trained.startswith("user_model-gbm")
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.joblib"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["training"]["n_rows"] == 360 and manifest["training"]["n_devices"] == 6
+    assert 0 < manifest["metrics"]["oof_mae_median"] < 2
+
+
+def test_predict_from_conditions_device_and_file(trained, runner, cli, tmp_path):
+    result = runner.invoke(cli, ["user_model", "predict", "--temperature", "30", "--humidity", "60", *_SMALL])
+    assert result.exit_code == 0, result.output
+    hot = json.loads(result.stdout)
+    assert hot["model"] == trained
+    row = hot["rows"][0]
+    assert sum(row[f"p_{v}"] for v in range(-3, 4)) == pytest.approx(1.0)
+    cold = json.loads(runner.invoke(cli, ["user_model", "predict", "--temperature", "17", *_SMALL]).stdout)
+    assert cold["rows"][0]["expected"] < row["expected"]
+
+    device = runner.invoke(cli, ["user_model", "predict", "--device", "ashrae-2"])
+    assert device.exit_code == 0, device.output
+    assert "ashrae-2" in device.output and "expected" in device.output and "p_3" in device.output
+
+    rows = pd.DataFrame({"temperature": [20.0, 25.0, 29.0], "device_id": ["ashrae-1", "ashrae-1", "new"]})
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    result = runner.invoke(cli, ["user_model", "predict", "--input", str(tmp_path / "rows.csv"), *_SMALL])
+    assert result.exit_code == 0, result.output
+    expected = [r["expected"] for r in json.loads(result.stdout)["rows"]]
+    assert len(expected) == 3 and expected[0] < expected[1]
+
+
+def test_models_list_and_show(trained, runner, cli):
+    listed = runner.invoke(cli, ["models", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert trained in listed.output and "oof_mae_median" in listed.output
+    shown = json.loads(runner.invoke(cli, ["models", "show", trained, "--format", "json"]).stdout)
+    assert shown["model_type"] == "user_model" and len(shown["artifact"]["sha256"]) == 64
+    missing = runner.invoke(cli, ["models", "show", "nope"])
+    assert missing.exit_code != 0 and "no model named 'nope'" in str(missing.exception)
+
+
+def test_predict_without_a_model_or_input_is_a_clear_error(imported, runner, cli, tmp_path):
+    no_model = runner.invoke(cli, ["user_model", "predict", "--temperature", "24"])
+    assert no_model.exit_code != 0 and "no user_model model" in str(no_model.exception)
+    nothing = runner.invoke(cli, ["user_model", "predict"])
+    assert nothing.exit_code != 0 and "exactly one of" in str(nothing.exception)
+
+
+def test_evaluate_prints_one_table_the_curve_and_plot_paths(imported, runner, cli):
+    result = runner.invoke(cli, ["user_model", "evaluate", "--folds", "3", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "PMV (ISO 7730, pythermalcomfort)" in out and "always comfy (0)" in out and "n_feedback" in out
+    plots = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
+    assert len(plots) == 3
+    for path in plots:
+        assert imported / "reports" in Path(path).parents
+        assert Path(path).stat().st_size > 0

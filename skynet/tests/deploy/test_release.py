@@ -219,6 +219,8 @@ def test_restart_all_fails_loudly_when_the_first_release_is_unhealthy(supervised
     _, add = fake_store
     add(8, service_crashes=True)
     deployment.deploy(8)
-    with pytest.raises(DeployError, match=r"did not become healthy on 0.1.0-b8 .*no release older than 0.1.0-b8"):
+    with pytest.raises(
+        DeployError, match=r"did not become healthy on 0.1.0-b8 .*no release older than 0.1.0-b8"
+    ):
         deployment.restart_all()
     assert _current(deployment.layout).endswith("0.1.0-b8")

@@ -38,6 +38,11 @@ def render_template(path: Path, values: dict[str, str]) -> str:
         raise DeployError(f"template {path} does not exist") from None
 
 
+def expand_service_dir(command: str, layout: Layout, service: ServiceSpec) -> str:
+    """``{service_dir}`` in a service's command or health check is ROOT/services/SERVICE."""
+    return command.replace("{service_dir}", layout.service_dir(service.name))
+
+
 def _unit_name(service: ServiceSpec) -> str:
     return f"skynet-{service.name}"
 
@@ -52,14 +57,15 @@ class ServiceManager(ABC):
 
     def values(self, service: ServiceSpec) -> dict[str, str]:
         current = self.layout.service_current(service.name)
+        command = expand_service_dir(service.command, self.layout, service)
         return {
             "service": service.name,
             "unit": _unit_name(service),
-            "command": service.command,
+            "command": command,
             "service_dir": self.layout.service_dir(service.name),
             "current": current,
             "pex_root": self.layout.pex_root,
-            "exec_start": f"{current}/skynet.pex --config {current}/config.yml {service.command}",
+            "exec_start": f"{current}/skynet.pex --config {current}/config.yml {command}",
             "start_seconds": str(service.start_seconds),
             "root": self.layout.root,
         }
@@ -211,7 +217,7 @@ def wait_healthy(manager: ServiceManager, service: ServiceSpec, timeout: float) 
                 continue
             if not service.health:
                 return True
-            args = f"--config {q(current + '/config.yml')} {service.health}"
+            args = f"--config {q(current + '/config.yml')} {expand_service_dir(service.health, manager.layout, service)}"
             if run_pex(
                 manager.host, manager.layout, f"{current}/skynet.pex", args, check=False, timeout=120
             ).ok:

@@ -91,7 +91,7 @@ groups:
   pred:
     services:
       heartbeat: {{command: deploy heartbeat --interval 1, health: config check, start_seconds: 2}}
-      later-worker: {{command: control worker, optional: true}}
+      later-worker: {{command: future worker, optional: true}}
     dags:
       smoke: {{schedule: "@daily", tasks: [{{id: check, command: config check}}, {{id: deploy_check, command: deploy check}}]}}
   train:

@@ -68,8 +68,8 @@ def test_every_rendered_dag_imports_into_a_dagbag(airflow_home, tmp_path, monkey
             config = f"/opt/ai/airflow/dags/{spec.name}/current/config.yml"
             assert task.bash_command == f"{pex} --config {config} {task_spec.command}"
             assert task.env == {"PEX_ROOT": "/opt/ai/shared/pex_root"} and task.append_env is True
-    estimation = bag.dags["estimation_training"]
-    assert "{{ data_interval_start | ts }}" in estimation.get_task("collect_data").bash_command
+    train = bag.dags["user_model_training"].get_task("train_user_model")
+    assert "--end {{ data_interval_end | ds }}" in train.bash_command  # rendered by Airflow at run time
 
 
 def test_airflow_dags_test_runs_a_released_dag_against_the_real_pex(airflow_home, real_pex, tmp_path):

@@ -103,6 +103,11 @@ def test_units_render_for_systemd_and_supervisor(tmp_path):
         "Restart=on-failure" in systemd.unit_text(other)
         and "Environment=PEX_ROOT=/opt/ai/shared/pex_root" in unit
     )
+    repo_worker = load_inventory(REPO / "inventory.yml", environ={}).services["pred"]["control-worker"]
+    assert (
+        "control worker --heartbeat-file /opt/ai/services/control-worker/heartbeat.json"
+        in systemd.unit_text(repo_worker)
+    )
     program = SupervisorManager(LocalHost(), layout, REPO / "install").program_text(other)
     assert "[program:skynet-heartbeat]" in program and "startsecs=4" in program
     assert (

@@ -14,11 +14,8 @@ def test_repository_inventory_loads():
     assert inv.root == "/opt/ai"
     assert set(inv.environments) == {"staging", "production"}
     assert inv.hosts("production", "pred") == ("pred-1.skynet.internal", "pred-2.skynet.internal")
-    assert inv.services["pred"]["control-worker"].command == "control worker"
-    assert [t.id for t in inv.dags["train"]["estimation_training"].tasks] == [
-        "collect_data",
-        "train_estimation",
-    ]
+    assert inv.services["pred"]["control-worker"].command.startswith("control worker ")
+    assert [t.id for t in inv.dags["train"]["estimation_training"].tasks] == ["train_estimation"]
 
 
 def test_environment_overrides_root_and_store(tmp_path):

@@ -27,6 +27,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     "data": ("skynet.cli.data:data", "Import data sets into the store and inspect them."),
     "db": ("skynet.cli.db:db", "Create and migrate the SQL schema."),
     "deploy": ("skynet.cli.deploy:deploy", "Check a build on a host; a stand-in service for deployments."),
+    "estimation": (
+        "skynet.cli.estimation:estimation",
+        "Train, evaluate and use the room climate estimation model.",
+    ),
     "models": ("skynet.cli.models:models", "List and inspect trained models in the model store."),
     "sim": ("skynet.cli.sim:sim", "Simulate AC-equipped homes and write their data to the store."),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),

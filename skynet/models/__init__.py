@@ -31,6 +31,7 @@ __all__ = [
 #: model type -> "module:Class". Later issues add estimation models.
 MODELS: dict[str, str] = {
     "user_model": "skynet.models.user_model:UserModel",
+    "estimation": "skynet.models.estimation:EstimationModel",
 }
 
 

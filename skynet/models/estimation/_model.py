@@ -1,0 +1,305 @@
+"""The estimation model: indoor temperature and humidity 5, 15, 30 and 60 minutes ahead.
+
+It learns the *change* of the room's temperature and relative humidity over each horizon
+(target minus now) from the physics-shaped features of :mod:`._features` with one small
+multi-output network (:mod:`._network`) whose masked loss uses every row for every horizon
+it has. No feature names a device, so it forecasts rooms it never saw.
+
+Two ways to predict, with the same numbers:
+
+- :meth:`EstimationModel.predict` takes an estimation frame (pandas) and returns a frame of
+  ``temperature_<h>m`` / ``humidity_<h>m``;
+- :meth:`EstimationModel.predict_candidates` takes one room's state (a dict) and an array of
+  candidate AC commands and returns ``(n_candidates, n_horizons)`` arrays — no pandas, one
+  network pass, tens of microseconds for 40 candidates (see ``benchmarks/bench_estimation.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple, Self
+
+import numpy as np
+import pandas as pd
+
+from skynet.domain import AC_MODES, FAN_SPEEDS
+from skynet.errors import DataError
+from skynet.models._base import Model
+from skynet.models.estimation import _features as F
+from skynet.models.estimation._network import Network, train_network
+
+__all__ = ["EstimationModel", "Forecast", "HORIZONS"]
+
+HORIZONS = (5, 15, 30, 60)
+FEATURE_DIGEST = hashlib.sha256(json.dumps(F.FEATURE_NAMES).encode()).hexdigest()
+_MIN_ROWS = 20
+_MODE = {m: i for i, m in enumerate(AC_MODES)}
+_FAN = {f: i for i, f in enumerate(FAN_SPEEDS)}
+
+
+class Forecast(NamedTuple):
+    """Forecasts of candidate commands: arrays (n_candidates, n_horizons)."""
+
+    temperature: np.ndarray
+    humidity: np.ndarray
+
+
+class EstimationModel(Model):
+    """Forecasts a room's temperature (°C) and relative humidity (%) under an AC command.
+
+    Args:
+        horizons: forecast horizons in minutes (the frame needs ``temperature_<h>m`` and
+            ``humidity_<h>m`` targets for each).
+        hidden: sizes of the network's hidden layers.
+        epochs, batch_size, learning_rate, l2: training of the network (Adam).
+        validation: share of devices held out for early stopping.
+        patience: epochs without improvement before stopping.
+        max_rows: train on at most this many rows (a seeded sample), which bounds the time.
+        random_state: seed of everything random.
+    """
+
+    model_type: ClassVar[str] = "estimation"
+    libraries: ClassVar[tuple[str, ...]] = ("numpy", "pandas", "scikit-learn")
+
+    def __init__(
+        self,
+        horizons: Sequence[int] = HORIZONS,
+        hidden: Sequence[int] = (64, 64),
+        epochs: int = 60,
+        batch_size: int = 512,
+        learning_rate: float = 2e-3,
+        l2: float = 1e-5,
+        validation: float = 0.15,
+        patience: int = 8,
+        max_rows: int = 300_000,
+        random_state: int = 0,
+    ) -> None:
+        self.horizons = horizons
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.validation = validation
+        self.patience = patience
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def param_desc(self) -> str:
+        layers = "x".join(str(int(h)) for h in self.hidden)
+        return f"mlp{layers}-h{'.'.join(str(int(h)) for h in self.horizons)}-s{self.random_state}"
+
+    @property
+    def targets(self) -> list[str]:
+        """Target / output columns: ``temperature_<h>m`` for each horizon, then ``humidity_<h>m``."""
+        return [f"temperature_{h}m" for h in self.horizons] + [f"humidity_{h}m" for h in self.horizons]
+
+    # -- fit ------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame, y: Any = None) -> Self:
+        """Learn from an estimation frame (see :func:`skynet.data.estimation_frame`).
+
+        Args:
+            frame: one row per device and moment with the inputs and the targets
+                (NaN targets are skipped, not guessed).
+            y: unused (the targets are columns of ``frame``).
+
+        Returns:
+            self.
+
+        Raises:
+            DataError: not a frame, missing columns or too few rows with targets.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(f"expected an estimation frame (pandas DataFrame), got {type(frame).__name__}")
+        missing = [c for c in self.targets if c not in frame.columns]
+        if missing:
+            raise DataError(f"the estimation frame lacks the target column(s) {', '.join(missing)}")
+        X = F.features(F.frame_inputs(frame))
+        now = np.repeat(frame[["temperature", "humidity"]].to_numpy(float), len(self.horizons), axis=1)
+        Y = frame[self.targets].apply(pd.to_numeric, errors="coerce").to_numpy(float) - now
+        useful = np.isfinite(Y).any(axis=1)
+        if useful.sum() < _MIN_ROWS:
+            raise DataError(
+                f"too few rows with targets to learn from: {int(useful.sum())} (at least {_MIN_ROWS})"
+            )
+        rows = np.flatnonzero(useful)
+        rng = np.random.default_rng(self.random_state)
+        if len(rows) > self.max_rows:
+            rows = np.sort(rng.choice(rows, int(self.max_rows), replace=False))
+        groups = frame["device_id"].astype(str).to_numpy()[rows] if "device_id" in frame else None
+        network = train_network(
+            X[rows], Y[rows], groups, hidden=tuple(int(h) for h in self.hidden), epochs=int(self.epochs),
+            batch_size=int(self.batch_size), learning_rate=float(self.learning_rate), l2=float(self.l2),
+            validation=float(self.validation), patience=int(self.patience), seed=int(self.random_state),
+        )  # fmt: skip
+        self.network_ = network
+        #: The devices learned from (an evaluation never tests on them).
+        self.devices_ = sorted(set(frame["device_id"].astype(str))) if "device_id" in frame else []
+        self._fold(network)
+        self.training_ = _training_info(frame, rows, self.targets, network)
+        return self
+
+    def _fold(self, network: Network) -> None:
+        """Fold the standardization into the first and last layers: predicting is matmuls only."""
+        w = [np.array(m, dtype=float) for m in network.weights]
+        b = [np.array(v, dtype=float) for v in network.biases]
+        w0 = w[0] / network.x_scale[:, None]
+        b[0] = b[0] - (network.x_mean / network.x_scale) @ w[0]
+        w[0] = w0
+        b[-1] = b[-1] * network.y_scale + network.y_mean
+        w[-1] = w[-1] * network.y_scale
+        self.layers_ = [(np.ascontiguousarray(m), v) for m, v in zip(w, b, strict=True)]
+
+    # -- predict --------------------------------------------------------------------------
+    def _deltas(self, X: np.ndarray, first: int = 0) -> np.ndarray:
+        """The network's output for inputs ``X`` (or, with ``first=1``, the first layer's pre-activation)."""
+        h = X
+        layers = self.layers_
+        if first:
+            np.maximum(h, 0.0, out=h)
+        for i in range(first, len(layers)):
+            w, b = layers[i]
+            h = h @ w
+            h += b
+            if i < len(layers) - 1:
+                np.maximum(h, 0.0, out=h)
+        return h
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Temperature and humidity at each horizon for each row of an estimation frame.
+
+        Returns:
+            A frame with the :attr:`targets` columns and ``frame``'s index.
+
+        Raises:
+            NotFittedError: before ``fit``; DataError: missing columns or NaN readings.
+        """
+        self.check_is_fitted()
+        inputs = F.frame_inputs(frame)
+        deltas = self._deltas(F.features(inputs))
+        out = self._absolute(deltas, inputs["temperature"][:, None], inputs["humidity"][:, None])
+        return pd.DataFrame(out, columns=self.targets, index=frame.index)
+
+    def _absolute(self, deltas: np.ndarray, temperature: Any, humidity: Any) -> np.ndarray:
+        k = len(self.horizons)
+        deltas[:, :k] += temperature  # a float, or an (n, 1) column
+        rh = deltas[:, k:]
+        rh += humidity
+        np.minimum(np.maximum(rh, 0.0, out=rh), 100.0, out=rh)
+        return deltas
+
+    def predict_candidates(self, state: Mapping[str, Any], candidates: Any) -> Forecast:
+        """Forecasts of one room under each candidate command, in one network pass (no pandas).
+
+        Args:
+            state: the room now — the keys of :data:`skynet.data.ESTIMATION_INPUTS`
+                (``temperature``, ``humidity``, the lags and 30-minute means, ``outdoor_*``,
+                ``hour``, and the AC state in force: ``power``, ``mode``, ``set_temperature``,
+                ``fan``, ``ac_minutes``; lags and means may be NaN or absent).
+            candidates: commands as an ``(n, 4)`` float array of power (0/1), mode code,
+                set temperature, fan code (codes index ``AC_MODES`` / ``FAN_SPEEDS``), or
+                anything :func:`encode_commands` takes. A candidate equal to the state in force
+                keeps its ``ac_minutes``; any other starts now.
+
+        Returns:
+            ``Forecast(temperature, humidity)``, each ``(n, len(horizons))``.
+
+        Raises:
+            NotFittedError: before ``fit``; DataError: a reading or the weather is missing.
+        """
+        layers = getattr(self, "layers_", None)
+        if layers is None:
+            self.check_is_fitted()
+        cands = candidates if _is_command_array(candidates) else F.encode_commands(candidates)
+        t, rh = _number(state, "temperature"), _number(state, "humidity")
+        for name, value in (("temperature", t), ("humidity", rh)):
+            if value != value:
+                raise DataError(f"the room state has no {name}")
+        power, mode, tset, fan = cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3]
+        if _number(state, "power") == 1.0:  # a candidate equal to the state in force keeps its age
+            same = (
+                (power == 1.0)
+                & (mode == _code(state.get("mode"), _MODE))
+                & (fan == _code(state.get("fan"), _FAN))
+            )
+            same &= tset == _number(state, "set_temperature")
+        else:
+            same = power == 0.0
+        situation = F.state_vector(
+            t, rh, tuple(_number(state, f"temperature_lag{lag}") for lag in F.LAGS),
+            tuple(_number(state, f"humidity_lag{lag}") for lag in F.LAGS),
+            _number(state, "temperature_mean30"), _number(state, "humidity_mean30"),
+            _required(state, "outdoor_temperature"), _required(state, "outdoor_humidity"), _required(state, "hour"),
+        )  # fmt: skip
+        n = len(cands)
+        commands = F.command_features(
+            t, power, mode, tset, fan, np.where(same, _number(state, "ac_minutes"), 0.0), n
+        )
+        # first layer split: the room's part is the same for every candidate, computed once
+        k = len(F.STATE_FEATURES)
+        w, b = layers[0]
+        h = commands @ w[k:]
+        h += situation @ w[:k] + b
+        out = self._deltas(h, first=1)
+        out = self._absolute(out, t, rh)
+        k = len(self.horizons)
+        return Forecast(out[:, :k], out[:, k:])
+
+
+def _is_command_array(value: Any) -> bool:
+    return (
+        isinstance(value, np.ndarray)
+        and value.ndim == 2
+        and value.shape[1] == 4
+        and value.dtype == np.float64
+    )
+
+
+def _number(state: Mapping[str, Any], key: str) -> float:
+    value = state.get(key)
+    if value is None:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"room state {key} {value!r} is not a number") from None
+
+
+def _required(state: Mapping[str, Any], key: str) -> float:
+    value = _number(state, key)
+    if value != value:
+        raise DataError(f"the room state has no {key}")
+    return value
+
+
+def _code(value: Any, table: dict[str, int]) -> float:
+    if value is None or (isinstance(value, float) and value != value):
+        return -1.0
+    if isinstance(value, str):
+        return float(table.get(value, -1))
+    return float(value)
+
+
+def _training_info(
+    frame: pd.DataFrame, rows: np.ndarray, targets: list[str], network: Network
+) -> dict[str, Any]:
+    columns = [c for c in ("device_id", "timestamp", "temperature", "humidity", "power", "set_temperature",
+                           "outdoor_temperature", *targets) if c in frame]  # fmt: skip
+    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+    stamps = pd.to_datetime(frame["timestamp"]) if "timestamp" in frame else pd.Series([], dtype="M8[ns]")
+    start, end = stamps.min(), stamps.max()
+    devices = frame["device_id"].nunique() if "device_id" in frame else 0
+    return {
+        "n_rows": int(len(frame)),
+        "rows_learned": int(len(rows)),
+        "n_devices": int(devices),
+        "start": None if pd.isna(start) else start.isoformat(),
+        "end": None if pd.isna(end) else end.isoformat(),
+        "data_digest": hashlib.sha256(hashed.tobytes()).hexdigest(),
+        "features": list(F.FEATURE_NAMES),
+        "feature_digest": FEATURE_DIGEST,
+        "epochs": int(network.epochs),
+        "validation_loss": float(np.nanmin(network.history)) if np.isfinite(network.history).any() else None,
+    }

@@ -10,6 +10,9 @@ from skynet.cli.options import echo_json, output_format, settings
 
 __all__ = ["control"]
 
+#: Kept here (not imported from skynet.sim) so `skynet control --help` stays fast.
+CLIMATES = ("hot-humid", "hot-dry", "temperate", "cold", "tropical", "mediterranean")
+
 
 @click.group()
 def control() -> None:
@@ -24,14 +27,50 @@ def control() -> None:
 def decide(device_id: str, at, fmt: str) -> None:
     """Decide one AC command for a device from its newest data in the store."""
     from skynet.api.control import decide as decide_
+    from skynet.api.control import format_decision
 
     result = decide_(settings(), device_id, at=at)
     if fmt == "json":
         echo_json(result)
         return
-    from skynet.api.control import format_decision
-
     click.echo(format_decision(result))
+
+
+@control.command("evaluate")
+@click.option("--devices", default=10, show_default=True, type=click.IntRange(min=1), help="Simulated homes.")
+@click.option("--days", default=3.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Simulated days.")  # fmt: skip
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the simulated homes.")
+@click.option("--climate", default="hot-humid", show_default=True, type=click.Choice(CLIMATES),
+              help="Synthetic climate preset.")  # fmt: skip
+@click.option("--weather-file", type=click.Path(dir_okay=False), default=None,
+              help="EPW weather file (replaces --climate).")  # fmt: skip
+@click.option("--interval", default=5, show_default=True, type=click.IntRange(1, 60),
+              help="Minutes between regular decisions.")  # fmt: skip
+@click.option("--train", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="auto: the store's newest models, trained on simulated homes where missing.")  # fmt: skip
+@click.option("--train-devices", default=20, show_default=True, type=click.IntRange(min=2),
+              help="Simulated homes (per set) models are trained on, when trained here.")  # fmt: skip
+@click.option("--train-days", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Days those homes are simulated.")  # fmt: skip
+@click.option("--occupant-actions/--no-occupant-actions", default=False, show_default=True,
+              help="Let the simulated people change the AC themselves.")  # fmt: skip
+@click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
+@output_format
+def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: str | None, interval: int,
+             train: str, train_devices: int, train_days: float, occupant_actions: bool, progress: bool,
+             fmt: str) -> None:  # fmt: skip
+    """Closed loop on simulated homes: skynet vs a fixed 24 °C thermostat vs a comfort-band thermostat."""
+    from skynet.api.control import evaluate as evaluate_
+    from skynet.api.control import format_evaluation
+
+    result = evaluate_(settings(), devices, days, seed, climate, weather_file, interval, train=train,
+                       train_devices=train_devices, train_days=train_days, occupant_actions=occupant_actions,
+                       progress=progress)  # fmt: skip
+    if fmt == "json":
+        echo_json(result)
+        return
+    click.echo(format_evaluation(result))
 
 
 @control.command("worker")

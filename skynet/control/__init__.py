@@ -53,6 +53,7 @@ from typing import Any
 from skynet.control._context import build_context, local_hour
 from skynet.control._decide import Controller, Models, decide, decide_by_rules
 from skynet.control._fallback import thermostat
+from skynet.control._predict import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
 from skynet.control._safety import SafetyResult, SafetyState, allowed_set_range, apply_safety
 from skynet.control._types import Appliance, Context, ControlConfig, Decision, same_setting
 
@@ -73,6 +74,8 @@ __all__ = [
     "apply_safety",
     "allowed_set_range",
     "same_setting",
+    "AIR_SPEED_BY_FAN",
+    "AIR_SPEED_OFF",
     "closed_loop",
     "Evaluation",
     "PolicyResult",

@@ -4,8 +4,8 @@ Candidates are rows of a float array ``(n, 4)``: power (0/1), mode code, set tem
 fan code (codes index :data:`skynet.domain.AC_MODES` / :data:`~skynet.domain.FAN_SPEEDS`),
 the layout the estimation model's ``predict_candidates`` reads. Row 0 is always "off"; the
 current state is always a row too, so "no change" can win. Modes that cannot help are left
-out: no heating when the room is warmer than the target band's top, no cooling or drying when
-it is colder than the band's bottom - 2 °C. Dry mode runs its own fan (one row per set point);
+out: no heating when the room is 2 °C above the target band's bottom, no cooling or drying
+when it is colder than the band's bottom - 2 °C. Dry mode runs its own fan (one row per set point);
 fan-only mode keeps the current set point (one row per fan speed).
 """
 
@@ -45,7 +45,7 @@ def candidates(
     rows: list[tuple[float, float, float, float]] = [(0.0, cur_mode, mid, cur_fan)]
     for mode in modes:
         code = MODE_CODE[mode]
-        if mode == "heat" and temperature >= band[1]:
+        if mode == "heat" and temperature >= band[0] + 2.0:
             continue
         if mode in ("cool", "dry", "auto") and temperature <= band[0] - 2.0:
             continue

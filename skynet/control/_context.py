@@ -2,8 +2,10 @@
 
 The control worker keeps a device's last half hour of readings; :func:`build_context` turns
 them, the newest weather and what else is known into the context :func:`skynet.control.decide`
-reads. Lags follow the estimation frame: the reading ``lag`` minutes before the newest one,
-linear between two readings at most ``max_gap`` minutes apart, NaN otherwise.
+reads. Lags and means follow the estimation frame (:data:`skynet.data.estimation.LAGS`,
+``WINDOW``): the reading ``lag`` minutes before the newest one, linear between two readings
+at most ``max_gap`` minutes apart (NaN otherwise), and the mean of the readings of the last
+``WINDOW`` minutes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from skynet.control._types import Context
+from skynet.data.estimation import LAGS, WINDOW
 from skynet.domain import Device, SensorReading, Weather
 from skynet.errors import DataError
 
-__all__ = ["build_context", "local_hour", "LAGS"]
-
-#: Minutes back of the lagged readings the estimation model reads.
-LAGS: tuple[int, ...] = (5, 15, 30)
+__all__ = ["build_context", "local_hour", "LAGS", "WINDOW"]
 _FACTS = ("latitude", "climate", "building_type", "cooling_type")
 
 
@@ -75,6 +75,7 @@ def build_context(
     rh_lags = {
         lag: _at(usable, newest.timestamp - timedelta(minutes=lag), "humidity", max_gap) for lag in LAGS
     }
+    recent = [r for r in usable if (newest.timestamp - r.timestamp).total_seconds() < WINDOW * 60.0]
     t_out = (
         weather.temperature if weather is not None and _finite(weather.temperature) else newest.temperature
     )
@@ -94,11 +95,18 @@ def build_context(
         hour=local_hour(newest.timestamp, timezone),
         temperature_lags=t_lags,
         humidity_lags=rh_lags,
+        temperature_mean=_mean(r.temperature for r in recent),
+        humidity_mean=_mean(r.humidity for r in recent),
         outdoor_running_mean=weather.running_mean_temperature if weather is not None else None,
         occupancy=occupancy,
         comfort_offset=comfort_offset,
         device_facts=facts,
     )
+
+
+def _mean(values) -> float:
+    known = [float(v) for v in values if _finite(v)]
+    return sum(known) / len(known) if known else math.nan
 
 
 def _finite(value: float | None) -> bool:

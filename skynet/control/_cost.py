@@ -6,14 +6,19 @@ dead band, costs about 1) and averaged over the forecast horizons:
 - **comfort** (comfort target, someone home): ``max(|feedback| - deadband, 0)²``;
 - **temperature** / **humidity** targets: the squared error to the target value, scaled by
   ``target_scale`` (K) / ``humidity_scale`` (%RH);
-- **band** (away target, or an empty home under the comfort target): ``band_weight`` per K²
-  outside the band;
+- **band**: ``band_weight`` per K² outside a band: ``away_band`` (away target),
+  ``empty_band`` (comfort target, nobody home) or ``occupied_band`` (comfort target, someone
+  home: a guard against a comfort model asked about climates beyond those it learned from);
 - **energy**: ``energy_weight`` × how far the AC holds the room from where it would drift with
-  the AC off (the "off" candidate's forecast: heat moved ≈ that gap × time), latent heat
-  counted at 0.5 K per %RH of humidity removed, plus ``running_cost`` for a running unit and
-  ``fan_cost`` by fan speed; no energy is charged for an AC that is off;
+  the AC off (the "off" candidate's forecast) — down to its set point, or as far as the unit
+  can (heat moved ≈ that gap × time; the cooling degrees to the set point over the horizon),
+  half for dry mode, latent heat counted at 0.5 K per %RH of humidity removed — plus
+  ``running_cost`` for a running unit and ``fan_cost`` by fan speed; an AC that is off costs
+  nothing;
 - **switching**: ``switch_penalty`` for any change from the current state and
-  ``power_switch_penalty`` more for switching on or off.
+  ``power_switch_penalty`` more for switching on, both multiplied by one plus the
+  number of commands sent in the last hour (a device that just changed twice needs a clear
+  gain to change again: no on/off chatter at the edge of a band).
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from skynet.control._types import ControlConfig
-from skynet.domain import ApplianceState
+from skynet.domain import AC_MODES, ApplianceState
 
 __all__ = ["costs", "LATENT_K_PER_RH"]
 
+_COOL, _HEAT, _DRY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "auto"))
+#: Dry mode runs the compressor slowly: its sensible work counts this much.
+_DRY_SHARE = 0.5
 #: Sensible-heat equivalent of removing 1 %RH near 25 °C (1 g/kg ≈ 2.5 K ≈ 4.8 %RH).
 LATENT_K_PER_RH = 0.5
 
@@ -39,6 +47,7 @@ def costs(
     band: tuple[float, float] | None,
     current_row: np.ndarray | None,
     config: ControlConfig,
+    recent_commands: int = 0,
 ) -> dict[str, np.ndarray]:
     """Cost terms of every candidate; ``total`` sums them.
 
@@ -51,6 +60,8 @@ def costs(
         band: the band to stay in (away, empty home), or None.
         current_row: the current state as a candidate row (None: unknown).
         config: the weights.
+        recent_commands: commands sent to the device in the last hour (each makes the next
+            change dearer: the switching penalties are multiplied by ``1 + recent_commands``).
     """
     n = len(cands)
     on = cands[:, 0] > 0.5
@@ -64,16 +75,40 @@ def costs(
     if band is not None:
         outside = np.maximum(temperature - band[1], 0.0) + np.maximum(band[0] - temperature, 0.0)
         out["band"] = config.band_weight * (outside**2).mean(axis=1)
-    held = np.abs(temperature - temperature[0]) + LATENT_K_PER_RH * np.maximum(humidity[0] - humidity, 0.0)
+    held = _held(cands, temperature, humidity)
     fan_cost = np.asarray(config.fan_cost, dtype=float)[
         cands[:, 3].astype(int).clip(0, len(config.fan_cost) - 1)
     ]
-    out["energy"] = np.where(
-        on, config.energy_weight * held.mean(axis=1) + config.running_cost + fan_cost, 0.0
-    )
-    out["switch"] = _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
+    out["energy"] = np.where(on, config.energy_weight * held + config.running_cost + fan_cost, 0.0)
+    scale = 1.0 + recent_commands
+    out["switch"] = scale * _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
     out["total"] = sum(out.values())
     return out
+
+
+def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
+    """Kelvin (mean over the horizons) each candidate holds the room from its drift with the AC off.
+
+    Cooling holds the room at its set point, or at the coldest any candidate of its mode
+    reaches (the unit's capacity), below the "off" forecast (row 0); heating likewise upwards. The set
+    point, not the candidate's own forecast, measures it: a command that starts now reaches
+    its set point later than the one in force, which would otherwise look cheaper each time.
+    """
+    on, mode, tset = cands[:, 0] > 0.5, cands[:, 1].astype(int), cands[:, 2:3]
+    drift = temperature[0][None, :]
+    cooling = on & ((mode == _COOL) | (mode == _DRY) | ((mode == _AUTO) & (tset[:, 0] < drift[0, 0])))
+    heating = on & ((mode == _HEAT) | ((mode == _AUTO) & ~cooling))
+    floor = np.repeat(drift, len(cands), axis=0)  # per candidate: the coldest its mode reaches
+    ceiling = floor.copy()
+    for code in np.unique(mode[cooling | heating]):
+        same = (mode == code) & on
+        floor[same] = temperature[same].min(axis=0)
+        ceiling[same] = temperature[same].max(axis=0)
+    held = np.where(cooling[:, None], np.maximum(drift - np.maximum(tset, floor), 0.0), 0.0)
+    held += np.where(heating[:, None], np.maximum(np.minimum(tset, ceiling) - drift, 0.0), 0.0)
+    held *= np.where(mode == _DRY, _DRY_SHARE, 1.0)[:, None]
+    latent = LATENT_K_PER_RH * np.maximum(humidity[0][None, :] - humidity, 0.0) * cooling[:, None]
+    return (held + latent).mean(axis=1)
 
 
 def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) -> np.ndarray:
@@ -88,7 +123,7 @@ def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) ->
     else:
         same = ~on
     return np.where(
-        same, 0.0, config.switch_penalty + np.where(on != was_on, config.power_switch_penalty, 0.0)
+        same, 0.0, config.switch_penalty + np.where(on & ~was_on, config.power_switch_penalty, 0.0)
     )
 
 

@@ -94,7 +94,9 @@ def decide(
         reason["why"] = "off target"
     else:
         try:
-            proposal, details = _optimize(context, mode, target.value, appliance, state, models, config, now)
+            proposal, details = _optimize(
+                context, mode, target.value, appliance, state, models, config, now, safety
+            )
             reason.update(details)
         except ModelFailure as failure:
             fallback = failure.cause
@@ -151,6 +153,7 @@ def _optimize(
     models: Models,
     config: ControlConfig,
     now: datetime,
+    safety: SafetyState,
 ) -> tuple[ApplianceState, dict[str, Any]]:
     band = target_band(mode, value, context, config)
     cands = candidates(appliance, config, state, context.temperature, band)
@@ -165,9 +168,9 @@ def _optimize(
     feedback = None
     if wants_comfort:
         feedback = comfort(models.comfort, context, cands, temperature, humidity, config.comfort_budget)
-    uses_band = mode == "away" or (mode == "comfort" and not context.occupied)
-    terms = costs(cands, temperature, humidity, feedback, mode, value, band if uses_band else None,
-                  current_row(state, MODE_CODE, FAN_CODE), config)  # fmt: skip
+    guard = config.occupied_band if wants_comfort else band if mode in ("away", "comfort") else None
+    terms = costs(cands, temperature, humidity, feedback, mode, value, guard,
+                  current_row(state, MODE_CODE, FAN_CODE), config, safety.commands_in_last_hour(now))  # fmt: skip
     total = terms["total"]
     if not np.isfinite(total).all():
         raise ModelFailure("a candidate's cost is NaN")

@@ -28,6 +28,8 @@ from skynet.sim import Commands, Fleet, Observation, run_policy
 __all__ = ["PolicyResult", "Evaluation", "closed_loop"]
 
 Progress = Callable[[str, int, int], None]
+#: Minutes between the samples kept for plots.
+TRACE_STEP = 5
 
 
 @dataclass
@@ -47,8 +49,8 @@ class PolicyResult:
     decisions: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
-    #: Minute series of the plotted homes: temperature, set_temperature (NaN: AC off), sensation
-    #: (NaN: nobody home), outdoor_temperature; arrays (minutes, plotted homes).
+    #: Every home every ``TRACE_STEP`` minutes: temperature, set_temperature (NaN: AC off),
+    #: sensation (NaN: nobody home), outdoor_temperature; arrays (samples, homes).
     traces: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -122,7 +124,7 @@ def closed_loop(
         make_fleet: builds the fleet (called once per controller; must give identical fleets).
         policies: controller name -> controller.
         band: the comfort band (°C) of the degree-hours.
-        plot_devices: how many homes' minute series to keep for plots.
+        plot_devices: how many homes to plot: those occupied longest.
         reference: the controller others' energy is compared with.
         progress: called as ``progress(name, minutes_done, minutes_total)``.
 
@@ -132,18 +134,19 @@ def closed_loop(
     results, fleet = [], None
     for name, policy in policies.items():
         fleet = make_fleet()
-        results.append(_run(name, fleet, policy, band, plot_devices, progress))
+        results.append(_run(name, fleet, policy, band, progress))
     assert fleet is not None, "no controller to evaluate"
-    plotted = fleet.device_ids[: min(plot_devices, fleet.n)]
+    occupied = np.isfinite(results[0].traces["sensation"]).sum(axis=0)
+    plotted = [fleet.device_ids[i] for i in np.argsort(-occupied, kind="stable")[:plot_devices]]
     return Evaluation(results, fleet.start, fleet.minutes, fleet.device_ids, plotted, band, reference)
 
 
-def _run(name: str, fleet: Fleet, policy: Any, band: tuple[float, float], plot_devices: int,
-         progress: Progress | None) -> PolicyResult:  # fmt: skip
+def _run(
+    name: str, fleet: Fleet, policy: Any, band: tuple[float, float], progress: Progress | None
+) -> PolicyResult:
     n, t = fleet.n, fleet.minutes
-    p = min(plot_devices, n)
     traces = {
-        k: np.full((t, p), np.nan)
+        k: np.full(((t - 1) // TRACE_STEP + 1, n), np.nan)
         for k in ("temperature", "set_temperature", "sensation", "outdoor_temperature")
     }
     acc = {"occupied": 0, "bad": 0, "abs": 0.0, "sum": 0.0, "dh": 0.0}
@@ -158,10 +161,12 @@ def _run(name: str, fleet: Fleet, policy: Any, band: tuple[float, float], plot_d
         acc["sum"] += float(s.sum())
         temp = obs.true_temperature[home]
         acc["dh"] += float((np.maximum(temp - band[1], 0.0) + np.maximum(band[0] - temp, 0.0)).sum()) / 60.0
-        traces["temperature"][k] = obs.true_temperature[:p]
-        traces["set_temperature"][k] = np.where(obs.power[:p], obs.set_temperature[:p], np.nan)
-        traces["sensation"][k] = np.where(home[:p], obs.sensation[:p], np.nan)
-        traces["outdoor_temperature"][k] = obs.outdoor_temperature[:p]
+        if k % TRACE_STEP == 0:
+            j = k // TRACE_STEP
+            traces["temperature"][j] = obs.true_temperature
+            traces["set_temperature"][j] = np.where(obs.power, obs.set_temperature, np.nan)
+            traces["sensation"][j] = np.where(home, obs.sensation, np.nan)
+            traces["outdoor_temperature"][j] = obs.outdoor_temperature
         if progress is not None and k % 60 == 0:
             progress(name, k, t)
 

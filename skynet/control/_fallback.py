@@ -7,9 +7,10 @@ temperature and humidity, never a forecast:
 - **comfort** (someone home or occupancy unknown): start cooling above the comfort band's
   top + hysteresis (set point: the top), heating below its bottom - hysteresis (set point:
   the bottom); a running AC keeps running (its own thermostat holds the set point) until the
-  room is past the *other* side of the band, then it goes off. An empty home uses
+  room is 2 × hysteresis past the *other* side of the band, then it goes off. An empty home uses
   ``empty_band`` the same way.
-- **temperature** ``v``: the band is ``[v, v]``: cool above ``v + h``, heat below ``v - h``.
+- **temperature** ``v``: the band is ``[v, v]``: cool above ``v + h``, heat below ``v - h``
+  (a unit whose room reads a little under its set point keeps running).
 - **humidity** ``v`` %RH: dry mode above ``v + 5``, off below ``v - 5``.
 - **away**: ``away_band`` as for comfort.
 - **off**: power off. **manual**: nothing.
@@ -78,11 +79,11 @@ def thermostat(
         return None, f"humidity {rh:.0f} % near {v:g} %"
     low, high = target_band(mode, target.value, context, config)
     if running_mode == "cool":
-        if t < low - h:
+        if t < low - 2 * h:
             return off_command(device, now, current), f"{t:.1f} °C below {low:g} °C while cooling"
         return _run(device, now, "cool", high, current), f"cooling to {high:g} °C"
     if running_mode == "heat":
-        if t > high + h:
+        if t > high + 2 * h:
             return off_command(device, now, current), f"{t:.1f} °C above {high:g} °C while heating"
         return _run(device, now, "heat", low, current), f"heating to {low:g} °C"
     if t > high + h:

@@ -15,12 +15,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from skynet.control._context import local_hour
+from skynet.control._context import LAGS, WINDOW, local_hour
 from skynet.control._decide import Controller, decide_by_rules
 from skynet.control._safety import SafetyState
 from skynet.control._types import Appliance, Context, ControlConfig, Decision
@@ -32,7 +33,7 @@ __all__ = ["FixedThermostat", "DevicePolicy"]
 DecideFn = Callable[
     [Context, ControlTarget, Appliance, "ApplianceState | None", datetime, "SafetyState | None"], Decision
 ]
-_HISTORY = 31  # minutes of readings kept for the lags
+_HISTORY = max(*LAGS, WINDOW) + 1  # minutes of readings kept for the lags and means
 
 
 class FixedThermostat:
@@ -154,15 +155,18 @@ class DevicePolicy:
         return cmd if cmd.send.any() else None
 
     def _context(self, obs: Observation, i: int, k: int, now: datetime, hour: float) -> Context:
-        lags_t = {lag: float(self._t[(k - lag) % _HISTORY, i]) if k >= lag else np.nan for lag in (5, 15, 30)}
-        lags_rh = {
-            lag: float(self._rh[(k - lag) % _HISTORY, i]) if k >= lag else np.nan for lag in (5, 15, 30)
-        }
+        t, rh = self._t[:, i], self._rh[:, i]
+        lags_t = {lag: float(t[(k - lag) % _HISTORY]) if k >= lag else np.nan for lag in LAGS}
+        lags_rh = {lag: float(rh[(k - lag) % _HISTORY]) if k >= lag else np.nan for lag in LAGS}
+        window = [(k - j) % _HISTORY for j in range(min(WINDOW, k + 1))]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a window of lost readings: NaN
+            t_mean, rh_mean = float(np.nanmean(t[window])), float(np.nanmean(rh[window]))
         return Context(
             device_id=self._ids[i], timestamp=now, temperature=float(obs.temperature[i]),
             humidity=float(obs.humidity[i]), outdoor_temperature=float(obs.outdoor_temperature[i]),
             outdoor_humidity=float(obs.outdoor_humidity[i]), hour=hour, temperature_lags=lags_t,
-            humidity_lags=lags_rh, occupancy=int(obs.occupants[i]) if self.occupancy else None,
+            humidity_lags=lags_rh, temperature_mean=t_mean, humidity_mean=rh_mean, occupancy=int(obs.occupants[i]) if self.occupancy else None,
             comfort_offset=self._offsets.get(self._ids[i]), device_facts=self._facts,
         )  # fmt: skip
 

@@ -2,8 +2,11 @@
 
 - :func:`forecast`: ONE call of the estimation model's ``predict_candidates(state,
   candidates)`` for every candidate (indoor temperature and humidity at each horizon);
-- :func:`comfort`: ONE call of the comfort model's ``predict(frame)`` for every candidate and
-  horizon at its forecast climate (expected feedback, -3 … 3).
+- :func:`comfort`: ONE call of the comfort model for every candidate and horizon at its
+  forecast climate (expected feedback, -3 … 3): ``predict_arrays(columns, offset=None)``
+  when the model has it (comfort-frame column name -> array or scalar; ``offset`` the device's
+  personal offset, None: the one it learned for ``device_id``), else ``predict(frame)`` on a
+  DataFrame of those columns (a personal offset is then added to the expected vote).
 
 A missing model, an exception, a call slower than its budget or a NaN / infinite answer raise
 :class:`ModelFailure` with the cause; :func:`skynet.control.decide` then falls back to the
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from skynet.control._types import Context
+from skynet.data.estimation import LAGS, WINDOW
 from skynet.domain import ApplianceState
 
 __all__ = ["ModelFailure", "forecast", "comfort", "estimation_state", "AIR_SPEED_OFF", "AIR_SPEED_BY_FAN"]
@@ -57,9 +61,11 @@ def estimation_state(context: Context, state: ApplianceState | None, now: Any) -
         "outdoor_humidity": context.outdoor_humidity,
         "hour": context.hour,
     }
-    for lag in (5, 15, 30):
+    for lag in LAGS:
         row[f"temperature_lag{lag}"] = context.temperature_lags.get(lag, np.nan)
         row[f"humidity_lag{lag}"] = context.humidity_lags.get(lag, np.nan)
+    row[f"temperature_mean{WINDOW}"] = context.temperature_mean
+    row[f"humidity_mean{WINDOW}"] = context.humidity_mean
     if state is None:
         row.update(power=0.0, mode=None, set_temperature=np.nan, fan=None, ac_minutes=np.nan)
     else:
@@ -137,11 +143,14 @@ def comfort(
         "timestamp": context.timestamp,
         **context.device_facts,
     }
-    frame = pd.DataFrame(columns)
-    if context.comfort_offset is not None:
-        call = lambda: model.predict(frame, personalize=False) + context.comfort_offset  # noqa: E731
+    offset = context.comfort_offset
+    fast = getattr(model, "predict_arrays", None)
+    if fast is not None:  # one numpy pass, no DataFrame (what a worker wants)
+        call = lambda: fast(columns, offset=offset)  # noqa: E731
+    elif offset is not None:
+        call = lambda: model.predict(pd.DataFrame(columns), personalize=False) + offset  # noqa: E731
     else:
-        call = lambda: model.predict(frame)  # noqa: E731
+        call = lambda: model.predict(pd.DataFrame(columns))  # noqa: E731
     values = np.asarray(_timed("comfort model", call, budget), dtype=float)
     if values.shape != (n * h,) or not np.isfinite(values).all():
         raise ModelFailure("comfort model returned NaN or the wrong number of predictions")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,6 +64,20 @@ class SafetyState:
 
     def commands_in_last_hour(self, now: datetime) -> int:
         return sum(1 for t in self.commands if timedelta(0) <= now - t < _HOUR)
+
+    @classmethod
+    def from_history(cls, states: Iterable[ApplianceState], now: datetime) -> SafetyState:
+        """Rebuild the state from a device's stored AC states (any order) up to ``now``.
+
+        The power and when it began come from the last switch; skynet's commands of the last
+        hour are the states with origin "skynet".
+        """
+        ordered = sorted((s for s in states if s.timestamp <= now), key=lambda s: s.timestamp)
+        state = cls()
+        for s in ordered:
+            state = state.observe(s)
+        recent = tuple(s.timestamp for s in ordered if s.origin == "skynet" and now - s.timestamp < _HOUR)
+        return replace(state, commands=recent)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -41,8 +41,9 @@ class Appliance:
 class Context:
     """A device's situation at a moment: the newest readings, their recent past and the weather.
 
-    ``temperature_lags`` / ``humidity_lags`` map minutes ago (5, 15, 30) to the reading then
-    (NaN or missing: unknown). ``occupancy`` is the number of people at home when known (None:
+    ``temperature_lags`` / ``humidity_lags`` map minutes ago (the estimation model's lags) to
+    the reading then (NaN or missing: unknown); ``temperature_mean`` / ``humidity_mean`` are the
+    means of the readings of the last half hour (NaN: unknown). ``occupancy`` is the number of people at home when known (None:
     unknown, treated as occupied). ``hour`` is the local hour of day (0–24).
     ``comfort_offset`` is the device's personal comfort offset (votes above the population
     model, e.g. from ``UserModel.personal_offsets`` on its recent votes; None: the offset the
@@ -59,6 +60,8 @@ class Context:
     hour: float
     temperature_lags: dict[int, float] = field(default_factory=dict)
     humidity_lags: dict[int, float] = field(default_factory=dict)
+    temperature_mean: float = math.nan
+    humidity_mean: float = math.nan
     outdoor_running_mean: float | None = None
     occupancy: int | None = None
     comfort_offset: float | None = None
@@ -88,18 +91,21 @@ class ControlConfig:
     #: Horizons (minutes) of the forecast the cost averages over.
     horizons: tuple[int, ...] = (15, 30, 60)
     # cost
-    energy_weight: float = 0.08  # per kelvin the AC holds the room away from where it drifts off
+    energy_weight: float = 0.05  # per kelvin the AC holds the room away from where it drifts off
     fan_cost: tuple[float, ...] = (0.02, 0.01, 0.02, 0.04)  # by FAN_SPEEDS: auto, low, medium, high
-    running_cost: float = 0.02  # any running AC (indoor fan, standby of the compressor)
-    switch_penalty: float = 0.04  # any command (it beeps in someone's living room)
-    power_switch_penalty: float = 0.04  # more for switching on or off
+    running_cost: float = 0.03  # any running AC (indoor fan, standby, the chance it starts cooling)
+    switch_penalty: float = 0.15  # any command (it beeps in someone's living room)
+    power_switch_penalty: float = 0.15  # more for switching on
     comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing
     target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
     humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
     band_weight: float = 10.0  # per kelvin² outside the away / empty-home band
-    #: Bounds for the "away" target and for an empty home under the "comfort" target (°C).
+    #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target.
     away_band: tuple[float, float] = (16.0, 30.0)
     empty_band: tuple[float, float] = (16.0, 30.0)
+    #: Forecasts outside this band cost as outside a band even when the comfort model is calm
+    #: about them (comfort target, someone home): the model is not asked to extrapolate.
+    occupied_band: tuple[float, float] = (19.0, 28.5)
     # fallback thermostat (also the comfort-band baseline of `skynet control evaluate`)
     comfort_band: tuple[float, float] = (21.0, 26.0)
     hysteresis: float = 0.5

@@ -3,9 +3,10 @@
 The doubles implement the real models' prediction interfaces with simple, known physics so a
 test can say what the right decision is:
 
-- :class:`FirstOrderRoomDouble` (estimation model double): the room relaxes exponentially
-  towards the outdoor temperature (AC off or fan only) or towards the set point (cooling
-  below / heating above it) — ``predict_candidates(state, candidates)``;
+- :class:`FirstOrderRoomDouble` (estimation model double): the room drifts exponentially
+  towards the outdoor temperature (AC off or fan only); a cooling (heating) AC pulls it down
+  (up) to its set point and holds it there, dry mode three times slower —
+  ``predict_candidates(state, candidates)``;
 - :class:`PmvLikeComfortDouble` (comfort model double): feedback = (T - neutral) / 2 with
   ±0.2 per 0.1 m/s of extra air speed — ``predict(frame)``.
 """
@@ -37,16 +38,19 @@ class FirstOrderRoomDouble:
         self.calls += 1
         c = np.asarray(candidates, dtype=float)
         t, t_out, rh = state["temperature"], state["outdoor_temperature"], state["humidity"]
-        on, mode, tset = c[:, 0] > 0.5, c[:, 1], c[:, 2]
-        cooling = on & ((mode == COOL) | (mode == DRY)) & (t > tset)
-        heating = on & (mode == HEAT) & (t < tset)
-        goal = np.where(cooling | heating, tset, t_out)
-        tau = np.where(cooling | heating, self.tau_ac, self.tau_off)
-        h = np.array(self.horizons, dtype=float)
-        share = 1.0 - np.exp(-h[None, :] / tau[:, None])
-        temperature = t + (goal - t)[:, None] * share
-        drying = np.where(cooling, 8.0, 0.0) + np.where(on & (mode == DRY), 10.0, 0.0)
-        humidity = rh - drying[:, None] * share
+        on, mode, tset = c[:, 0:1] > 0.5, c[:, 1:2], c[:, 2:3]
+        h = np.array(self.horizons, dtype=float)[None, :]
+        drift = t + (t_out - t) * (1.0 - np.exp(-h / self.tau_off))  # (1, horizons): the AC off
+        cools = on & ((mode == COOL) | (mode == DRY))
+        heats = on & (mode == HEAT)
+        tau = np.where(mode == DRY, 3.0 * self.tau_ac, self.tau_ac)  # dry mode runs slowly
+        pulled = tset + (t - tset) * np.exp(-h / tau)  # towards the set point
+        temperature = np.where(cools, np.where(t > tset, pulled, np.minimum(drift, tset)), drift)
+        temperature = np.where(heats, np.where(t < tset, pulled, np.maximum(drift, tset)), temperature)
+        held = np.abs(drift - temperature)  # kelvin the AC holds the room from its drift
+        humidity = (
+            rh - 2.0 * held - np.where(on & (mode == DRY), 10.0, 0.0) * (1.0 - np.exp(-h / self.tau_ac))
+        )
         return {"temperature": temperature, "humidity": humidity}
 
 
@@ -97,3 +101,11 @@ def off_state(minutes_ago: float = 60.0) -> ApplianceState:
 
 def target(mode: str = "comfort", value: float | None = None) -> ControlTarget:
     return ControlTarget("d1", datetime(2025, 6, 1), mode, value)
+
+
+@pytest.fixture(scope="session")
+def small_models() -> dict:
+    """Real, small EstimationModel and UserModel trained on simulated homes (once per session)."""
+    from skynet.tests.control._models import small_control_models
+
+    return small_control_models()

@@ -1,0 +1,94 @@
+"""Train the control models on simulated homes (for ``skynet control evaluate`` without stored models).
+
+Two sets of homes are simulated (other seeds than the evaluated homes): one under the
+simulator's exploring rule-based controller, one where only the people work the AC (so rooms
+also run warm and votes cover hot hours). The estimation model learns from their estimation
+frame and the user model from their votes. The simulator's readings carry no air speed; the votes'
+rows get the air speed the AC's fan makes at the occupants (the table the controller uses,
+:data:`skynet.control.AIR_SPEED_BY_FAN`), so the comfort model can weigh the fan.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["train_on_simulation", "with_air_speed"]
+
+
+def with_air_speed(votes: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
+    """``votes`` (a comfort frame) with ``air_speed`` from the AC state in force at each vote."""
+    from skynet.control import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
+    from skynet.domain import FAN_SPEEDS
+
+    if votes.empty or states.empty:
+        return votes.assign(air_speed=AIR_SPEED_OFF)
+    left = votes.assign(_t=pd.to_datetime(votes["timestamp"]).astype("datetime64[ns]")).sort_values("_t")
+    right = states.assign(_t=pd.to_datetime(states["timestamp"]).astype("datetime64[ns]")).sort_values("_t")
+    joined = pd.merge_asof(left, right[["device_id", "_t", "power", "fan"]].rename(columns={"power": "_on", "fan": "_fan"}),
+                           on="_t", by="device_id", direction="backward")  # fmt: skip
+    codes = joined["_fan"].map({f: i for i, f in enumerate(FAN_SPEEDS)}).fillna(0).astype(int).to_numpy()
+    on = joined["_on"].fillna(False).astype(bool).to_numpy()
+    joined["air_speed"] = np.where(on, AIR_SPEED_BY_FAN[codes], AIR_SPEED_OFF)
+    return joined.drop(columns=["_t", "_on", "_fan"]).reset_index(drop=True)
+
+
+def train_on_simulation(climate: str, seed: int, devices: int, days: float,
+                        weather_file: str | Path | None = None, progress: bool = True,
+                        estimator_params: dict[str, Any] | None = None,
+                        comfort_params: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Simulate twice ``devices`` homes for ``days`` days and fit both control models on them.
+
+    ``estimator_params`` / ``comfort_params`` override the models' hyper-parameters (tests
+    train small ones).
+
+    Returns:
+        ``estimator``, ``comfort`` (fitted models) and ``note`` (what they were trained on).
+    """
+    from tqdm import tqdm
+
+    from skynet.data import comfort_frame
+    from skynet.data.estimation import estimation_frame
+    from skynet.domain import ApplianceState, Device, Feedback, SensorReading, Weather
+    from skynet.models.estimation import EstimationModel
+    from skynet.models.user_model import UserModel
+    from skynet.sim import simulate_fleet
+
+    started = time.perf_counter()
+    runs = {"rule": seed, None: seed + 1}  # the exploring rule controller; people alone
+    frames: dict[str, list[pd.DataFrame]] = {
+        k: [] for k in ("readings", "states", "weather", "homes", "feedback")
+    }
+    with tqdm(total=len(runs) * int(round(days * 1440)), unit="min", desc="simulate training homes",
+              disable=None if progress else True, leave=False) as bar:  # fmt: skip
+        for policy, run_seed in runs.items():
+            offset = bar.n
+
+            def advance(_stage: str, done: int, _total: int, offset: int = offset) -> None:
+                bar.update(offset + done - bar.n)
+
+            result = simulate_fleet(devices, days, run_seed, climate=climate, weather_file=weather_file,
+                                    policy=policy, keep_truth=False, progress=advance)  # fmt: skip
+            for key, kind in (("readings", SensorReading), ("states", ApplianceState), ("weather", Weather),
+                              ("homes", Device), ("feedback", Feedback)):  # fmt: skip
+                frames[key].append(result.frame(kind))
+    readings, states, weather, homes, feedback = (pd.concat(frames[k], ignore_index=True) for k in frames)
+    with tqdm(total=2, desc="train control models", disable=None if progress else True, leave=False) as bar:
+        bar.set_postfix_str("estimation model")
+        estimator = EstimationModel(**{"random_state": seed, **(estimator_params or {})}).fit(
+            estimation_frame(readings, states, weather, homes)
+        )
+        bar.update()
+        bar.set_postfix_str("user model")
+        votes = with_air_speed(comfort_frame(feedback, readings, weather, homes), states)
+        comfort = UserModel(**{"random_state": seed, **(comfort_params or {})}).fit(votes)
+        bar.update()
+    seconds = time.perf_counter() - started
+    where = f"EPW {Path(weather_file).name}" if weather_file else climate
+    note = (f"trained here on simulated homes (2 x {devices} homes x {days:g} days, {where}, seeds {seed}/{seed + 1}, "
+            f"{len(votes)} votes; {seconds:.0f} s; not saved)")  # fmt: skip
+    return {"estimator": estimator, "comfort": comfort, "note": note}

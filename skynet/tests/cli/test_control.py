@@ -1,0 +1,92 @@
+"""``skynet control decide`` and ``evaluate`` on an embedded store filled by ``skynet sim generate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from skynet.config import load_settings
+
+GENERATE = ["sim", "generate", "--devices", "2", "--days", "0.5", "--seed", "8", "--climate", "hot-humid",
+            "--no-progress"]  # fmt: skip
+DEVICE = "sim-8-0001"
+
+
+@pytest.fixture
+def store_with_homes(runner, cli, data_dir):
+    result = runner.invoke(cli, GENERATE)
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+@pytest.fixture
+def stored_models(store_with_homes):
+    """The session's small real models saved in this data directory's model store."""
+    from skynet.storage import LocalModelStore
+    from skynet.tests.control._models import small_control_models
+
+    settings = load_settings(None)
+    store = LocalModelStore(settings.path(settings.models.store))
+    names = {}
+    for role, model in small_control_models().items():
+        if role == "note":
+            continue
+        name = store.model_name(model.model_type, model.param_desc(), model.training_)
+        model.save(store.path_for(name, must_exist=False))
+        names[role] = name
+    return names
+
+
+def test_decide_without_models_falls_back_to_the_thermostat(runner, cli, store_with_homes):
+    result = runner.invoke(cli, ["control", "decide", "--device", DEVICE, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert decision["device_id"] == DEVICE and decision["fallback"] == "no estimation model"
+    assert decision["reason"]["why"].startswith("fallback thermostat") or decision["reason"]["target"]["mode"] in (
+        "manual", "off")  # fmt: skip
+    assert decision["models"]["estimator"].startswith("none")
+    text = runner.invoke(cli, ["control", "decide", "--device", DEVICE])
+    assert f"device {DEVICE} at" in text.stdout and "models: estimator none" in text.stdout
+
+
+def test_decide_with_the_newest_stored_models(runner, cli, stored_models):
+    at = ["--at", "2025-07-01 11:00"]
+    result = runner.invoke(cli, ["control", "decide", "--device", DEVICE, *at, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert decision["time"] == "2025-07-01T11:00:00"
+    assert decision["models"] == stored_models and decision["fallback"] is None
+    assert decision["safety"]["power"] in (True, False) and decision["latency_ms"] > 0
+    target = decision["reason"]["target"]["mode"]
+    if target not in ("manual", "off"):
+        assert {"chosen", "runner_up", "candidates"} <= set(decision["reason"])
+    text = runner.invoke(cli, ["control", "decide", "--device", DEVICE, *at])
+    assert text.exit_code == 0 and f"models: estimator {stored_models['estimator']}" in text.stdout
+
+
+def test_decide_on_an_unknown_device_is_a_one_line_error(store_with_homes, capsys):
+    from skynet.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["control", "decide", "--device", "nope"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "Error: device 'nope' is not in the store"
+
+
+def test_evaluate_with_stored_models_writes_the_report(runner, cli, stored_models):
+    args = ["control", "evaluate", "--devices", "2", "--days", "0.25", "--seed", "3", "--train", "never",
+            "--no-progress", "--format", "json"]  # fmt: skip
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [r["controller"] for r in summary["table"]] == ["fixed 24 °C", "comfort band", "skynet"]
+    assert summary["models"] == stored_models and summary["decisions"]["fallbacks"] == {}
+    report = Path(summary["report"])
+    assert json.loads((report / "evaluation.json").read_text())["table"] == summary["table"]
+    assert len(summary["plots"]) == 2 and all(Path(p).is_file() for p in summary["plots"])
+    assert report.parent == Path(load_settings(None).path(load_settings(None).models.reports))
+    text = runner.invoke(cli, args[:-2])
+    assert "energy_vs_reference_%" in text.stdout and "report: " in text.stdout

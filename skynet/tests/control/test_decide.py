@@ -1,0 +1,264 @@
+"""Unit tests of :func:`skynet.control.decide` with the model test doubles of ``conftest.py``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from skynet.control import (
+    Appliance,
+    Context,
+    ControlConfig,
+    Controller,
+    Models,
+    SafetyState,
+    build_context,
+    decide,
+    decide_by_rules,
+    local_hour,
+)
+from skynet.domain import ApplianceState, Device, SensorReading, Weather
+from skynet.tests.control.conftest import (
+    NOW,
+    FirstOrderRoomDouble,
+    PmvLikeComfortDouble,
+    make_context,
+    off_state,
+    target,
+)
+
+
+def run(context, tgt, state, estimator, comfort_model, config=None, safety=None, appliance=None):
+    return decide(context, tgt, appliance or Appliance(), state, Models(estimator, comfort_model),
+                  config or ControlConfig(), NOW, safety)  # fmt: skip
+
+
+def test_a_hot_occupied_room_gets_cooled_with_one_call_per_model(estimator, comfort_model):
+    decision = run(make_context(29.0, outdoor=33.0), target(), off_state(), estimator, comfort_model)
+    assert decision.fallback is None
+    assert decision.command is not None and decision.command.power and decision.command.mode == "cool"
+    assert decision.command.origin == "skynet"
+    assert estimator.calls == 1 and comfort_model.calls == 1  # batched: one call each
+    chosen, runner = decision.reason["chosen"], decision.reason["runner_up"]
+    assert len(chosen["temperature"]) == len(ControlConfig().horizons) == len(chosen["feedback"])
+    assert chosen["cost"]["total"] <= runner["cost"]["total"]
+    assert chosen["feedback"][-1] < 0.5  # the double predicts it comfortable within the hour
+    json.dumps(decision.to_dict())
+
+
+def test_the_comfort_optimum_is_warmer_than_the_thermostat_when_people_like_warm(estimator):
+    decision = run(
+        make_context(30.0, outdoor=34.0), target(), off_state(), estimator, PmvLikeComfortDouble(27.0)
+    )
+    assert decision.command.mode == "cool" and decision.command.set_temperature >= 26.0
+
+
+def test_energy_weight_trades_comfort_for_energy(estimator, comfort_model):
+    cheap = run(
+        make_context(28.0), target(), off_state(), estimator, comfort_model, ControlConfig(energy_weight=0.0)
+    )
+    frugal = run(make_context(28.0), target(), off_state(), FirstOrderRoomDouble(), comfort_model,
+                 ControlConfig(energy_weight=0.5))  # fmt: skip
+    assert cheap.command is not None and cheap.command.power
+    frugal_set = frugal.command.set_temperature if frugal.command is not None and frugal.command.power else 99
+    assert frugal_set > cheap.command.set_temperature
+
+
+def test_nobody_home_and_inside_the_band_costs_no_energy(estimator, comfort_model):
+    decision = run(make_context(28.0, occupancy=0), target(), off_state(), estimator, comfort_model)
+    assert decision.command is None and comfort_model.calls == 0
+    assert "nobody home" in decision.reason["why"]
+    running = ApplianceState("d1", NOW - timedelta(hours=1), True, "cool", 24.0, "auto", "skynet")
+    decision = run(make_context(24.5, occupancy=0), target(), running, estimator, comfort_model)
+    assert decision.command is not None and not decision.command.power
+
+
+def test_temperature_target_holds_its_value_without_the_comfort_model(estimator, comfort_model):
+    decision = run(make_context(28.0), target("temperature", 24.0), off_state(), estimator, comfort_model)
+    assert decision.command.power and decision.command.mode == "cool"
+    assert abs(decision.command.set_temperature - 24.0) <= 1.0
+    assert comfort_model.calls == 0
+
+
+def test_humidity_target_dries_a_humid_room(estimator, comfort_model):
+    decision = run(make_context(25.0, outdoor=27.0, humidity=80.0), target("humidity", 50.0), off_state(),
+                   estimator, comfort_model)  # fmt: skip
+    assert decision.command.power and decision.command.mode in ("dry", "cool")
+    chosen = decision.reason["chosen"]
+    assert chosen["humidity"][-1] < 80.0
+
+
+def test_away_target_stays_within_bounds_at_least_energy(estimator, comfort_model):
+    assert run(make_context(27.0), target("away"), off_state(), estimator, comfort_model).command is None
+    hot = run(make_context(34.0, outdoor=38.0), target("away"), off_state(), estimator, comfort_model)
+    assert hot.command.power and hot.command.mode == "cool" and hot.command.set_temperature <= 30.0
+
+
+def test_off_and_manual_targets(estimator, comfort_model):
+    running = ApplianceState("d1", NOW - timedelta(hours=1), True, "cool", 24.0, "auto", "user")
+    off = run(make_context(), target("off"), running, estimator, comfort_model)
+    assert off.command is not None and not off.command.power
+    manual = run(make_context(), target("manual"), running, estimator, comfort_model)
+    assert manual.command is None and estimator.calls == 0 and comfort_model.calls == 0
+    assert run(make_context(), None, running, estimator, comfort_model).command is None
+
+
+def test_keeping_the_current_best_state_sends_nothing(estimator, comfort_model):
+    first = run(make_context(29.0), target(), off_state(), estimator, comfort_model)
+    state = first.command
+    later = NOW + timedelta(minutes=10)
+    again = decide(make_context(29.0), target(), Appliance(), state, Models(estimator, comfort_model), ControlConfig(),
+                   later, first.safety)  # fmt: skip
+    assert again.command is None
+    assert again.reason["chosen"]["cost"]["switch"] == 0.0
+
+
+class RaisingDouble:
+    """Test double of either model: every call raises."""
+
+    horizons = (5, 15, 30, 60)
+
+    def predict_candidates(self, state, candidates):
+        raise RuntimeError("broken weights")
+
+    def predict(self, frame, history=None, personalize=True):
+        raise RuntimeError("broken weights")
+
+
+class NaNEstimatorDouble(FirstOrderRoomDouble):
+    """Test double of the estimation model: one forecast is NaN."""
+
+    def predict_candidates(self, state, candidates):
+        out = super().predict_candidates(state, candidates)
+        out["temperature"][3, 2] = np.nan
+        return out
+
+
+class SlowComfortDouble(PmvLikeComfortDouble):
+    """Test double of the comfort model: right answers, too late."""
+
+    def predict(self, frame, history=None, personalize=True):
+        time.sleep(0.05)
+        return super().predict(frame)
+
+
+@pytest.mark.parametrize(
+    "models, cause",
+    [
+        (Models(None, PmvLikeComfortDouble()), "no estimation model"),
+        (Models(FirstOrderRoomDouble(), None), "no comfort model"),
+        (
+            Models(RaisingDouble(), PmvLikeComfortDouble()),
+            "estimation model raised RuntimeError: broken weights",
+        ),
+        (
+            Models(FirstOrderRoomDouble(), RaisingDouble()),
+            "comfort model raised RuntimeError: broken weights",
+        ),
+        (Models(NaNEstimatorDouble(), PmvLikeComfortDouble()), "estimation model returned NaN"),
+        (Models(FirstOrderRoomDouble(), SlowComfortDouble()), "comfort model took"),
+    ],
+)
+def test_fallback_is_logged_with_its_cause_and_recorded(models, cause, caplog):
+    config = ControlConfig(comfort_budget=0.02)
+    with caplog.at_level(logging.WARNING, logger="skynet.control"):
+        decision = decide(make_context(29.0), target(), Appliance(), off_state(), models, config, NOW)
+    assert decision.fallback is not None and decision.fallback.startswith(cause)
+    assert any(cause in r.getMessage() and "d1" in r.getMessage() for r in caplog.records)
+    assert decision.reason["why"].startswith("fallback thermostat")
+    rules = decide_by_rules(make_context(29.0), target(), Appliance(), off_state(), config, NOW)
+    assert decision.command == rules.command and rules.fallback is None
+    assert decision.command.power and decision.command.mode == "cool"  # 29 °C is above the band: cool
+
+
+def test_no_reading_means_no_decision(estimator, comfort_model):
+    context = make_context(float("nan"))
+    decision = run(context, target(), off_state(), estimator, comfort_model)
+    assert decision.command is None and decision.fallback == "no data" and estimator.calls == 0
+
+
+def test_safety_state_carries_across_decisions(estimator, comfort_model):
+    controller = Controller(estimator, comfort_model, ControlConfig(min_on_seconds=600))
+    on = controller.decide(make_context(29.0), target(), Appliance(), off_state(), NOW)
+    assert on.command.power
+    soon = NOW + timedelta(minutes=5)
+    safety = SafetyState.from_json(on.safety.to_json())
+    off = controller.decide(
+        make_context(20.0, occupancy=0), target("off"), Appliance(), on.command, soon, safety
+    )
+    assert off.command is None and "minimum on time" in off.reason["safety"][0]
+
+
+def test_build_context_lags_means_and_local_hour():
+    t0 = datetime(2025, 7, 1, 11, 0)
+    readings = [SensorReading("d", t0 + timedelta(minutes=m), 20.0 + 0.1 * m, 50.0) for m in range(0, 41, 2)]
+    device = Device("d", timezone="Asia/Hong_Kong", latitude=22.3, climate="hot-humid")
+    context = build_context(readings, Weather("d", t0, 31.0, 70.0, 29.0), device=device, occupancy=2)
+    assert context.timestamp == t0 + timedelta(minutes=40) and context.temperature == pytest.approx(24.0)
+    assert context.temperature_lags[5] == pytest.approx(23.5)  # between the readings at 34 and 36 min
+    assert context.temperature_lags[30] == pytest.approx(21.0)
+    assert context.temperature_mean == pytest.approx(np.mean([20.0 + 0.1 * m for m in range(12, 41, 2)]))
+    assert context.hour == pytest.approx(19 + 40 / 60)  # UTC+8
+    assert context.device_facts == {"latitude": 22.3, "climate": "hot-humid"}
+    assert context.outdoor_running_mean == 29.0 and context.occupied
+    assert local_hour(t0, None) == 11.0
+
+
+def test_build_context_without_weather_or_with_gaps():
+    t0 = datetime(2025, 7, 1, 11, 0)
+    readings = [
+        SensorReading("d", t0, 25.0, 60.0),
+        SensorReading("d", t0 + timedelta(minutes=30), 26.0, 55.0),
+    ]
+    context = build_context(readings, None)
+    assert np.isnan(context.temperature_lags[5]) and context.temperature_lags[30] == 25.0
+    assert context.outdoor_temperature == 26.0 and context.valid()
+    assert isinstance(context, Context)
+
+
+class Counting:
+    """Wraps a real model and counts its prediction calls (a spy, not a double)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.calls = model, 0
+
+    def __getattr__(self, name):
+        attr = getattr(self.model, name)
+        if name in ("predict", "predict_candidates", "predict_arrays"):
+
+            def counted(*args, **kwargs):
+                self.calls += 1
+                return attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+
+def test_real_small_models_cool_a_hot_occupied_room_in_one_call_each(small_models):
+    estimator, comfort_model = Counting(small_models["estimator"]), Counting(small_models["comfort"])
+    context = make_context(31.0, outdoor=33.0, humidity=65.0, occupancy=2)
+    decision = run(context, target(), off_state(), estimator, comfort_model)
+    assert decision.fallback is None, decision.fallback
+    assert estimator.calls == 1 and comfort_model.calls == 1
+    assert (
+        decision.command is not None and decision.command.power and decision.command.mode in ("cool", "dry")
+    )
+    chosen, off = decision.reason["chosen"], decision.reason["runner_up"]
+    assert chosen["feedback"][-1] < 1.0 and chosen["temperature"][-1] < 31.0
+    assert decision.latency > 0 and chosen["cost"]["total"] <= off["cost"]["total"]
+
+
+def test_real_small_models_leave_a_comfortable_room_alone(small_models):
+    models = Models(small_models["estimator"], small_models["comfort"])
+    running = ApplianceState("d1", NOW - timedelta(hours=2), True, "cool", 26.0, "auto", "skynet")
+    context = make_context(25.5, outdoor=30.0, humidity=55.0, occupancy=1)
+    first = decide(context, target(), Appliance(), running, models, ControlConfig(), NOW)
+    again = decide(context, target(), Appliance(), first.command or running, models, ControlConfig(),
+                   NOW + timedelta(minutes=5), first.safety)  # fmt: skip
+    assert first.fallback is None and again.fallback is None
+    assert again.command is None  # a decision repeated on the same data does not flip-flop

@@ -121,14 +121,11 @@ def local_inventory(tmp_path, fake_store):
 
 
 # -- the real PEX -------------------------------------------------------------------------------
-def _inputs_digest() -> str:
+def inputs_digest() -> str:
+    """A digest of everything fab build reads (the PEX cache key)."""
     digest = hashlib.sha256()
-    files = [
-        REPO / "requirements.txt",
-        REPO / "setup.py",
-        REPO / "pyproject.toml",
-        REPO / "install" / "build-constraints.txt",
-    ]
+    names = ("requirements.txt", "setup.py", "pyproject.toml", "README.md", "MANIFEST.in")
+    files = [REPO / n for n in names] + [REPO / "install" / "build-constraints.txt"]
     tests = REPO / "skynet" / "tests"  # not in the PEX (see _build_wheel)
     files += sorted(p for p in (REPO / "skynet").rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts and tests not in p.parents)  # fmt: skip
@@ -143,20 +140,22 @@ def _inputs_digest() -> str:
 
 @pytest.fixture(scope="session")
 def real_pex(tmp_path_factory) -> Path:
-    """skynet.pex of this checkout (build 1), built once and cached in ~/.cache/skynet-test/pex/<inputs>/."""
+    """skynet.pex of this checkout (build 1), built once and cached in
+    ~/.cache/skynet-test/pex/<inputs digest>/, with the SOURCE_DATE_EPOCH it was built with."""
     pytest.importorskip("pex", reason="pex is in requirements-dev.txt")
-    from skynet.deploy import build_pex
+    from skynet.deploy import build_pex, source_date_epoch
 
-    cache = (
-        Path(os.environ.get("SKYNET_TEST_PEX_CACHE", "~/.cache/skynet-test/pex")).expanduser()
-        / _inputs_digest()
-    )
+    cache = Path(os.environ.get("SKYNET_TEST_PEX_CACHE", "~/.cache/skynet-test/pex")).expanduser()
+    cache = cache / inputs_digest()
     found = sorted(cache.glob("skynet-*-b1.pex"))
-    if found:
+    if found and (cache / "SOURCE_DATE_EPOCH").exists():
         return found[0]
-    tmp = tmp_path_factory.mktemp("pex-build")
-    build = build_pex(REPO, 1, tmp)
+    epoch = str(source_date_epoch(REPO))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOURCE_DATE_EPOCH", epoch)
+        build = build_pex(REPO, 1, tmp_path_factory.mktemp("pex-build"))
     cache.mkdir(parents=True, exist_ok=True)
+    (cache / "SOURCE_DATE_EPOCH").write_text(epoch)
     shutil.copy2(build.path, cache / f".{build.path.name}.tmp")
     os.replace(cache / f".{build.path.name}.tmp", cache / build.path.name)
     return cache / build.path.name

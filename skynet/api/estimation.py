@@ -143,6 +143,7 @@ def evaluate(
     test_devices: Sequence[str] | None = None,
     train_devices: Sequence[str] | None = None,
     *,
+    device_ids: Sequence[str] | None = None,
     test_share: float = 0.3,
     calibration: float = 0.5,
     start: datetime | None = None,
@@ -160,7 +161,9 @@ def evaluate(
         settings: the effective configuration (``models.reports`` receives the report).
         test_devices: ids or glob patterns of the held-out devices (default: a seeded
             ``test_share`` of the devices).
-        train_devices: ids or patterns of the devices to learn from (default: the others).
+        train_devices: ids or patterns of the devices to learn from (default: the others;
+            test devices among them are left out).
+        device_ids: ids or patterns of the devices to consider at all (default: every device).
         test_share: share of devices held out when ``test_devices`` is not given.
         calibration: share of each test device's time the RC baseline is fitted on.
         start, end: only readings in this time range.
@@ -180,7 +183,7 @@ def evaluate(
     from skynet.models.estimation import evaluate as run
     from skynet.models.estimation import plot_forecasts
 
-    data = load_frame(settings, None, start, end, progress=progress) if frame is None else frame
+    data = load_frame(settings, device_ids, start, end, progress=progress) if frame is None else frame
     known = sorted(data["device_id"].astype(str).unique())
     name, fitted = load(settings, model) if model else (None, None)
     test = _match(known, test_devices) if test_devices else None

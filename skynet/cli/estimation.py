@@ -46,6 +46,9 @@ def train(devices: tuple[str, ...], start: datetime | None, end: datetime | None
 @estimation.command()
 @click.option("--test-device", "test", multiple=True, help="Held-out devices (ids or globs; repeatable).")
 @click.option("--train-device", "train", multiple=True, help="Devices to learn from [default: the others].")
+@click.option(
+    "--device", "devices", multiple=True, help="Only these devices at all (ids or globs; repeatable)."
+)
 @click.option("--test-share", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True,
               max_open=True), help="Share of devices held out without --test-device.")  # fmt: skip
 @click.option("--plots", default=3, show_default=True, type=click.IntRange(0), help="Devices to plot.")
@@ -54,8 +57,9 @@ def train(devices: tuple[str, ...], start: datetime | None, end: datetime | None
 @model_name
 @_progress
 @output_format
-def evaluate(test: tuple[str, ...], train: tuple[str, ...], test_share: float, plots: int, start: datetime | None,
-             end: datetime | None, model: str | None, progress: bool, fmt: str) -> None:  # fmt: skip
+def evaluate(test: tuple[str, ...], train: tuple[str, ...], devices: tuple[str, ...], test_share: float, plots: int,
+             start: datetime | None, end: datetime | None, model: str | None, progress: bool,
+             fmt: str) -> None:  # fmt: skip
     """Score on unseen devices against persistence and a per-device fitted RC model.
 
     Without --model a model is trained on the training devices for this evaluation; with
@@ -63,8 +67,8 @@ def evaluate(test: tuple[str, ...], train: tuple[str, ...], test_share: float, p
     """
     from skynet.api.estimation import evaluate as run
 
-    result = run(settings(), list(test) or None, list(train) or None, test_share=test_share, start=start, end=end,
-                 model=model, plots=plots, progress=progress)  # fmt: skip
+    result = run(settings(), list(test) or None, list(train) or None, device_ids=list(devices) or None,
+                 test_share=test_share, start=start, end=end, model=model, plots=plots, progress=progress)  # fmt: skip
     if fmt == "json":
         return echo_json(result)
     tr, te = result["train_devices"], result["test_devices"]

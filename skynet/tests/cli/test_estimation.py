@@ -35,7 +35,7 @@ def test_train_evaluate_predict(runner, cli, fleet):
     assert [m["name"] for m in _stored_models()] == [out["model"]]
     assert out["metrics"]["n_devices"] == 8 and out["metrics"]["n_rows"] > 8 * 3 * 200
 
-    evaluated = runner.invoke(cli, ["estimation", "evaluate", "--test-device", "sim-5-000[01]", "--plots", "1",
+    evaluated = runner.invoke(cli, ["estimation", "evaluate", "--test-device", "sim-5-000[01]", "--plots", "1", "--device", "sim-5-000[0-7]",
                                     "--no-progress"])  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.output
     text = evaluated.stdout

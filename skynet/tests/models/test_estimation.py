@@ -153,7 +153,9 @@ def test_baselines_on_their_own_terms():
 
 def test_forecast_plots_are_written(sim_frame, tmp_path):
     two = sim_frame[sim_frame["device_id"].isin(sorted(sim_frame["device_id"].unique())[:4])]
-    result = evaluate(two, {"epochs": 3}, test_devices=sorted(two["device_id"].unique())[:1])
+    devices = sorted(two["device_id"].unique())
+    result = evaluate(two, {"epochs": 3}, test_devices=devices[:1], train_devices=devices)
+    assert result.train_devices == devices[1:]  # a test device is never trained on
     paths = plot_forecasts(result, tmp_path / "plots", devices=3)
     assert len(paths) == 1 and paths[0].stat().st_size > 10_000
     assert paths[0].read_bytes()[:4] == b"\x89PNG"

@@ -71,13 +71,14 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _controller(settings: Settings) -> Any:
     """The controller with the newest models of the model store (the fallback thermostat without them)."""
-    try:
-        from skynet.api.control import load_controller
-    except ImportError:  # the control application functions are not there yet: rules only
-        from skynet.control import Controller
+    import logging
 
-        return Controller()
-    return load_controller(settings)
+    from skynet.api.control import load_models
+    from skynet.control import Controller
+
+    models, notes = load_models(settings)
+    logging.getLogger("skynet.worker").info("worker models: %s", notes)
+    return Controller(models["estimator"], models["comfort"])
 
 
 def _devices(settings: Settings) -> Callable[[str], Any]:

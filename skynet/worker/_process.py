@@ -150,9 +150,10 @@ class Processor:
             state.apply(event, event_id, at)
             if event.type == "appliance":
                 state.safety = self._safety(state).observe(state.appliance).to_dict()
-            if (
-                event.type in DECIDING and state.readings
-            ):  # a target before any reading: the first reading decides
+            if event.type == "feedback":
+                self._personalize(state)
+            # a target before any reading: the first reading decides
+            if event.type in DECIDING and state.readings:
                 try:
                     pending[device] = self._request(state, event_id, event.type, entry, at)
                 except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
@@ -173,12 +174,37 @@ class Processor:
             return self._control.SafetyState()
         return self._control.SafetyState.from_dict(state.safety)
 
+    def _personalize(self, state: DeviceState) -> None:
+        """The device's comfort offset from its recent votes, where the comfort model personalizes."""
+        comfort = getattr(getattr(self.controller, "models", None), "comfort", None)
+        if comfort is None or not hasattr(comfort, "personal_offsets"):
+            return
+        import pandas as pd
+
+        record = self._device(state.device_id)
+        facts = {
+            k: getattr(record, k, None) for k in ("latitude", "climate", "building_type", "cooling_type")
+        }
+        history = pd.DataFrame([{**vote, **facts, "device_id": state.device_id} for vote in state.feedback])
+        history["timestamp"] = pd.to_datetime(history["timestamp"])
+        try:
+            found = comfort.personal_offsets(history).get(state.device_id)
+        except Exception:  # noqa: BLE001 - a failed personalization keeps the previous offset
+            logger.exception("personal comfort offset of device %s failed", state.device_id)
+            return
+        state.comfort_offset = None if found is None else float(found[0])
+
     def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime) -> _Request:
         """What the controller needs for a device's decision now (its state is not changed)."""
         control = self._control
         record = self._device(state.device_id)
         context = control.build_context(
-            state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
+            state.readings,
+            state.weather,
+            timezone=state.timezone,
+            occupancy=state.occupancy,
+            comfort_offset=state.comfort_offset,
+            device=record,
         )
         appliance = control.Appliance.from_device(record)
         low, high = state.min_set_temperature, state.max_set_temperature

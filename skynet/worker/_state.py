@@ -44,7 +44,11 @@ class DeviceState:
         device_id: the device.
         readings: recent sensor readings, oldest first (at most :data:`HISTORY` back).
         weather: the newest outdoor weather.
-        feedback: recent comfort votes, oldest first.
+        feedback: recent comfort votes, oldest first, each with the climate when it was given
+            (``timestamp``, ``value``, ``user_id``, ``clothing``, ``metabolic_rate``,
+            ``temperature``, ``humidity``, ``outdoor_temperature``, ``outdoor_humidity``,
+            ``outdoor_running_mean``): the comfort model's personalization history.
+        comfort_offset: the device's personal comfort offset from those votes (None: not known).
         occupancy: people at home, when a reading said.
         target: the control target (None: none set; the controller keeps its hands off).
         appliance: the AC's last known state (a user's change, or skynet's last command).
@@ -59,7 +63,8 @@ class DeviceState:
     device_id: str
     readings: list[SensorReading] = field(default_factory=list)
     weather: Weather | None = None
-    feedback: list[Feedback] = field(default_factory=list)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    comfort_offset: float | None = None
     occupancy: int | None = None
     target: ControlTarget | None = None
     appliance: ApplianceState | None = None
@@ -93,7 +98,7 @@ class DeviceState:
         elif event.type == "weather":
             self.weather = record  # type: ignore[assignment]
         elif event.type == "feedback":
-            self.feedback = [*self.feedback, record][-FEEDBACK_KEPT:]  # type: ignore[list-item]
+            self.feedback = [*self.feedback, self._vote(record)][-FEEDBACK_KEPT:]  # type: ignore[arg-type]
         elif event.type == "target":
             self.target = record  # type: ignore[assignment]
         elif event.type == "appliance":
@@ -106,6 +111,23 @@ class DeviceState:
         self.recent.append(event_id)
         self.last_time = at
 
+    def _vote(self, vote: Feedback) -> dict[str, Any]:
+        """A vote with the newest indoor reading and weather, as the comfort model reads it."""
+        reading, weather = (self.readings[-1] if self.readings else None), self.weather
+        return {
+            "timestamp": _iso(vote.timestamp),
+            "value": vote.value,
+            "user_id": vote.user_id,
+            "clothing": vote.clothing,
+            "metabolic_rate": vote.metabolic_rate,
+            "temperature": getattr(reading, "temperature", None),
+            "humidity": getattr(reading, "humidity", None),
+            "air_speed": getattr(reading, "air_speed", None),
+            "outdoor_temperature": getattr(weather, "temperature", None),
+            "outdoor_humidity": getattr(weather, "humidity", None),
+            "outdoor_running_mean": getattr(weather, "running_mean_temperature", None),
+        }
+
     # -- JSON ------------------------------------------------------------------------------------
 
     def to_json(self) -> str:
@@ -116,9 +138,8 @@ class DeviceState:
             "weather": None if self.weather is None else [_iso(self.weather.timestamp), self.weather.temperature,
                                                           self.weather.humidity,
                                                           self.weather.running_mean_temperature],  # fmt: skip
-            "feedback": [
-                [_iso(f.timestamp), f.value, f.user_id, f.clothing, f.metabolic_rate] for f in self.feedback
-            ],
+            "feedback": self.feedback,
+            "comfort_offset": self.comfort_offset,
             "occupancy": self.occupancy,
             "target": None if self.target is None else [_iso(self.target.timestamp), self.target.mode,
                                                         self.target.value, self.target.origin],  # fmt: skip
@@ -150,7 +171,8 @@ class DeviceState:
                 device_id=dev,
                 readings=[SensorReading(dev, _time(r[0]), *r[1:]) for r in d["readings"]],
                 weather=None if weather is None else Weather(dev, _time(weather[0]), *weather[1:]),
-                feedback=[Feedback(dev, _time(f[0]), *f[1:]) for f in d["feedback"]],
+                feedback=list(d["feedback"]),
+                comfort_offset=d["comfort_offset"],
                 occupancy=d["occupancy"],
                 target=None if target is None else ControlTarget(dev, _time(target[0]), *target[1:]),
                 appliance=(

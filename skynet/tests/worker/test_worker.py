@@ -269,3 +269,33 @@ def test_rounds_decide_many_devices_at_once_and_keep_each_devices_order():
 
     assert strip(together.docs) == strip(alone.docs) and together.commands == alone.commands
     assert together.states == alone.states
+
+
+def test_votes_personalize_the_comfort_model_with_the_climate_they_were_given_in():
+    class Comfort:
+        def __init__(self):
+            self.histories = []
+
+        def predict(self, frame, personalize=True):
+            return frame["temperature"].to_numpy(float) * 0.0
+
+        def personal_offsets(self, history):
+            self.histories.append(history)
+            return {"d1": (float(history["value"].mean()), len(history))}
+
+    comfort = Comfort()
+
+    def vote(m, v):
+        return make_event("d1", "feedback", time=T0 + timedelta(minutes=m), event_id=f"f{m}", value=v)
+
+    batch = entries(("d1", reading("d1", 0, 27.0)), ("d1", vote(1, 1.0)), ("d1", reading("d1", 2, 28.0)),
+                    ("d1", vote(3, 2.0)))  # fmt: skip
+    out = Processor(Controller(comfort_model=comfort), "w").process(batch, {})
+    state = DeviceState.from_json("d1", out.states["d1"])
+    assert state.comfort_offset == 1.5 and [v["value"] for v in state.feedback] == [1.0, 2.0]
+    last = comfort.histories[-1]
+    assert last["temperature"].tolist() == [27.0, 28.0] and last["outdoor_temperature"].tolist() == [
+        33.0,
+        33.0,
+    ]
+    assert set(last["device_id"]) == {"d1"}

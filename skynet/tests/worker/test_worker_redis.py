@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import datetime
 
 import pytest
 
@@ -22,6 +23,7 @@ from skynet.worker import DeviceState
 pytestmark = pytest.mark.integration
 
 READINGS = 30
+T1 = datetime(2025, 7, 1, 12, 3)  # after the first events (the ghost's)
 
 
 def check_exactly_once_in_order(live, log, devices: list[str], readings: int) -> list[dict]:
@@ -59,13 +61,15 @@ def test_two_workers_share_the_load_and_survive_a_sigkill(worker_procs, streams,
     worker_procs.start("worker-b")
     wait_for(lambda: {"worker-a", "worker-b"} <= set(live.members()), 60, "both workers' heartbeats")
     wait_for(lambda: live.pending() == 0 and live.backlog() == 0, 30, "the ghost's events to be reclaimed")
+    both = {"worker-a", "worker-b"}
+    wait_for(lambda: set(live.owners().values()) == both, 30, "the partitions to be shared")
 
     rest = events[40:]
     third = len(rest) // 3
     for lo in range(0, third, 20):
         live.append_events(rest[lo : lo + 20])
         time.sleep(0.02)
-    wait_for(lambda: log.count() >= 100, 30, "decisions from both workers")
+    wait_for(lambda: {d["consumer"] for d in log.read(start=T1)} == both, 30, "decisions from both workers")
     worker_procs.signal("worker-a", signal.SIGKILL)  # mid-stream: no chance to release or ack
     live.append_events(events[60:80])  # a producer re-sends events: same ids, applied once
     for lo in range(third, len(rest), 20):

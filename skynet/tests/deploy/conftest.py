@@ -158,6 +158,9 @@ def real_pex(tmp_path_factory) -> Path:
     (cache / "SOURCE_DATE_EPOCH").write_text(epoch)
     shutil.copy2(build.path, cache / f".{build.path.name}.tmp")
     os.replace(cache / f".{build.path.name}.tmp", cache / build.path.name)
+    older = sorted((d for d in cache.parent.iterdir() if d != cache), key=lambda d: d.stat().st_mtime)
+    for stale in older[:-2]:  # ~240 MB each: keep this build and the two before it
+        shutil.rmtree(stale, ignore_errors=True)
     return cache / build.path.name
 
 

@@ -87,7 +87,7 @@ def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: s
     type=click.IntRange(1, 10_000),
     default=256,
     show_default=True,
-    help="Events read per partition at a time.",
+    help="Events read per pass (spread over the partitions).",
 )
 @click.option(
     "--events", type=click.File("r"), default="-", help="Embedded: file of JSON-line events [default: stdin]."

@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from skynet.errors import SkynetError
 from skynet.storage.decisions import DecisionLog
 from skynet.storage.live import Entry, LiveStore
 from skynet.worker._process import Processor
+from skynet.worker._state import DeviceState
 
 __all__ = ["Worker", "WorkerOptions", "WorkerStats", "assigned_partitions"]
 
@@ -49,13 +50,16 @@ class WorkerOptions:
     """How a worker reads and how fast it notices others.
 
     Attributes:
-        batch: events read per partition at a time.
+        batch: events read per pass, spread over the partitions read (a recovering partition
+            re-reads up to this many pending events at a time).
         block_ms: how long a read waits for new events.
         lease_ms: life of a partition lease and of a heartbeat; a dead worker's partitions
             move after this long.
         heartbeat_ms: how often the heartbeat and leases are renewed (well below ``lease_ms``).
         max_deliveries: an event delivered more often goes to the dead letters.
         retry_s: pause after a storage failure before trying again.
+        cache_devices: device states kept in memory between batches (of partitions the worker
+            holds; Redis stays the truth and is written at every commit).
     """
 
     batch: int = 256
@@ -64,6 +68,7 @@ class WorkerOptions:
     heartbeat_ms: int = 1000
     max_deliveries: int = 5
     retry_s: float = 1.0
+    cache_devices: int = 50_000
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.block_ms < 0 or self.heartbeat_ms * 2 > self.lease_ms:
@@ -138,6 +143,9 @@ class Worker:
         self._stop = threading.Event()
         self.held: set[int] = set()
         self._recovering: set[int] = set()
+        self._next_beat = 0.0
+        #: device -> (partition, state): the states this worker committed last (LRU)
+        self._cache: OrderedDict[str, tuple[int, DeviceState]] = OrderedDict()
 
     def stop(self) -> None:
         """Finish the current batch, then leave (safe from a signal handler or another thread)."""
@@ -154,12 +162,10 @@ class Worker:
             What the worker did.
         """
         logger.info("worker %s starting (pid %d)", self.consumer, os.getpid())
-        next_beat = 0.0
+        self._next_beat = 0.0
         try:
             while not self._stop.is_set():
-                if time.monotonic() >= next_beat:
-                    self._guarded(self._maintain)
-                    next_beat = time.monotonic() + self.options.heartbeat_ms / 1000.0
+                self._guarded(self._beat_if_due)
                 worked = self._guarded(self._recover) or False
                 if not self._stop.is_set():
                     worked = bool(self._guarded(lambda w=worked: self._read(w))) or worked
@@ -180,6 +186,7 @@ class Worker:
             self.stats.failures += 1
             logger.error("worker %s: %s; retrying in %.1f s", self.consumer, exc, self.options.retry_s)
             self._recovering |= self.held  # whatever was read and not committed is pending: re-read it
+            self._cache.clear()  # states may have changed in memory and not in Redis
             self._stop.wait(self.options.retry_s)
             return None
 
@@ -192,7 +199,7 @@ class Worker:
             if entries:
                 logger.info("worker %s: re-reading %d pending events of partition %d",
                             self.consumer, len(entries), partition)  # fmt: skip
-                self._handle(partition, entries)
+                self._handle({partition: entries})
                 worked = True
             if len(entries) < self.options.batch:
                 self._recovering.discard(partition)
@@ -205,21 +212,42 @@ class Worker:
                 self._stop.wait(self.options.block_ms / 1000.0)
             return False
         block = 0 if worked or self._recovering else self.options.block_ms
-        entries = self.live.read_events(self.consumer, readable, self.options.batch, block)
-        by_partition: dict[int, list[Entry]] = {}
+        each = -(-self.options.batch // len(readable))  # about `batch` events in all, per pass
+        entries = self.live.read_events(self.consumer, readable, each, block)
+        groups: dict[int, list[Entry]] = {}
         for entry in entries:
-            by_partition.setdefault(entry.partition, []).append(entry)
-        for partition, group in sorted(by_partition.items()):
-            self._handle(partition, group)
+            groups.setdefault(entry.partition, []).append(entry)
+        self._handle(groups)
         return bool(entries)
 
-    def _handle(self, partition: int, entries: list[Entry]) -> None:
-        if partition not in self.held:
-            return  # not ours any more: they stay pending for the next owner
+    def _states(self, partition: int, entries: list[Entry]) -> dict[str, Any]:
+        """The batch's device states: this worker's own copies where it has them, else Redis's."""
         keys = list(dict.fromkeys(e.key for e in entries if e.key))
-        result = self.processor.process(entries, self.live.get_states(keys))
-        if result.docs:
-            self.log.append(result.docs)
+        found: dict[str, Any] = {}
+        for key in keys:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == partition:
+                found[key] = cached[1]
+                self._cache.move_to_end(key)
+        missing = [key for key in keys if key not in found]
+        if missing:
+            found.update(self.live.get_states(missing))
+        return found
+
+    def _handle(self, groups: dict[int, list[Entry]]) -> None:
+        """Process each partition's batch, log all their decisions at once, then commit each."""
+        results = {}
+        for partition, entries in sorted(groups.items()):
+            if partition in self.held:  # else: they stay pending for the next owner
+                results[partition] = self.processor.process(entries, self._states(partition, entries))
+            self._beat_if_due()  # a slow pass must not let the leases lapse
+        docs = [doc for result in results.values() for doc in result.docs]
+        if docs:
+            self.log.append(docs)
+        for partition, result in results.items():
+            self._commit(partition, groups[partition], result)
+
+    def _commit(self, partition: int, entries: list[Entry], result: Any) -> None:
         committed = self.live.commit(
             self.consumer,
             partition,
@@ -234,9 +262,15 @@ class Worker:
             stats.lost_batches += 1
             self.held.discard(partition)
             self._recovering.discard(partition)
+            self._forget({partition})
             logger.warning("worker %s lost partition %d: its batch of %d events is left to the new owner",
                            self.consumer, partition, len(entries))  # fmt: skip
             return
+        for device, state in result.objects.items():
+            self._cache[device] = (partition, state)
+            self._cache.move_to_end(device)
+        while len(self._cache) > self.options.cache_devices:
+            self._cache.popitem(last=False)
         stats.batches += 1
         stats.events += len(entries)
         stats.decisions += len(result.docs)
@@ -254,6 +288,11 @@ class Worker:
                 "worker %s: event %s/%s dead-lettered: %s", self.consumer, partition, entry.id, reason
             )
 
+    def _forget(self, partitions: set[int]) -> None:
+        """Drop the kept device states of partitions (taken, given up or failed: Redis has the truth)."""
+        for device in [d for d, (p, _) in self._cache.items() if p in partitions]:
+            del self._cache[device]
+
     # -- membership ----------------------------------------------------------------------------------
 
     def facts(self) -> dict[str, Any]:
@@ -269,17 +308,24 @@ class Worker:
             "stopping": self._stop.is_set(),
         }
 
+    def _beat_if_due(self) -> None:
+        if time.monotonic() >= self._next_beat:
+            self._maintain()
+            self._next_beat = time.monotonic() + self.options.heartbeat_ms / 1000.0
+
     def _maintain(self) -> None:
         live, me, lease = self.live, self.consumer, self.options.lease_ms
         live.heartbeat(me, self.facts(), lease)
         wanted = assigned_partitions(me, list(live.members()), live.partitions)
         leaving = self.held - wanted
         if leaving:
+            self._forget(leaving)
             live.release(me, leaving)
             self.held -= leaving
             self._recovering -= leaving
         held = set(live.acquire(me, wanted, lease))
         taken = held - self.held
+        self._forget(taken | (self.held - held))
         if taken:
             logger.info("worker %s took partitions %s", me, sorted(taken))
         self._recovering = (self._recovering & held) | taken

@@ -14,6 +14,7 @@ have died on it) or whose decision fails goes to the dead letters; nothing stops
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -38,6 +39,8 @@ class BatchResult:
     """What a batch changes (see :meth:`Processor.process`)."""
 
     states: dict[str, str] = field(default_factory=dict)
+    #: the same states as objects (the worker keeps them for its next batch)
+    objects: dict[str, DeviceState] = field(default_factory=dict)
     commands: list[tuple[str, str]] = field(default_factory=list)
     docs: list[dict[str, Any]] = field(default_factory=list)
     acks: list[str] = field(default_factory=list)
@@ -106,7 +109,9 @@ class Processor:
             self._known[device_id] = self._devices(device_id)
         return self._known[device_id]
 
-    def process(self, entries: Sequence[Entry], stored: Mapping[str, str | None]) -> BatchResult:
+    def process(
+        self, entries: Sequence[Entry], stored: Mapping[str, str | DeviceState | None]
+    ) -> BatchResult:
         """Process one partition's entries, oldest first, from the stored device states.
 
         Decisions are gathered in *rounds* of at most one per device and made together
@@ -117,7 +122,8 @@ class Processor:
         Args:
             entries: the batch (one partition, in queue order).
             stored: device id -> its stored state text (None: new), for every device in the batch
-                that has one; missing devices start fresh.
+                that has one; missing devices start fresh. A :class:`DeviceState` given instead
+                of text is used as it is (and changed in place).
         """
         out = BatchResult()
         states: dict[str, DeviceState] = {}
@@ -160,9 +166,12 @@ class Processor:
                     out.dead.append((entry, f"decision failed: {type(exc).__name__}: {exc}"))
         self._flush(pending, out)
         out.states = {device: state.to_json() for device, state in states.items()}
+        out.objects = states
         return out
 
-    def _load(self, device_id: str, text: str | None) -> DeviceState:
+    def _load(self, device_id: str, text: str | DeviceState | None) -> DeviceState:
+        if isinstance(text, DeviceState):
+            return text
         try:
             return DeviceState.from_json(device_id, text)
         except DataError as exc:
@@ -243,7 +252,11 @@ class Processor:
         if decision.safety is not None:
             state.safety = decision.safety.to_dict()
         out.latencies.append(decision.latency)
-        doc = jsonable(decision.to_dict())
+        doc = decision.to_dict()
+        try:  # usually plain JSON already: the C encoder checks it faster than a walk converts it
+            json.dumps(doc, allow_nan=False)
+        except (TypeError, ValueError):
+            doc = jsonable(doc)
         doc.update(
             decision_id=request.event_id,
             time=request.at,
@@ -274,6 +287,4 @@ class _Request:
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(",", ":"))

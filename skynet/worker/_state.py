@@ -75,6 +75,7 @@ class DeviceState:
     applied: int = 0
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_IDS))
     last_time: datetime | None = None
+    _rows: list[list[Any]] = field(default_factory=list, repr=False, compare=False)
 
     def seen(self, event_id: str) -> bool:
         """Whether the event was already applied."""
@@ -85,10 +86,7 @@ class DeviceState:
         record = event.record(at)
         fields = event.fields
         if event.type == "reading":
-            self.readings.append(record)  # type: ignore[arg-type]
-            self.readings.sort(key=lambda r: r.timestamp)
-            newest = self.readings[-1].timestamp
-            self.readings = [r for r in self.readings if newest - r.timestamp <= HISTORY]
+            self._add_reading(record)  # type: ignore[arg-type]
             if "occupancy" in fields:
                 self.occupancy = fields["occupancy"]
             if "outdoor_temperature" in fields:
@@ -110,6 +108,35 @@ class DeviceState:
         self.applied += 1
         self.recent.append(event_id)
         self.last_time = at
+
+    def _add_reading(self, reading: SensorReading) -> None:
+        """Keep a reading (in time order) and its JSON row, and forget those past :data:`HISTORY`."""
+        rows = self._wire()
+        row = [
+            _iso(reading.timestamp),
+            reading.temperature,
+            reading.humidity,
+            reading.luminosity,
+            reading.air_speed,
+        ]
+        self.readings.append(reading)
+        rows.append(row)
+        if len(self.readings) > 1 and self.readings[-2].timestamp > reading.timestamp:  # late: re-sort
+            pairs = sorted(zip(self.readings, rows, strict=True), key=lambda p: p[0].timestamp)
+            self.readings, rows[:] = [p[0] for p in pairs], [p[1] for p in pairs]
+        newest = self.readings[-1].timestamp
+        drop = 0
+        while newest - self.readings[drop].timestamp > HISTORY:
+            drop += 1
+        if drop:
+            del self.readings[:drop], rows[:drop]
+
+    def _wire(self) -> list[list[Any]]:
+        """The readings as JSON rows, kept beside them so a state is cheap to write (ISO times once)."""
+        if len(self._rows) != len(self.readings):
+            self._rows[:] = [[_iso(r.timestamp), r.temperature, r.humidity, r.luminosity, r.air_speed]
+                             for r in self.readings]  # fmt: skip
+        return self._rows
 
     def _vote(self, vote: Feedback) -> dict[str, Any]:
         """A vote with the newest indoor reading and weather, as the comfort model reads it."""
@@ -133,8 +160,7 @@ class DeviceState:
     def to_json(self) -> str:
         data = {
             "device_id": self.device_id,
-            "readings": [[_iso(r.timestamp), r.temperature, r.humidity, r.luminosity, r.air_speed]
-                         for r in self.readings],  # fmt: skip
+            "readings": self._wire(),
             "weather": None if self.weather is None else [_iso(self.weather.timestamp), self.weather.temperature,
                                                           self.weather.humidity,
                                                           self.weather.running_mean_temperature],  # fmt: skip
@@ -170,6 +196,7 @@ class DeviceState:
             return cls(
                 device_id=dev,
                 readings=[SensorReading(dev, _time(r[0]), *r[1:]) for r in d["readings"]],
+                _rows=d["readings"],
                 weather=None if weather is None else Weather(dev, _time(weather[0]), *weather[1:]),
                 feedback=list(d["feedback"]),
                 comfort_offset=d["comfort_offset"],

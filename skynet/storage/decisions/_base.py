@@ -104,9 +104,13 @@ def prepare(doc: Mapping[str, Any]) -> Prepared:
         raise DataError(f"decision document {doc['decision_id']!r} has no time")
     time = normalize_time(doc["time"], f"decision {doc['decision_id']!r} time")
     body = {key: value for key, value in doc.items() if key != "time"}
-    _check_json(body, "$")
     body["time"] = time.isoformat(timespec="milliseconds")
-    return Prepared(doc["decision_id"], doc["device_id"], time, json.dumps(body, separators=(",", ":")))
+    try:  # the C encoder checks everything at once; the slow walk only says what is wrong
+        text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        _check_json(body, "$")
+        raise DataError(f"decision document {doc['decision_id']!r} is not JSON: {exc}") from None
+    return Prepared(doc["decision_id"], doc["device_id"], time, text)
 
 
 def restore(text: str, time: datetime) -> dict[str, Any]:

@@ -221,7 +221,7 @@ def test_a_worker_that_lost_its_lease_commits_nothing(stores):
     (entry,) = live.read_events("slow", [partition], 10)
     live.release("slow", [partition])
     assert live.acquire("thief", [partition], 1000) == [partition]
-    worker._handle(partition, [entry])
+    worker._handle({partition: [entry]})
     assert worker.stats.lost_batches == 1 and partition not in worker.held
     assert live.pending() == 1 and live.all_states() == {}  # left for the new owner
     assert log.count() == 1  # the log is idempotent: the owner's decision has the same id

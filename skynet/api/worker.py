@@ -124,6 +124,7 @@ def run_worker(
         The worker's statistics (counts, latency percentiles) and the live store's description.
 
     Raises:
+        ConfigError: not embedded and no ``storage.live_url``.
         StorageError: a store cannot be opened.
     """
     from skynet.storage.decisions import open_decision_log
@@ -131,6 +132,11 @@ def run_worker(
     from skynet.worker import Processor, Worker, WorkerOptions
 
     name = consumer or default_consumer()
+    if not embedded and live_url(settings) == EMBEDDED_URL:
+        raise ConfigError(
+            "storage.live_url is empty: set it to the workers' Redis (redis://host:6379/0), "
+            "or run `skynet control worker --embedded` to read events from --events / stdin"
+        )
     live = open_live_store(live_url(settings, embedded))
     log = open_decision_log(decisions_url(settings), auto_migrate=settings.storage.auto_migrate)
     processor = Processor(controller or _controller(settings), name, devices=_devices(settings))

@@ -105,9 +105,9 @@ def worker(
 ) -> None:
     """Consume device events, decide, emit commands; SIGTERM drains and stops.
 
-    Reads the live store at storage.live_url (Redis); with --embedded (or no live_url) it runs
-    on an in-process queue fed from --events, prints each command as a JSON line and stops at
-    the end of the events. Decisions go to the decision log (storage.decisions_url).
+    Reads the live store at storage.live_url (Redis); with --embedded it runs on an in-process
+    queue fed from --events, prints each command as a JSON line and stops at the end of the
+    events. Decisions go to the decision log (storage.decisions_url, default storage.url).
     """
     from skynet.api.worker import run_worker
 

@@ -91,3 +91,8 @@ def test_send_event_queues_on_redis_and_health_sees_a_worker(runner, cli, redis_
         assert up.exit_code == 0 and json.loads(up.stdout)["workers"]["w1"]["pid"] == 1
         assert runner.invoke(cli, ["control", "health", "--consumer", "w2"]).exit_code == 1
     assert EMBEDDED_URL.startswith("memory://")
+
+
+def test_a_served_worker_needs_a_live_store(capsys, data_dir):
+    err = one_line_error(capsys, "control", "worker")
+    assert err.startswith("Error: storage.live_url is empty") and "--embedded" in err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -193,8 +194,12 @@ def ensure_schema(url: str, auto_migrate: bool = True) -> None:
     try:
         upgrade(url)
     except StorageError:
-        if current_revision(url) != head:  # another process may have just upgraded it
-            raise
+        # another process may be upgrading it right now (workers starting together): wait for it
+        deadline = time.monotonic() + 15.0
+        while current_revision(url) != head:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _datetimes(column: Sequence[Any]) -> np.ndarray:

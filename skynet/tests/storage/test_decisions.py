@@ -153,3 +153,21 @@ def test_unreachable_mongodb_is_a_one_line_storage_error():
     with pytest.raises(StorageError, match=r"decisions\[mongodb\]: .*failed") as info:
         MongoDecisionLog("mongodb://user:secret@127.0.0.1:1/skynet", timeout_ms=300)
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_workers_opening_a_fresh_database_together_all_get_the_schema(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    start = time.time() + 8  # every process imports first, then they all open at once
+    code = (
+        "import time; from skynet.storage.decisions import open_decision_log; "
+        f"time.sleep(max(0, {start} - time.time())); open_decision_log({url!r}).count()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors

@@ -67,7 +67,11 @@ def train(
         bar.set_postfix_str(f"fitting on {len(data)} votes")
         model = UserModel(**{"random_state": settings.models.seed, **(params or {})}).fit(data)
         bar.update()
-        metrics = {**model.metrics_, "n_rows": model.training_["n_rows"], "n_devices": model.training_["n_devices"]}
+        metrics = {
+            **model.metrics_,
+            "n_rows": model.training_["n_rows"],
+            "n_devices": model.training_["n_devices"],
+        }
         name = save_trained(settings, model, metrics)
         bar.update()
     return name, metrics

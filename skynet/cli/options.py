@@ -63,7 +63,11 @@ def echo_table(rows: list[dict[str, Any]], floatfmt: str = ".3f") -> None:
     click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
     click.echo("  ".join("-" * w for w in widths))
     for row in cells:
-        click.echo("  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        click.echo(
+            "  ".join(
+                v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(row, widths, strict=True)
+            ).rstrip()
+        )
 
 
 def _numeric(v: str) -> bool:

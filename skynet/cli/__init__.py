@@ -26,6 +26,10 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "data": ("skynet.cli.data:data", "Import data sets into the store and inspect them."),
     "db": ("skynet.cli.db:db", "Create and migrate the SQL schema."),
+    "demo": (
+        "skynet.cli.demo:demo",
+        "Simulate homes, train and evaluate both models and control; write a report (no server).",
+    ),
     "deploy": ("skynet.cli.deploy:deploy", "Check a build on a host; a stand-in service for deployments."),
     "estimation": (
         "skynet.cli.estimation:estimation",

@@ -111,11 +111,15 @@ def records_columns(kind: type[Record], records: Sequence[Record]) -> dict[str, 
     return columns
 
 
-def frame_columns(kind: type[Record], frame: pd.DataFrame, validate: bool = True) -> dict[str, Any]:
+def frame_columns(
+    kind: type[Record], frame: pd.DataFrame, validate: bool = True, arrow_strings: bool = False
+) -> dict[str, Any]:
     """Check a frame of one record kind and return its normalized columns.
 
     Missing optional columns take the field's default; unknown columns, missing required
-    values and values a record would refuse are a :class:`DataError` that says where.
+    values and values a record would refuse are a :class:`DataError` that says where. With
+    ``arrow_strings``, string columns are pyarrow ``string`` arrays (nulls for missing) instead
+    of lists: no Python object per value for adapters that hand Arrow to their driver.
     """
     specs = fields_of(kind)
     known = [f.name for f in specs]
@@ -132,13 +136,13 @@ def frame_columns(kind: type[Record], frame: pd.DataFrame, validate: bool = True
             values = pd.Series([spec.default] * len(frame), index=frame.index, dtype=object)
         else:
             raise DataError(f"{kind.kind} frame lacks the required column {spec.name}")
-        columns[spec.name] = _column(kind, spec, values)
+        columns[spec.name] = _column(kind, spec, values, arrow_strings)
     if validate and "__post_init__" in vars(kind) and len(frame):
         _validate_rows(kind, columns, frame.index)
     return columns
 
 
-def _column(kind: type[Record], spec: Field, values: pd.Series) -> Any:
+def _column(kind: type[Record], spec: Field, values: pd.Series, arrow_strings: bool = False) -> Any:
     where = f"{kind.kind}.{spec.name}"
     missing = values.isna().to_numpy()
     if missing.any() and not spec.optional:
@@ -164,6 +168,17 @@ def _column(kind: type[Record], spec: Field, values: pd.Series) -> Any:
             return values.to_numpy(dtype=bool)
     except (ValueError, TypeError, OverflowError) as exc:
         raise DataError(f"{where}: {exc}") from None
+    if not arrow_strings:
+        return _strings(values, missing)
+    import pyarrow as pa
+
+    try:  # str (Arrow-backed) and object columns of strings convert in C
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # other values: str() of each
+        return pa.array(_strings(values, missing), type=pa.string())
+
+
+def _strings(values: pd.Series, missing: np.ndarray) -> list[str | None]:
     return [None if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
 
 
@@ -188,7 +203,7 @@ def python_values(spec: Field, column: Any) -> list[Any]:
         return out.tolist()
     if spec.type == "bool":
         return column.tolist()
-    return list(column)
+    return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
 
 
 def build_frame(kind: type[Record], columns: dict[str, Sequence[Any]] | None = None) -> pd.DataFrame:

@@ -12,6 +12,7 @@ columns in bulk. Driver errors become one-line :class:`~skynet.errors.StorageErr
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,6 +49,8 @@ _ENGINES: dict[str, Engine] = {}
 _LOCK = threading.Lock()
 #: Rows per executemany call: bounds the memory of the parameter lists.
 _BATCH = 20_000
+#: The schema name of an attached staged file (bulk SQLite writes).
+_STAGED = "skynet_staged"
 _DRIVER_EXTRAS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql"}
 #: A URL without a driver gets the one skynet installs (SQLAlchemy's defaults are other packages).
 _DEFAULT_DRIVERS = {
@@ -254,7 +257,13 @@ class SqlStore(RecordStore):
             return sum(self._insert(connection, kind, cols) for kind, cols in columns.items())
 
     def write_frame(self, kind: type[Record], frame: pd.DataFrame) -> int:
-        columns = frame_columns(kind, frame)
+        bulk = self._arrow_uri is not None and len(frame) >= _arrow.WRITE_ROWS
+        columns = frame_columns(kind, frame, arrow_strings=bulk)
+        if bulk:  # SQLite: staged through Arrow in C, then copied (falls back to the cursor if it can't)
+            self._check_lengths(kind, columns)
+            staged = _arrow.stage_columns(fields_of(kind), columns)
+            if staged is not None:
+                return self._insert_staged(kind, staged)
         with self._guard(f"writing {kind.kind} records"), self._engine.begin() as connection:
             return self._insert(connection, kind, columns)
 
@@ -279,9 +288,32 @@ class SqlStore(RecordStore):
             cursor.close()
         return added
 
+    def _insert_staged(self, kind: type[Record], path: str) -> int:
+        """Copy a staged file's rows (:func:`_arrow.stage_columns`) in one transaction; delete the file."""
+        names = ", ".join(self._quote(spec.name) for spec in fields_of(kind))
+        insert = (
+            f"INSERT INTO main.{self._quote(table_of(kind).name)} ({names}) SELECT {names} "
+            f"FROM {_STAGED}.{self._quote(_arrow.STAGED_TABLE)} WHERE true ON CONFLICT DO NOTHING"
+        )
+        try:
+            with self._guard(f"writing {kind.kind} records"), self._engine.connect() as connection:
+                raw = connection.connection.dbapi_connection
+                raw.execute(f"ATTACH DATABASE ? AS {_STAGED}", (path,))  # outside any transaction
+                try:
+                    with raw:  # one transaction: commits, or rolls back on any error
+                        added = raw.execute(insert).rowcount
+                finally:
+                    raw.execute(f"DETACH DATABASE {_STAGED}")
+                return added
+        finally:
+            os.unlink(path)
+
     def _db_values(self, spec: Any, column: Any) -> list[Any]:
         if spec.type == "datetime" and self.dialect == "sqlite":
-            return [s.replace("T", " ", 1) for s in np.datetime_as_string(column, unit="us").tolist()]
+            # 'YYYY-MM-DD HH:MM:SS.ffffff', formatted by Arrow in C (as the ADBC write path does)
+            import pyarrow as pa
+
+            return pa.array(column, type=pa.timestamp("us")).cast(pa.string()).to_pylist()
         return python_values(spec, column)
 
     def _check_lengths(self, kind: type[Record], columns: dict[str, Any]) -> None:
@@ -290,7 +322,13 @@ class SqlStore(RecordStore):
             limit = getattr(column.type, "length", None)
             if limit is None:
                 continue
-            too_long = [v for v in columns[column.name] if v is not None and len(v) > limit]
+            values = columns[column.name]
+            if hasattr(values, "to_pylist"):  # Arrow strings: measured in C, only the offenders listed
+                import pyarrow.compute as pc
+
+                longer = pc.greater(pc.utf8_length(values), limit)
+                values = values.filter(longer).to_pylist() if pc.any(longer).as_py() else []
+            too_long = [v for v in values if v is not None and len(v) > limit]
             if too_long:
                 raise DataError(
                     f"{kind.kind}.{column.name} {too_long[0]!r} is longer than {limit} characters"

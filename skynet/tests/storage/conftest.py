@@ -106,6 +106,8 @@ NO_CASSANDRA = (
 RECORD_BACKENDS = [
     *BACKENDS,
     pytest.param("routed", id="routed"),  # SQLite records + memory time series
+    # SQLite with every write_frame staged through ADBC, however small (the bulk write path)
+    pytest.param("sqlite-staged", id="sqlite-staged"),
     pytest.param("cassandra", id="cassandra", marks=pytest.mark.integration),
     pytest.param("routed-cassandra", id="routed-cassandra", marks=pytest.mark.integration),
 ]
@@ -176,6 +178,12 @@ def store_url(request, tmp_path):
     elif backend == "routed-cassandra":
         series = cassandra_url()
         yield from ((records, series) for records in _clean_url("sqlite", tmp_path, name))
+    elif backend == "sqlite-staged":
+        from skynet.storage.sql import _arrow
+
+        pytest.importorskip("adbc_driver_sqlite")
+        request.getfixturevalue("monkeypatch").setattr(_arrow, "WRITE_ROWS", 1)
+        yield from _clean_url("sqlite", tmp_path, name)
     elif backend == "routed":
         yield from (
             (records, f"memory://{name}-series-{uuid.uuid4().hex}")

@@ -6,7 +6,9 @@ buildings whose zones are devices (:func:`generate_energyplus`, needs the ``ener
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from skynet.domain import ApplianceState, ControlTarget, Device, Feedback, Senso
 
 __all__ = ["generate", "generate_energyplus", "energyplus_catalog"]
 
-#: Rows per write_frame call for the minute kinds (whole homes per frame).
+#: Rows per write_frame call for the minute kinds (readings: whole days; weather: whole homes).
 _BATCH_ROWS = 250_000
 
 
@@ -36,6 +38,9 @@ def generate(
     Devices, users, sensor readings (every minute), weather (every 30 minutes), appliance
     states, control targets and feedback. Deterministic for a seed; writing the same run
     again adds nothing (records are keyed by device and time; device ids carry the seed).
+    The sensor readings are stored by a background thread while the simulation runs (whole
+    days of every home per write, each one transaction), the other kinds after it; an
+    interrupted run keeps whole batches only, and running it again adds what is missing.
 
     Args:
         settings: the effective configuration (``storage.url`` names the store).
@@ -49,7 +54,9 @@ def generate(
 
     Returns:
         ``records`` (kind -> rows simulated), ``added`` (kind -> new in the store), the
-        store URL, the run's parameters, mean AC energy per home and day, and timings.
+        store URL, the run's parameters, mean AC energy per home and day, and timings:
+        ``simulate_seconds`` (the simulation, writes going on meanwhile), ``write_seconds``
+        (time spent writing, mostly overlapping it) and ``seconds`` (all of it).
 
     Raises:
         DataError: a bad argument, unknown climate or unreadable weather file.
@@ -60,31 +67,126 @@ def generate(
     from skynet.sim import simulate_fleet
 
     started = time.perf_counter()
-    with tqdm(
-        total=int(round(days * 1440)), unit="min", desc="simulate", disable=not progress, leave=False
-    ) as bar:
+    minutes = int(round(days * 1440))
+    with contextlib.ExitStack() as stack:
+        sim_bar = stack.enter_context(
+            tqdm(total=minutes, unit="min", desc="simulate", disable=not progress, leave=False, position=0)
+        )
+        write_bar = stack.enter_context(
+            tqdm(
+                total=devices * minutes,
+                unit="rec",
+                desc="write",
+                disable=not progress,
+                leave=False,
+                position=1,
+            )
+        )
+        writer = stack.enter_context(_Writer(settings, write_bar))
 
         def advance(_stage: str, done: int, _total: int) -> None:
-            bar.update(done - bar.n)
+            sim_bar.update(done - sim_bar.n)
+
+        def store_readings(_first: int, _end: int, make_frame: Callable[[], Any]) -> None:
+            writer.submit(SensorReading, make_frame)  # written while the simulation goes on
 
         result = simulate_fleet(devices, days, seed, climate=climate, start=start, weather_file=weather_file,
-                                keep_truth=False, progress=advance)  # fmt: skip
-    simulated = time.perf_counter()
-    written = _write(settings, result, progress)
+                                keep_truth=False, progress=advance, on_readings=store_readings,
+                                readings_rows=_BATCH_ROWS)  # fmt: skip
+        simulated = time.perf_counter()
+        counts = result.counts()
+        write_bar.total = sum(counts.values())
+        write_bar.refresh()
+        for kind in (Device, User, ControlTarget, ApplianceState, Feedback, Weather):
+            for frame in result.frames(kind, rows=_BATCH_ROWS):
+                writer.submit(kind, lambda frame=frame: frame)
+        url = writer.finish()
+    added = {kind: writer.added.get(kind, 0) for kind in counts}
     return {
-        "store": written["store"],
+        "store": url,
         "devices": devices,
         "days": days,
         "seed": seed,
         "climate": result.climate,
         "start": result.start.isoformat(sep=" "),
-        "records": written["records"],
-        "added": written["added"],
+        "records": counts,
+        "added": added,
         "ac_kwh_per_home_day": round(float(result.energy_kwh.mean()) / days, 2),
         "simulate_seconds": round(simulated - started, 2),
-        "write_seconds": written["write_seconds"],
+        "write_seconds": round(writer.seconds, 2),
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+class _Writer:
+    """Record frames written into the record store by one background thread, in submission order.
+
+    The simulation goes on while its finished readings are stored: the store's drivers (SQLite
+    through ADBC and ``sqlite3``, the server drivers' sockets) let the simulation's thread run
+    while they work. The store opens with the first frame, so a run refused before its first
+    day (a bad weather file) touches no store. A failed write stops the run at the next
+    submission, and no write runs after it (nor after any other error). Each write is one
+    transaction and writes are keyed, so an interrupted run leaves whole batches only and the
+    same command run again adds what is missing.
+    """
+
+    def __init__(self, settings: Settings, bar: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._settings, self._bar = settings, bar
+        self._store: Any = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="skynet-sim-write")
+        self._pending: list[Any] = []
+        self._failed = False
+        #: kind name -> new records stored; seconds the thread spent writing.
+        self.added: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if self._store is not None:
+            self._store.close()
+
+    def submit(self, kind: type, make_frame: Callable[[], Any]) -> None:
+        """Write ``make_frame()`` (built in the thread) as records of ``kind``."""
+        self._raise_failed()
+        if self._store is None:
+            self._store = open_records(self._settings)
+        self._pending.append(self._pool.submit(self._write, kind, make_frame))
+
+    def finish(self) -> str:
+        """Wait for every write; return the store's (masked) URL."""
+        for future in self._pending:
+            future.result()
+        self._pending = []
+        if self._store is None:
+            self._store = open_records(self._settings)
+        return self._store.describe()["url"]
+
+    def _write(self, kind: Any, make_frame: Callable[[], Any]) -> None:
+        if self._failed:  # nothing after a failed write: the store keeps a prefix of the run
+            return
+        started = time.perf_counter()
+        try:
+            frame = make_frame()
+            self.added[kind.kind] = self.added.get(kind.kind, 0) + self._store.write_frame(kind, frame)
+        except BaseException:
+            self._failed = True
+            raise
+        self._bar.update(len(frame))
+        self.seconds += time.perf_counter() - started
+
+    def _raise_failed(self) -> None:
+        running = []
+        for future in self._pending:
+            if not future.done():
+                running.append(future)
+            elif future.exception() is not None:
+                raise future.exception()
+        self._pending = running
 
 
 def generate_energyplus(

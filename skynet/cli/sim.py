@@ -70,7 +70,8 @@ def generate(devices: int, days: float, seed: int, climate: str, weather_file: s
     echo_table([{"kind": k, "records": n, "added": result["added"][k]} for k, n in result["records"].items()])
     click.echo(f"AC energy: {result['ac_kwh_per_home_day']} kWh per home and day")
     click.echo(
-        f"simulate {result['simulate_seconds']} s + write {result['write_seconds']} s = {result['seconds']} s"
+        f"simulate {result['simulate_seconds']} s, write {result['write_seconds']} s (meanwhile), "
+        f"total {result['seconds']} s"
     )
 
 

@@ -290,18 +290,15 @@ class Fleet:
 
     def _update_comfort(self, j: int) -> None:
         """PMV of every person (pythermalcomfort, ISO 7730), and the vote and action rates it sets."""
-        from pythermalcomfort.models import pmv_ppd_iso
-
         b, x, slots = self._b, self._x, MAX_PEOPLE
         up, asleep = b["up"][j], b["asleep"][j]
         t_air = x[kern.X_TAIR]
         clo = np.where(asleep, b["bed_clo"], b["clo"])
         met = np.where(asleep, 0.8, self.met)
         rh = np.clip(relative_humidity(t_air, x[kern.X_W]), 1.0, 100.0)
-        result = pmv_ppd_iso(tdb=np.repeat(t_air, slots), tr=np.repeat(0.4 * t_air + 0.6 * x[kern.X_TMASS], slots),
-                             vr=np.repeat(self._air_speed, slots), rh=np.repeat(rh, slots), met=met.ravel(),
-                             clo=clo.ravel(), limit_inputs=False, round_output=False)  # fmt: skip
-        pmv = np.clip(np.nan_to_num(np.asarray(result.pmv, dtype=float)), -3.5, 3.5).reshape(up.shape)
+        result = iso_pmv(np.repeat(t_air, slots), np.repeat(0.4 * t_air + 0.6 * x[kern.X_TMASS], slots),
+                         np.repeat(self._air_speed, slots), np.repeat(rh, slots), met.ravel(), clo.ravel())  # fmt: skip
+        pmv = np.clip(np.nan_to_num(np.asarray(result, dtype=float)), -3.5, 3.5).reshape(up.shape)
         s = pmv + self.comfort_offset
         self.pmv_people, self.sensation_people, self._clo, self._met = pmv, s, clo, met
         self._vote_rate = np.minimum(self.vote_rate * (1.0 + 2.0 * s * s), 0.05)
@@ -421,6 +418,31 @@ class Fleet:
             self._vote_rate[i, p] = 0.0  # until the gap has passed (next comfort update)
             self._feedback[i] = value
             self.feedback_events.append((k, i, p, value, float(self._clo[i, p]), float(self._met[i, p])))
+
+
+def iso_pmv(tdb: np.ndarray, tr: np.ndarray, vr: np.ndarray, rh: np.ndarray, met: np.ndarray,
+            clo: np.ndarray) -> np.ndarray:  # fmt: skip
+    """PMV (ISO 7730) per person: ``pythermalcomfort.models.pmv_ppd_iso(..., limit_inputs=False,
+    round_output=False).pmv``, the same numbers from the same compiled function.
+
+    The public function checks its inputs and computes PPD and the sensation categories on every
+    call; every 10 simulated minutes of a run those cost more than the PMV itself (about 1 ms a
+    call), so the simulator calls pythermalcomfort's compiled PMV directly when it is there.
+    """
+    global _PMV
+    if _PMV is None:
+        try:
+            from pythermalcomfort.models._pmv_ppd_optimized import _pmv_ppd_optimized as compiled
+
+            _PMV = lambda *a: compiled(*a, 0.0)  # noqa: E731 - wme = 0, as pmv_ppd_iso's default
+        except ImportError:  # another pythermalcomfort layout: the public function
+            from pythermalcomfort.models import pmv_ppd_iso
+
+            _PMV = lambda *a: pmv_ppd_iso(*a, limit_inputs=False, round_output=False).pmv  # noqa: E731
+    return _PMV(tdb, tr, vr, rh, met, clo)
+
+
+_PMV = None
 
 
 def _count(people: np.ndarray) -> np.ndarray:

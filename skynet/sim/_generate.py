@@ -11,16 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skynet.domain import Device, User, field_names
+from skynet.domain import Device, SensorReading, User, field_names
 from skynet.errors import DataError
 from skynet.sim._fleet import Fleet
 from skynet.sim._observation import Observation
 from skynet.sim._policy import Policy, RulePolicy
-from skynet.sim._result import TRUTH_COLUMNS, SimulationResult, event_frames
+from skynet.sim._result import TRUTH_COLUMNS, SimulationResult, event_frames, minute_frame
 
-__all__ = ["simulate_fleet", "run_policy"]
+__all__ = ["simulate_fleet", "run_policy", "ReadingsReady"]
 
 Progress = Callable[[str, int, int], None]
+#: ``on_readings(first, end, make_frame)``: the readings of minutes ``first <= k < end`` are final;
+#: ``make_frame()`` builds their SensorReading frame (from any thread, while the run goes on).
+ReadingsReady = Callable[[int, int, Callable[[], pd.DataFrame]], None]
 _DAY = 1440
 
 
@@ -37,6 +40,8 @@ def simulate_fleet(
     weather_interval: int = 30,
     keep_truth: bool = True,
     progress: Progress | None = None,
+    on_readings: ReadingsReady | None = None,
+    readings_rows: int = 250_000,
 ) -> SimulationResult:
     """Simulate ``n_devices`` AC-equipped homes for ``days`` days, minute by minute.
 
@@ -56,6 +61,11 @@ def simulate_fleet(
         weather_interval: minutes between weather records (10–60 is typical of weather APIs).
         keep_truth: keep the ground-truth minute series (see :meth:`SimulationResult.truth_frame`).
         progress: called as ``progress("simulate", minutes_done, minutes_total)`` once a day.
+        on_readings: called as soon as the sensor readings of about ``readings_rows`` rows (whole
+            days) are final, and for the last ones at the end: ``on_readings(first, end,
+            make_frame)`` (see :data:`ReadingsReady`), so a caller can store them while the
+            simulation runs. The frames are those of :meth:`SimulationResult.frame` cut by time.
+        readings_rows: rows (homes x minutes) per ``on_readings`` call.
 
     Returns:
         The record frames and ground truth.
@@ -90,7 +100,21 @@ def simulate_fleet(
             for name in _AFTER_STEP:  # what the unit did during the minute just simulated
                 truth[name][obs.minute - 1] = getattr(obs, name)
 
-    run_policy(fleet, controller, t, before_step=record, after_step=after_step, progress=progress)
+    ready = 0  # minutes handed to on_readings
+
+    def advance(stage: str, done: int, total: int) -> None:
+        nonlocal ready
+        if (
+            on_readings is not None
+            and ((done - ready) * n >= readings_rows or done == total)
+            and done > ready
+        ):
+            on_readings(ready, done, _readings_frame(fleet, sensors, ready, done))
+            ready = done
+        if progress is not None:
+            progress(stage, done, total)
+
+    run_policy(fleet, controller, t, before_step=record, after_step=after_step, progress=advance)
     minutes = np.arange(0, t, weather_interval)
     t_out, rh_out, _ = fleet.weather.at(minutes)
     weather = {
@@ -106,6 +130,20 @@ def simulate_fleet(
         energy_kwh=fleet.energy_kwh.copy(), sensors=sensors, weather_minutes=minutes, weather_values=weather,
         truth=truth, seconds=round(time.perf_counter() - started, 3),
     )  # fmt: skip
+
+
+def _readings_frame(
+    fleet: Fleet, sensors: dict[str, np.ndarray], first: int, end: int
+) -> Callable[[], pd.DataFrame]:
+    """A builder of the SensorReading frame of minutes ``first .. end`` (rows no step writes again)."""
+    values = {name: array[first:end] for name, array in sensors.items()}
+    ids, start = list(fleet.device_ids), fleet.start
+
+    def make() -> pd.DataFrame:
+        return minute_frame(start, ids, np.arange(len(ids)), np.arange(first, end), values, SensorReading,
+                            drop_lost=True)  # fmt: skip
+
+    return make
 
 
 _TRUTH_SOURCE = {"temperature": "true_temperature", "humidity": "true_humidity"}

@@ -31,7 +31,7 @@ from skynet.domain import (
 )
 from skynet.errors import DataError
 
-__all__ = ["SimulationResult", "TRUTH_COLUMNS"]
+__all__ = ["SimulationResult", "TRUTH_COLUMNS", "minute_frame"]
 
 #: Decimals of the stored minute values (sensor resolutions; kept as float32 in memory).
 _DECIMALS = {"temperature": 1, "humidity": 1, "luminosity": 0, "running_mean_temperature": 1}
@@ -141,25 +141,47 @@ class SimulationResult:
 
     def _minute_frame(self, cols: np.ndarray, minutes: np.ndarray, values: dict[str, np.ndarray],
                       cls: type[Record] | None, drop_lost: bool = False) -> pd.DataFrame:  # fmt: skip
-        stamps = pd.Timestamp(self.start) + pd.to_timedelta(minutes, unit="min")
-        n = len(minutes)
-        data: dict[str, Any] = {
-            "device_id": np.repeat(np.array(self.device_ids, dtype=object)[cols], n),
-            "timestamp": np.tile(stamps.to_numpy(dtype="datetime64[ns]"), len(cols)),
-        }
-        for name, array in values.items():
-            column = array[:, cols].T.ravel()
-            decimals = _DECIMALS.get(name) if cls is not None else None
-            data[name] = column if decimals is None else np.round(column.astype(np.float64), decimals)
-        frame = pd.DataFrame(data)
-        if drop_lost:
-            frame = frame[frame["temperature"].notna().to_numpy()].reset_index(drop=True)
-        if cls is None:
-            return frame
-        for name in field_names(cls):
-            if name not in frame:
-                frame[name] = None
-        return frame[field_names(cls)]
+        return minute_frame(self.start, self.device_ids, cols, minutes, values, cls, drop_lost)
+
+
+def minute_frame(start: datetime, device_ids: Sequence[str], cols: np.ndarray, minutes: np.ndarray,
+                 values: dict[str, np.ndarray], cls: type[Record] | None, drop_lost: bool = False) -> pd.DataFrame:  # fmt: skip
+    """A long frame (home by home, minute by minute) of (minutes, homes) arrays.
+
+    Args:
+        start: the run's first minute.
+        device_ids: every home of the run; ``cols`` picks some (indexes).
+        minutes: the run's minutes the rows of ``values`` hold.
+        values: column name -> (len(minutes), homes) array.
+        cls: the record kind (rounds values to the sensors' resolution, adds its missing fields
+            as None and orders the columns), or None for the raw arrays (ground truth).
+        drop_lost: leave out rows whose temperature is NaN (lost readings).
+    """
+    import pyarrow as pa
+
+    stamps = pd.Timestamp(start) + pd.to_timedelta(minutes, unit="min")
+    n = len(minutes)
+    # the ids repeated in C, as the Arrow-backed str column pandas makes of them anyway
+    ids = pa.array(list(device_ids), type=pa.large_string()).take(
+        np.repeat(np.asarray(cols, dtype=np.int64), n)
+    )
+    data: dict[str, Any] = {
+        "device_id": pd.Series(pd.array(ids, dtype="str"), copy=False),
+        "timestamp": np.tile(stamps.to_numpy(dtype="datetime64[ns]"), len(cols)),
+    }
+    for name, array in values.items():
+        column = array[:, cols].T.ravel()
+        decimals = _DECIMALS.get(name) if cls is not None else None
+        data[name] = column if decimals is None else np.round(column.astype(np.float64), decimals)
+    frame = pd.DataFrame(data)
+    if drop_lost:
+        frame = frame[frame["temperature"].notna().to_numpy()].reset_index(drop=True)
+    if cls is None:
+        return frame
+    for name in field_names(cls):
+        if name not in frame:
+            frame[name] = None
+    return frame[field_names(cls)]
 
 
 def _kind(kind: type[Record] | str) -> type[Record]:

@@ -209,43 +209,108 @@ class EstimationModel(Model):
         Raises:
             NotFittedError: before ``fit``; DataError: a reading or the weather is missing.
         """
+        return self.predict_candidates_many([state], [candidates])[0]
+
+    def predict_candidates_many(
+        self, states: Sequence[Mapping[str, Any]], candidates: Sequence[Any]
+    ) -> list[Forecast]:
+        """:meth:`predict_candidates` for several rooms, in one network pass for all of them.
+
+        Each room's forecasts are the numbers :meth:`predict_candidates` gives it alone (its
+        own part of the first layer is computed apart, the rest row by row).
+
+        Args:
+            states: the rooms (as ``state`` of :meth:`predict_candidates`).
+            candidates: per room, its candidate commands.
+
+        Returns:
+            Per room, ``Forecast(temperature, humidity)``.
+
+        Raises:
+            NotFittedError: before ``fit``; DataError: a room lacks a reading or the weather,
+                or the lists differ in length.
+        """
         layers = getattr(self, "layers_", None)
         if layers is None:
             self.check_is_fitted()
-        cands = candidates if _is_command_array(candidates) else F.encode_commands(candidates)
-        t, rh = _number(state, "temperature"), _number(state, "humidity")
-        for name, value in (("temperature", t), ("humidity", rh)):
-            if value != value:
-                raise DataError(f"the room state has no {name}")
-        power, mode, tset, fan = cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3]
-        if _number(state, "power") == 1.0:  # a candidate equal to the state in force keeps its age
-            same = (
-                (power == 1.0)
-                & (mode == _code(state.get("mode"), _MODE))
-                & (fan == _code(state.get("fan"), _FAN))
-            )
-            same &= tset == _number(state, "set_temperature")
-        else:
-            same = power == 0.0
-        situation = F.state_vector(
-            t, rh, tuple(_number(state, f"temperature_lag{lag}") for lag in F.LAGS),
-            tuple(_number(state, f"humidity_lag{lag}") for lag in F.LAGS),
-            _number(state, "temperature_mean30"), _number(state, "humidity_mean30"),
-            _required(state, "outdoor_temperature"), _required(state, "outdoor_humidity"), _required(state, "hour"),
-        )  # fmt: skip
-        n = len(cands)
-        commands = F.command_features(
-            t, power, mode, tset, fan, np.where(same, _number(state, "ac_minutes"), 0.0), n
-        )
-        # first layer split: the room's part is the same for every candidate, computed once
+        if len(states) != len(candidates):
+            raise DataError(f"{len(candidates)} candidate lists for {len(states)} rooms")
+        if not states:
+            return []
         k = len(F.STATE_FEATURES)
         w, b = layers[0]
-        h = commands @ w[k:]
-        h += situation @ w[:k] + b
+        rooms = [_room(state, cands) for state, cands in zip(states, candidates, strict=True)]
+        sizes = [len(room[0]) for room in rooms]
+        # candidates with the same features (set points beyond the unit's reach, say) are
+        # computed once: per room its distinct rows, and where each candidate finds its row
+        commands, inverses, start = [], [], 0
+        for c, t, _, _, minutes in rooms:
+            rows, inverse = _distinct(
+                F.command_features(t, c[:, 0], c[:, 1], c[:, 2], c[:, 3], minutes, len(c))
+            )
+            commands.append(rows)
+            inverses.append(inverse + start)
+            start += len(rows)
+        distinct = [len(rows) for rows in commands]
+        # first layer split: a room's part is the same for every candidate, computed once a room
+        h = (commands[0] if len(rooms) == 1 else np.concatenate(commands)) @ w[k:]
+        for (_, _, _, situation, _), lo, hi in zip(
+            rooms, np.cumsum([0, *distinct[:-1]]), np.cumsum(distinct), strict=True
+        ):
+            h[lo:hi] += situation @ w[:k] + b
         out = self._deltas(h, first=1)
-        out = self._absolute(out, t, rh)
-        k = len(self.horizons)
-        return Forecast(out[:, :k], out[:, k:])
+        out = out[inverses[0] if len(rooms) == 1 else np.concatenate(inverses)]
+        t_now = np.repeat([room[1] for room in rooms], sizes)[:, None] if len(rooms) > 1 else rooms[0][1]
+        rh_now = np.repeat([room[2] for room in rooms], sizes)[:, None] if len(rooms) > 1 else rooms[0][2]
+        out = self._absolute(out, t_now, rh_now)
+        n = len(self.horizons)
+        return [Forecast(part[:, :n], part[:, n:]) for part in np.split(out, np.cumsum(sizes)[:-1])]
+
+
+def _room(
+    state: Mapping[str, Any], candidates: Any
+) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
+    """A room's candidates (array), temperature, humidity, state features and each candidate's AC age."""
+    cands = candidates if _is_command_array(candidates) else F.encode_commands(candidates)
+    t, rh = _number(state, "temperature"), _number(state, "humidity")
+    for name, value in (("temperature", t), ("humidity", rh)):
+        if value != value:
+            raise DataError(f"the room state has no {name}")
+    power, mode, tset, fan = cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3]
+    if _number(state, "power") == 1.0:  # a candidate equal to the state in force keeps its age
+        same = (
+            (power == 1.0)
+            & (mode == _code(state.get("mode"), _MODE))
+            & (fan == _code(state.get("fan"), _FAN))
+        )
+        same &= tset == _number(state, "set_temperature")
+    else:
+        same = power == 0.0
+    situation = F.state_vector(
+        t, rh, tuple(_number(state, f"temperature_lag{lag}") for lag in F.LAGS),
+        tuple(_number(state, f"humidity_lag{lag}") for lag in F.LAGS),
+        _number(state, "temperature_mean30"), _number(state, "humidity_mean30"),
+        _required(state, "outdoor_temperature"), _required(state, "outdoor_humidity"), _required(state, "hour"),
+    )  # fmt: skip
+    return cands, t, rh, situation, np.where(same, _number(state, "ac_minutes"), 0.0)
+
+
+_KEY = np.random.default_rng(0).uniform(0.5, 1.5, len(F.COMMAND_FEATURES))
+
+
+def _distinct(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``X`` and, per row of ``X``, the index of its distinct row.
+
+    Rows are grouped by a random projection and the grouping is checked row by row; should two
+    different rows ever share a projection, every row is kept.
+    """
+    if len(X) < 2:
+        return X, np.arange(len(X))
+    _, first, inverse = np.unique(X @ _KEY, return_index=True, return_inverse=True)
+    rows = X[first]
+    if not np.array_equal(rows[inverse], X):  # pragma: no cover - a projection collision
+        return X, np.arange(len(X))
+    return rows, inverse
 
 
 def _is_command_array(value: Any) -> bool:

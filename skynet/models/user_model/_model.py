@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Self
 
@@ -37,7 +37,10 @@ class UserModel(Model):
 
     Args:
         max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: of the
-            boosting model (no early stopping: a fixed size is faster and deterministic).
+            boosting model (no early stopping: a fixed size is faster and deterministic). On
+            DB II (out-of-fold MAE, 3 device-grouped folds, seeds 0 and 1) 300 trees at 0.05
+            score within 0.002 of these defaults (expected vote 0.830 both, median vote 0.791
+            vs 0.789), and cost twice as much to train (about 21 vs 12 CPU s) and to predict.
         monotonic: constrain the prediction to rise with temperature and PMV.
         mask_inputs: share of training rows whose clothing and metabolic rate are hidden, so
             the model learns to predict without them (devices rarely know them).
@@ -63,8 +66,8 @@ class UserModel(Model):
 
     def __init__(
         self,
-        max_iter: int = 300,
-        learning_rate: float = 0.05,
+        max_iter: int = 150,
+        learning_rate: float = 0.1,
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 200,
         l2_regularization: float = 1.0,
@@ -210,9 +213,10 @@ class UserModel(Model):
             return booster, (None if test is None else booster.predict(X[test]))
 
     # -- predict --------------------------------------------------------------------------
-    def _location(self, X: np.ndarray) -> np.ndarray:
+    def _location(self, X: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
+        """The boosting model's output; ``bounds``: groups of rows sharing most features."""
         if self.forest_ is not None:
-            return self.forest_.predict(X)
+            return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
         return self.booster_.predict(X)  # pragma: no cover
 
     def _offsets_for(self, devices: np.ndarray | None, history: pd.DataFrame | None) -> np.ndarray | float:
@@ -273,6 +277,66 @@ class UserModel(Model):
         return device_offsets(
             y - expected, history["device_id"].astype(str).to_numpy(), self.shrinkage_, self.half_life
         )
+
+    def predict_arrays(self, columns: Mapping[str, Any], offset: float | None = None) -> np.ndarray:
+        """The expected vote of rows given as columns (fast path for a controller, no DataFrame).
+
+        Args:
+            columns: comfort-frame column name -> array (one value per row) or one value for
+                every row (``temperature`` required).
+            offset: the device's personal offset (from :meth:`personal_offsets`); None: the
+                offsets learned in training for ``device_id``.
+
+        Returns:
+            With ``offset=None``, the same as ``predict(pd.DataFrame(columns))`` (tested);
+            with an offset, the location shifted by it (as :meth:`predict_one`).
+        """
+        return self.predict_many([columns], [offset])[0]
+
+    def predict_many(
+        self, groups: Sequence[Mapping[str, Any]], offsets: Sequence[float | None] | None = None
+    ) -> list[np.ndarray]:
+        """:meth:`predict_arrays` of several groups of rows (e.g. several devices) in one pass.
+
+        One feature computation, one walk of the trees and one head for all the rows: what a
+        controller deciding for many devices at once asks.
+
+        Args:
+            groups: per group, columns as for :meth:`predict_arrays`.
+            offsets: per group, a personal offset or None (default: None for every group).
+
+        Returns:
+            Per group, its rows' expected votes.
+        """
+        self.check_is_fitted()
+        if offsets is None:
+            offsets = [None] * len(groups)
+        if len(offsets) != len(groups):
+            raise DataError(f"{len(offsets)} offsets for {len(groups)} groups of rows")
+        if not groups:
+            return []
+        raws = [F.raw_from_columns(columns, self.encoders_) for columns in groups]
+        raw = raws[0] if len(raws) == 1 else np.concatenate(raws)
+        X = F.features(raw, self.imputer_)
+        shift = np.concatenate(
+            [
+                np.broadcast_to(self._group_offset(c, o), len(r))
+                for c, o, r in zip(groups, offsets, raws, strict=True)
+            ]
+        )
+        bounds = np.cumsum([0, *(len(r) for r in raws)])
+        values = self.head_.proba(self._location(X, bounds), _unknown(X), shift) @ VOTES
+        return np.split(values, bounds[1:-1])
+
+    def _group_offset(self, columns: Mapping[str, Any], offset: float | None) -> np.ndarray | float:
+        if offset is not None:
+            return float(offset)
+        if "device_id" not in columns:
+            return 0.0
+        device = columns["device_id"]
+        if F._is_scalar(device):
+            return self.offsets_.get(str(device), (0.0, 0))[0]
+        return np.array([self.offsets_.get(str(d), (0.0, 0))[0] for d in device])
 
     def predict_one_proba(self, row: Mapping[str, Any], offset: float | None = None) -> np.ndarray:
         """Probabilities (7,) for one row given as a dict (fast path, no DataFrame).

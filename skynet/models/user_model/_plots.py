@@ -42,13 +42,13 @@ def plot_personalization(curve: Sequence[dict[str, Any]], path: str | os.PathLik
     frame = pd.DataFrame(list(curve))
     figure = _figure(6.4, 4.0)
     ax = figure.add_subplot()
-    for column, label, style in (
-        ("mae_mean", "expected vote (mean), personalized", "o-"),
-        ("mae_mean_no_feedback", "expected vote, not personalized", "o--"),
-        ("mae_median", "median vote, personalized", "s-"),
-        ("mae_median_no_feedback", "median vote, not personalized", "s--"),
+    for column, label, style, colour in (
+        ("mae_mean", "expected vote (mean), personalized", "o-", "C0"),
+        ("mae_mean_no_feedback", "expected vote, not personalized", "o--", "C0"),
+        ("mae_median", "median vote, personalized", "s-", "C1"),
+        ("mae_median_no_feedback", "median vote, not personalized", "s--", "C1"),
     ):
-        ax.plot(frame["n_feedback"], frame[column], style, label=label)
+        ax.plot(frame["n_feedback"], frame[column], style, color=colour, label=label)
     for _, row in frame.iterrows():
         ax.annotate(f"{int(row['n_devices'])} dev.", (row["n_feedback"], row["mae_mean"]), fontsize=7,
                     textcoords="offset points", xytext=(0, 6), ha="center")  # fmt: skip

@@ -159,3 +159,29 @@ def test_forecast_plots_are_written(sim_frame, tmp_path):
     paths = plot_forecasts(result, tmp_path / "plots", devices=3)
     assert len(paths) == 1 and paths[0].stat().st_size > 10_000
     assert paths[0].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_candidates_many_equals_one_room_at_a_time(sim_model, sim_frame):
+    rows = sim_frame.sample(12, random_state=5).reset_index(drop=True)
+    rng = np.random.default_rng(1)
+    states, lists = [], []
+    for i, (_, row) in enumerate(rows.iterrows()):
+        state = row.to_dict()
+        if i % 3 == 0:  # unknown lags and means
+            state = {k: v for k, v in state.items() if "lag" not in k and "mean" not in k}
+        n = int(rng.integers(1, 60))
+        cands = np.column_stack([rng.random(n) < 0.8, rng.integers(0, len(AC_MODES), n),
+                                 np.round(rng.uniform(16, 30, n) * 2) / 2, rng.integers(0, len(FAN_SPEEDS), n)])  # fmt: skip
+        cands = np.vstack([cands, cands[: n // 2]]).astype(float)  # repeated candidates too
+        states.append(state)
+        lists.append(cands)
+    many = sim_model.predict_candidates_many(states, lists)
+    assert len(many) == len(states)
+    for state, cands, got in zip(states, lists, many, strict=True):
+        alone = sim_model.predict_candidates(state, cands)
+        assert got.temperature.shape == (len(cands), len(HORIZONS))
+        np.testing.assert_allclose(got.temperature, alone.temperature, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.humidity, alone.humidity, rtol=0, atol=1e-12)
+    assert sim_model.predict_candidates_many([], []) == []
+    with pytest.raises(DataError, match="candidate lists for"):
+        sim_model.predict_candidates_many(states, lists[:-1])

@@ -171,3 +171,111 @@ def test_evaluate_compares_with_baselines_and_draws_the_curve(tmp_path):
                  plot_predicted_vs_voted(result.predictions, tmp_path / "b.png")):  # fmt: skip
         assert plot.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_offsets_shrink_towards_zero_and_weigh_recent_votes_more():
+    from skynet.models.user_model._personal import device_offsets
+
+    residuals = np.array([0.0] * 10 + [2.0] * 10)
+    devices = np.array(["a"] * 20)
+    flat, n = device_offsets(residuals, devices, shrinkage=20.0)["a"]
+    assert n == 20 and flat == pytest.approx(20.0 / 40.0)
+    unshrunk, _ = device_offsets(residuals, devices, shrinkage=0.0)["a"]
+    recent, _ = device_offsets(residuals, devices, shrinkage=0.0, half_life=3)["a"]
+    assert unshrunk == pytest.approx(1.0) and recent > 1.8
+
+
+def test_learned_shrinkage_follows_how_much_devices_differ():
+    from skynet.models.user_model._personal import learn_shrinkage
+
+    rng = np.random.default_rng(0)
+    devices = np.repeat([f"d{i}" for i in range(60)], 80)
+    noise = rng.normal(0, 1, len(devices))
+    strong = noise + np.repeat(rng.normal(0, 1.0, 60), 80)
+    weak = noise + np.repeat(rng.normal(0, 0.1, 60), 80)
+    assert learn_shrinkage(strong, devices) < 5 < 50 < learn_shrinkage(weak, devices)
+
+
+def _random_columns(sample: pd.DataFrame, rng: np.random.Generator, n: int) -> dict:
+    """Columns as a controller gives them: arrays of climates, one value for a device's facts."""
+    row = sample.iloc[int(rng.integers(len(sample)))]
+    columns = {
+        "temperature": rng.uniform(14.0, 36.0, n),
+        "humidity": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(20.0, 90.0, n)),
+        "air_speed": rng.choice([0.1, 0.22, 0.3, np.nan], n),
+    }
+    scalars = {
+        "clothing": [None, np.nan, 0.5, 1.0],
+        "metabolic_rate": [None, 1.1, 1.6],
+        "outdoor_temperature": [np.nan, 31.0, -2.0],
+        "outdoor_humidity": [None, 60.0],
+        "outdoor_running_mean": [np.nan, 12.0, 27.5],
+        "latitude": [None, row["latitude"], -33.9],
+        "device_id": [row["device_id"], "newcomer"],
+        "timestamp": [
+            row["timestamp"],
+            pd.Timestamp("2024-12-30 23:00", tz="Asia/Tokyo"),
+            "2024-06-01 10:00",
+        ],
+        "climate": [row.get("climate"), "never seen", None],
+        "building_type": [row.get("building_type"), None],
+        "cooling_type": [row.get("cooling_type"), np.nan],
+    }
+    for name, choices in scalars.items():
+        if rng.random() < 0.8:  # sometimes the column is absent
+            columns[name] = choices[int(rng.integers(len(choices)))]
+    if rng.random() < 0.3:  # a device fact given per row
+        columns["clothing"] = np.where(rng.random(n) < 0.5, np.nan, rng.uniform(0.3, 1.2, n))
+    return columns
+
+
+def test_predict_arrays_equals_predict_on_the_frame(user_model, user_sample):
+    rng = np.random.default_rng(5)
+    groups = [_random_columns(user_sample, rng, int(rng.integers(1, 40))) for _ in range(60)]
+    for columns in groups:
+        np.testing.assert_allclose(
+            user_model.predict_arrays(columns), user_model.predict(pd.DataFrame(columns)), rtol=0, atol=1e-12
+        )
+    offsets = [None if rng.random() < 0.5 else float(rng.normal(0, 1)) for _ in groups]
+    many = user_model.predict_many(groups, offsets)
+    for columns, offset, got in zip(groups, offsets, many, strict=True):
+        frame = pd.DataFrame(columns)
+        if offset is None:
+            expected = user_model.predict(frame)
+        else:
+            expected = [user_model.predict_one(row, offset=offset) for row in frame.to_dict("records")]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_predict_arrays_checks_its_input(user_model):
+    with pytest.raises(DataError, match="lacks the column 'temperature'"):
+        user_model.predict_arrays({"humidity": np.array([50.0])})
+    with pytest.raises(DataError, match="'temperature' is missing in row 1"):
+        user_model.predict_arrays({"temperature": np.array([24.0, np.nan])})
+    with pytest.raises(DataError, match="'wet' \\(row 0\\) is not a number"):
+        user_model.predict_arrays({"temperature": np.array([24.0]), "humidity": "wet"})
+    with pytest.raises(DataError, match="different lengths"):
+        user_model.predict_arrays({"temperature": np.array([24.0, 25.0]), "humidity": np.array([50.0])})
+    assert user_model.predict_many([]) == []
+
+
+def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
+    X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
+    rng = np.random.default_rng(2)
+    groups = []
+    for _ in range(30):  # groups sharing all features but a few, as a device's candidates do
+        base = X[int(rng.integers(len(X)))]
+        n = int(rng.integers(1, 30))
+        rows = np.repeat(base[None, :], n, axis=0)
+        for j in rng.choice(X.shape[1], int(rng.integers(0, 4)), replace=False):
+            rows[:, j] = X[rng.integers(len(X), size=n), j]
+        rows[rng.random(rows.shape) < 0.05] = np.nan  # missing values, shared or not
+        groups.append(rows)
+    groups.append(X[:50])  # a group sharing nothing
+    bounds = np.cumsum([0, *(len(g) for g in groups)])
+    rows = np.concatenate(groups)
+    forest = user_model.forest_
+    grouped = forest.predict_groups(rows, bounds)
+    np.testing.assert_allclose(grouped, user_model.booster_.predict(rows), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(grouped, forest.predict(rows))  # the same sums, whatever the groups
+    np.testing.assert_array_equal(grouped[::17], [forest.predict(row[None, :])[0] for row in rows[::17]])

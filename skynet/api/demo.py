@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from skynet.api import control as control_api
 from skynet.api import estimation as estimation_api
@@ -54,7 +55,7 @@ STAGES = (
     "report",
 )
 #: The defaults of :func:`run_demo`; about a minute on a loaded 2-core machine.
-DEFAULTS = {"devices": 24, "days": 5.0, "seed": 0, "control_devices": 3, "control_days": 2.0}
+DEFAULTS = {"devices": 50, "days": 7.0, "seed": 0, "control_devices": 4, "control_days": 2.0}
 #: Homes needed: the estimation model is scored on homes it never saw, the user model by device.
 MIN_DEVICES = 3
 _CLIMATE = "hot-humid"
@@ -112,8 +113,12 @@ def run_demo(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        result = _run(settings, tmp, final, devices, days, seed, control_devices, control_days,
-                      progress, bars, started)  # fmt: skip
+        # One BLAS thread: the estimation network and the controller multiply small matrices, and
+        # two BLAS threads fight each other and other processes on a 2-core machine (measured
+        # under load: training 10-26 s with two threads, 1.3-2.5 s with one).
+        with threadpool_limits(1, user_api="blas"):
+            result = _run(settings, tmp, final, devices, days, seed, control_devices, control_days,
+                          progress, bars, started)  # fmt: skip
         dispose_engines()  # the workspace's pooled SQLite connections: its WAL is checkpointed, files closed
         if final.is_dir():
             final.rmdir()  # an empty folder given as ``out`` (checked above); rename needs it gone
@@ -376,18 +381,23 @@ def _sections(result: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any
         ("User comfort model",
          f"{user['folds']}-fold cross-validation grouped by home ({user['n_rows']} votes of {user['n_devices']} "
          f"homes; each home's votes are scored by a model that never saw that home), against PMV and "
-         f"\"always comfy\". Model `{user['model']}` is trained on every vote.",
+         f"\"always comfy\". Model `{user['model']}` is trained on every vote. Votes are on the 7-point scale "
+         f"(-3 cold ... +3 hot): mae, rmse and bias of the estimate; exact_acc, the exact vote; acc_3class and "
+         f"f1_3class, cold / comfy / hot.",
          user["table"], user["plots"]),
         ("Estimation model (room temperature and humidity ahead)",
          f"Model `{est['model']}` trained on {est['train_devices']['count']} homes, scored on "
          f"{est['test_devices']['count']} homes it never saw, against persistence and a per-home RC model "
-         f"fitted on the first part of each scored home's data.",
+         f"fitted on the first part of each scored home's data. Errors in °C (temperature) and %RH "
+         f"(humidity) at each horizon (minutes ahead); rows: forecasts scored.",
          est["table"], est["plots"]),
         ("Control in closed loop",
          f"{setup['control']['devices']} other simulated homes (seed {setup['control']['seed']}) x "
          f"{setup['control']['days']:g} days: skynet's controller with the two models above vs a fixed "
          f"24 °C thermostat vs a comfort-band thermostat "
-         f"({setup['control']['comfort_band'][0]:g}-{setup['control']['comfort_band'][1]:g} °C).",
+         f"({setup['control']['comfort_band'][0]:g}-{setup['control']['comfort_band'][1]:g} °C). "
+         f"uncomfortable_%: share of occupied minutes with the occupants' mean sensation beyond ±0.5; "
+         f"degree-hours outside the band while occupied; AC energy; commands sent to the AC.",
          ctl["table"], ctl["plots"]),
     ]  # fmt: skip
 

@@ -12,7 +12,7 @@ __all__ = ["demo"]
 
 #: As skynet.api.demo.DEFAULTS (kept here so `skynet demo --help` imports nothing heavy). The
 #: numbers are checked by run_demo, so a bad one is one line (SkynetError), not a usage screen.
-_DEFAULTS = {"devices": 24, "days": 5.0, "control_devices": 3, "control_days": 2.0}
+_DEFAULTS = {"devices": 50, "days": 7.0, "control_devices": 4, "control_days": 2.0}
 
 
 @click.command("demo")

@@ -26,10 +26,14 @@ to a thermostat with hysteresis when a model is missing, raises, is too slow or 
 (logged on the ``skynet.control`` logger with the cause), and applies the safety rules
 (:func:`apply_safety`), which no model overrides. :class:`Controller` binds the models and the
 configuration; :func:`decide_by_rules` is the thermostat alone (no models, no fallback logs).
+:func:`decide_many` (``Controller.decide_many``) decides several devices at once with the same
+result, asking each model once for all of them (what the worker does with a batch).
 
 For the control worker
 ----------------------
-Per event: ``decision = controller.decide(context, target, appliance, state, now, safety)``.
+Per event: ``decision = controller.decide(context, target, appliance, state, now, safety)``;
+per batch (at most one event per device): ``controller.decide_many([(context, target,
+appliance, state, now, safety), ...])``.
 
 - ``decision.command`` is None ("no change") or an ApplianceState with origin "skynet" to send.
 - ``decision.safety`` is the device's new :class:`SafetyState`: keep it
@@ -50,6 +54,7 @@ so they load on first use.
 
 from typing import Any
 
+from skynet.control._batch import decide_many
 from skynet.control._context import build_context, local_hour
 from skynet.control._decide import Controller, Models, decide, decide_by_rules
 from skynet.control._fallback import thermostat
@@ -59,6 +64,7 @@ from skynet.control._types import Appliance, Context, ControlConfig, Decision, s
 
 __all__ = [
     "decide",
+    "decide_many",
     "decide_by_rules",
     "Controller",
     "Models",

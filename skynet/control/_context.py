@@ -11,6 +11,7 @@ at most ``max_gap`` minutes apart (NaN otherwise), and the mean of the readings 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,13 +70,15 @@ def build_context(
         raise DataError("no sensor reading with a temperature to decide from")
     newest = usable[-1]
     humidity = newest.humidity if _finite(newest.humidity) else math.nan
-    t_lags = {
-        lag: _at(usable, newest.timestamp - timedelta(minutes=lag), "temperature", max_gap) for lag in LAGS
-    }
-    rh_lags = {
-        lag: _at(usable, newest.timestamp - timedelta(minutes=lag), "humidity", max_gap) for lag in LAGS
-    }
-    recent = [r for r in usable if (newest.timestamp - r.timestamp).total_seconds() < WINDOW * 60.0]
+    times = [r.timestamp for r in usable]
+    temperatures = [float(r.temperature) for r in usable]
+    wet = [r for r in usable if _finite(r.humidity)]
+    wet_times, humidities = [r.timestamp for r in wet], [float(r.humidity) for r in wet]
+    whens = {lag: newest.timestamp - timedelta(minutes=lag) for lag in LAGS}
+    t_lags = {lag: _at(times, temperatures, when, max_gap) for lag, when in whens.items()}
+    rh_lags = {lag: _at(wet_times, humidities, when, max_gap) for lag, when in whens.items()}
+    window = newest.timestamp - timedelta(seconds=WINDOW * 60.0)
+    recent = usable[bisect_right(times, window) :]
     t_out = (
         weather.temperature if weather is not None and _finite(weather.temperature) else newest.temperature
     )
@@ -113,25 +116,20 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _at(readings: list[SensorReading], when: datetime, field: str, max_gap: float) -> float:
-    """``field`` at ``when``, linear between the readings around it (NaN past a long gap)."""
-    before = after = None
-    for r in readings:  # a half hour of minute readings: a scan is cheaper than bisect's key
-        value = getattr(r, field)
-        if not _finite(value):
-            continue
-        if r.timestamp <= when:
-            before = r
-        elif after is None:
-            after = r
-            break
-    if before is None:
+def _at(times: list[datetime], values: list[float], when: datetime, max_gap: float) -> float:
+    """The value at ``when``, linear between the readings around it (NaN past a long gap).
+
+    ``times`` (increasing) and ``values`` are the readings that have the value.
+    """
+    i = bisect_right(times, when)  # times[i - 1] <= when < times[i]
+    if i == 0:
         return math.nan
-    if before.timestamp == when or after is None:
-        gap = (when - before.timestamp).total_seconds() / 60.0
-        return float(getattr(before, field)) if gap <= max_gap / 2 else math.nan
-    span = (after.timestamp - before.timestamp).total_seconds() / 60.0
+    before, value = times[i - 1], values[i - 1]
+    if before == when or i == len(times):
+        gap = (when - before).total_seconds() / 60.0
+        return value if gap <= max_gap / 2 else math.nan
+    span = (times[i] - before).total_seconds() / 60.0
     if span > max_gap:
         return math.nan
-    share = (when - before.timestamp).total_seconds() / 60.0 / span
-    return float(getattr(before, field) + share * (getattr(after, field) - getattr(before, field)))
+    share = (when - before).total_seconds() / 60.0 / span
+    return float(value + share * (values[i] - value))

@@ -76,7 +76,27 @@ def decide(
     Returns:
         The decision; ``command`` is None when nothing is to be sent.
     """
-    started = time.perf_counter()
+    return _decide_with(
+        lambda mode, value, safety: _optimize(
+            context, mode, value, appliance, state, models, config, now, safety
+        ),
+        context, target, appliance, state, config, now, safety, time.perf_counter(),
+    )  # fmt: skip
+
+
+def _decide_with(
+    optimize: Any,
+    context: Context,
+    target: ControlTarget | None,
+    appliance: Appliance,
+    state: ApplianceState | None,
+    config: ControlConfig,
+    now: datetime,
+    safety: SafetyState | None,
+    started: float,
+) -> Decision:
+    """:func:`decide` with its model step ``optimize(mode, value, safety)`` given (the batched
+    path of :mod:`._batch` gives one that reads the batch's forecasts), timed from ``started``."""
     safety = (safety or SafetyState()).observe(state)
     mode = target.mode if target is not None else "manual"
     reason: dict[str, Any] = {"target": {"mode": mode, "value": target.value if target is not None else None}}
@@ -94,9 +114,7 @@ def decide(
         reason["why"] = "off target"
     else:
         try:
-            proposal, details = _optimize(
-                context, mode, target.value, appliance, state, models, config, now, safety
-            )
+            proposal, details = optimize(mode, target.value, safety)
             reason.update(details)
         except ModelFailure as failure:
             fallback = failure.cause
@@ -155,8 +173,7 @@ def _optimize(
     now: datetime,
     safety: SafetyState,
 ) -> tuple[ApplianceState, dict[str, Any]]:
-    band = target_band(mode, value, context, config)
-    cands = candidates(appliance, config, state, context.temperature, band)
+    band, cands = _plan(context, mode, value, appliance, state, config)
     temperature, humidity = forecast(
         models.estimator,
         estimation_state(context, state, now),
@@ -164,10 +181,49 @@ def _optimize(
         config.horizons,
         config.estimator_budget,
     )
-    wants_comfort = mode == "comfort" and context.occupied
     feedback = None
-    if wants_comfort:
+    if _wants_comfort(mode, context):
         feedback = comfort(models.comfort, context, cands, temperature, humidity, config.comfort_budget)
+    return _choose(
+        context, mode, value, state, config, now, safety, band, cands, temperature, humidity, feedback
+    )
+
+
+def _plan(
+    context: Context,
+    mode: str,
+    value: float | None,
+    appliance: Appliance,
+    state: ApplianceState | None,
+    config: ControlConfig,
+) -> tuple[tuple[float, float], np.ndarray]:
+    """The target band and the candidate commands of a decision (before any model call)."""
+    band = target_band(mode, value, context, config)
+    cands = candidates(appliance, config, state, context.temperature, band)
+    return band, cands
+
+
+def _wants_comfort(mode: str, context: Context) -> bool:
+    """Whether the decision asks the comfort model (comfort target, someone home)."""
+    return mode == "comfort" and context.occupied
+
+
+def _choose(
+    context: Context,
+    mode: str,
+    value: float | None,
+    state: ApplianceState | None,
+    config: ControlConfig,
+    now: datetime,
+    safety: SafetyState,
+    band: tuple[float, float],
+    cands: np.ndarray,
+    temperature: np.ndarray,
+    humidity: np.ndarray,
+    feedback: np.ndarray | None,
+) -> tuple[ApplianceState, dict[str, Any]]:
+    """The candidate of least cost from the models' answers, and the reason's details."""
+    wants_comfort = _wants_comfort(mode, context)
     guard = config.occupied_band if wants_comfort else band if mode in ("away", "comfort") else None
     terms = costs(cands, temperature, humidity, feedback, mode, value, guard,
                   current_row(state, MODE_CODE, FAN_CODE), config, safety.commands_in_last_hour(now))  # fmt: skip
@@ -244,3 +300,14 @@ class Controller:
     ) -> Decision:
         """See :func:`skynet.control.decide`."""
         return decide(context, target, appliance, state, self.models, self.config, now, safety)
+
+    def decide_many(self, requests: Any) -> list[Decision]:
+        """Several devices' decisions, the models asked once for all (see :func:`skynet.control.decide_many`).
+
+        Args:
+            requests: per device, the arguments of :meth:`decide` as a tuple
+                ``(context, target, appliance, state, now, safety)``.
+        """
+        from skynet.control._batch import decide_many
+
+        return decide_many(requests, self.models, self.config)

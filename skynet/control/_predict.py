@@ -8,6 +8,13 @@
   personal offset, None: the one it learned for ``device_id``), else ``predict(frame)`` on a
   DataFrame of those columns (a personal offset is then added to the expected vote).
 
+The comfort model's fast path is asked once per distinct row: candidates whose forecasts are
+the same (set points beyond what the unit reaches in the horizon, say) share one prediction.
+
+:func:`forecast_many` and :func:`comfort_many` are the same calls for several devices at once
+(``predict_candidates_many`` / ``predict_many`` of the real models: one network pass, one
+feature computation and tree walk for all): each device gets the numbers its own call gives.
+
 A missing model, an exception, a call slower than its budget or a NaN / infinite answer raise
 :class:`ModelFailure` with the cause; :func:`skynet.control.decide` then falls back to the
 rule-based thermostat.
@@ -16,7 +23,7 @@ rule-based thermostat.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +32,16 @@ from skynet.control._types import Context
 from skynet.data.estimation import LAGS, WINDOW
 from skynet.domain import ApplianceState
 
-__all__ = ["ModelFailure", "forecast", "comfort", "estimation_state", "AIR_SPEED_OFF", "AIR_SPEED_BY_FAN"]
+__all__ = [
+    "ModelFailure",
+    "forecast",
+    "forecast_many",
+    "comfort",
+    "comfort_many",
+    "estimation_state",
+    "AIR_SPEED_OFF",
+    "AIR_SPEED_BY_FAN",
+]
 
 #: Air speed at the occupants (m/s) with the AC off, and by fan code while it runs.
 AIR_SPEED_OFF = 0.1
@@ -90,6 +106,36 @@ def forecast(
     if estimator is None:
         raise ModelFailure("no estimation model")
     out = _timed("estimation model", lambda: estimator.predict_candidates(state, cands), budget)
+    return _forecast_answer(estimator, out, cands, horizons)
+
+
+def forecast_many(
+    estimator: Any,
+    states: Sequence[Mapping[str, Any]],
+    cands: Sequence[np.ndarray],
+    horizons: tuple[int, ...],
+    budget: float,
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """:func:`forecast` of several devices in ONE ``predict_candidates_many`` call.
+
+    Returns:
+        Per device, its forecasts; None when the estimator has no batched call.
+
+    Raises:
+        ModelFailure: as :func:`forecast`, for the whole batch (``budget`` bounds the one call).
+    """
+    many = getattr(estimator, "predict_candidates_many", None)
+    if many is None:
+        return None
+    outs = _timed("estimation model", lambda: many(states, cands), budget)
+    if len(outs) != len(cands):
+        raise ModelFailure("estimation model returned the wrong number of rooms")
+    return [_forecast_answer(estimator, out, c, horizons) for out, c in zip(outs, cands, strict=True)]
+
+
+def _forecast_answer(
+    estimator: Any, out: Any, cands: np.ndarray, horizons: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     model_horizons = tuple(int(h) for h in getattr(out, "horizons", getattr(estimator, "horizons", ())))
     try:
         temperature, humidity = _columns(out, "temperature"), _columns(out, "humidity")
@@ -125,15 +171,70 @@ def comfort(
     """
     if model is None:
         raise ModelFailure("no comfort model")
+    n, h = temperature.shape
+    fast = getattr(model, "predict_arrays", None)
+    if fast is not None:  # one numpy pass over the distinct rows, no DataFrame (what a worker wants)
+        columns, inverse = _comfort_columns(context, cands, temperature, humidity, distinct=True)
+        offset = context.comfort_offset
+        values = _timed("comfort model", lambda: fast(columns, offset=offset), budget)
+        return _comfort_answer(np.asarray(values, dtype=float), inverse, n, h)
     import pandas as pd
 
-    n, h = temperature.shape
+    columns, _ = _comfort_columns(context, cands, temperature, humidity, distinct=False)
+    offset = context.comfort_offset
+    if offset is not None:
+        call = lambda: model.predict(pd.DataFrame(columns), personalize=False) + offset  # noqa: E731
+    else:
+        call = lambda: model.predict(pd.DataFrame(columns))  # noqa: E731
+    return _comfort_answer(np.asarray(_timed("comfort model", call, budget), dtype=float), None, n, h)
+
+
+def comfort_many(
+    model: Any,
+    contexts: Sequence[Context],
+    cands: Sequence[np.ndarray],
+    temperatures: Sequence[np.ndarray],
+    humidities: Sequence[np.ndarray],
+    budget: float,
+) -> list[np.ndarray] | None:
+    """:func:`comfort` of several devices in ONE ``predict_many`` call of the comfort model.
+
+    Returns:
+        Per device, its predicted feedback; None when the model has no batched call.
+
+    Raises:
+        ModelFailure: as :func:`comfort`, for the whole batch (``budget`` bounds the one call).
+    """
+    many = getattr(model, "predict_many", None)
+    if many is None or getattr(model, "predict_arrays", None) is None:
+        return None
+    built = [_comfort_columns(c, k, t, rh, distinct=True)
+             for c, k, t, rh in zip(contexts, cands, temperatures, humidities, strict=True)]  # fmt: skip
+    groups, offsets = [b[0] for b in built], [c.comfort_offset for c in contexts]
+    values = _timed("comfort model", lambda: many(groups, offsets), budget)
+    if len(values) != len(built):
+        raise ModelFailure("comfort model returned the wrong number of devices")
+    return [_comfort_answer(np.asarray(v, dtype=float), b[1], *t.shape)
+            for v, b, t in zip(values, built, temperatures, strict=True)]  # fmt: skip
+
+
+def _comfort_columns(
+    context: Context, cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray, distinct: bool
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """The comfort model's columns, one row per candidate and horizon; with ``distinct``, one
+    row per distinct climate and the index of each candidate-and-horizon's row."""
+    h = temperature.shape[1]
     on = cands[:, 0] > 0.5
     speed = np.where(on, AIR_SPEED_BY_FAN[cands[:, 3].astype(int).clip(0, 3)], AIR_SPEED_OFF)
+    ta, rh, va = temperature.ravel(), np.clip(humidity.ravel(), 0.0, 100.0), np.repeat(speed, h)
+    inverse = None
+    if distinct:
+        first, inverse = _distinct_rows(ta, rh, va)
+        ta, rh, va = ta[first], rh[first], va[first]
     columns: dict[str, Any] = {
-        "temperature": temperature.ravel(),
-        "humidity": np.clip(humidity.ravel(), 0.0, 100.0),
-        "air_speed": np.repeat(speed, h),
+        "temperature": ta,
+        "humidity": rh,
+        "air_speed": va,
         "outdoor_temperature": context.outdoor_temperature,
         "outdoor_humidity": context.outdoor_humidity,
         "outdoor_running_mean": (
@@ -143,15 +244,29 @@ def comfort(
         "timestamp": context.timestamp,
         **context.device_facts,
     }
-    offset = context.comfort_offset
-    fast = getattr(model, "predict_arrays", None)
-    if fast is not None:  # one numpy pass, no DataFrame (what a worker wants)
-        call = lambda: fast(columns, offset=offset)  # noqa: E731
-    elif offset is not None:
-        call = lambda: model.predict(pd.DataFrame(columns), personalize=False) + offset  # noqa: E731
-    else:
-        call = lambda: model.predict(pd.DataFrame(columns))  # noqa: E731
-    values = np.asarray(_timed("comfort model", call, budget), dtype=float)
+    return columns, inverse
+
+
+def _distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the first row of each distinct key tuple, and each row's distinct index."""
+    order = np.lexsort(keys[::-1])
+    new = np.empty(len(order), dtype=bool)
+    new[:1] = True
+    if len(order) > 1:
+        ordered = [k[order] for k in keys]
+        new[1:] = ordered[0][1:] != ordered[0][:-1]
+        for k in ordered[1:]:
+            new[1:] |= k[1:] != k[:-1]
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
+def _comfort_answer(values: np.ndarray, inverse: np.ndarray | None, n: int, h: int) -> np.ndarray:
+    if inverse is not None:
+        if values.shape != (int(inverse.max()) + 1 if len(inverse) else 0,):
+            raise ModelFailure("comfort model returned NaN or the wrong number of predictions")
+        values = values[inverse]
     if values.shape != (n * h,) or not np.isfinite(values).all():
         raise ModelFailure("comfort model returned NaN or the wrong number of predictions")
     return np.clip(values, -3.0, 3.0).reshape(n, h)

@@ -20,9 +20,11 @@ from skynet.control import (
     build_context,
     decide,
     decide_by_rules,
+    decide_many,
     local_hour,
 )
-from skynet.domain import ApplianceState, Device, SensorReading, Weather
+from skynet.control._batch import CHUNK
+from skynet.domain import ApplianceState, ControlTarget, Device, SensorReading, Weather
 from skynet.tests.control.conftest import (
     NOW,
     FirstOrderRoomDouble,
@@ -229,7 +231,13 @@ class Counting:
 
     def __getattr__(self, name):
         attr = getattr(self.model, name)
-        if name in ("predict", "predict_candidates", "predict_arrays"):
+        if name in (
+            "predict",
+            "predict_candidates",
+            "predict_arrays",
+            "predict_candidates_many",
+            "predict_many",
+        ):
 
             def counted(*args, **kwargs):
                 self.calls += 1
@@ -262,3 +270,132 @@ def test_real_small_models_leave_a_comfortable_room_alone(small_models):
                    NOW + timedelta(minutes=5), first.safety)  # fmt: skip
     assert first.fallback is None and again.fallback is None
     assert again.command is None  # a decision repeated on the same data does not flip-flop
+
+
+def _random_requests(rng: np.random.Generator, n: int) -> list[tuple]:
+    """Requests of many devices: every target mode, known and unknown AC states, missing readings."""
+    modes = [("comfort", None), ("comfort", None), ("temperature", 24.0), ("humidity", 50.0), ("away", None),
+             ("off", None), ("manual", None), None]  # fmt: skip
+    out = []
+    for i in range(n):
+        device = f"dev-{i}"
+        picked = modes[int(rng.integers(len(modes)))]
+        tgt = None if picked is None else ControlTarget(device, datetime(2025, 6, 1), *picked)
+        temperature = float(rng.uniform(17.0, 33.0))
+        context = Context(
+            device_id=device, timestamp=NOW, temperature=temperature,
+            humidity=float("nan") if rng.random() < 0.05 else float(rng.uniform(35.0, 80.0)),
+            outdoor_temperature=float(rng.uniform(5.0, 38.0)), outdoor_humidity=float(rng.uniform(30.0, 90.0)),
+            hour=float(rng.uniform(0, 24)),
+            temperature_lags={lag: temperature - float(rng.normal(0, 0.5)) for lag in (5, 15, 30) if rng.random() < 0.8},
+            humidity_lags={5: 55.0}, temperature_mean=temperature, humidity_mean=float("nan"),
+            outdoor_running_mean=None if rng.random() < 0.3 else float(rng.uniform(10, 30)),
+            occupancy=[None, 0, 1, 2][int(rng.integers(4))],
+            comfort_offset=None if rng.random() < 0.5 else float(rng.normal(0, 0.7)),
+            device_facts={} if rng.random() < 0.5 else {"latitude": 35.0, "climate": "hot-humid"},
+        )  # fmt: skip
+        states = [None, ApplianceState(device, NOW - timedelta(hours=2), False, "cool", 25.0, "auto", "user"),
+                  ApplianceState(device, NOW - timedelta(minutes=3), True, "cool", float(rng.integers(20, 28)),
+                                 "low", "skynet"),
+                  ApplianceState(device, NOW - timedelta(hours=1), True, "heat", 22.0, "auto", "user")]  # fmt: skip
+        state = states[int(rng.integers(len(states)))]
+        safety = (
+            None
+            if rng.random() < 0.5
+            else SafetyState(True, NOW - timedelta(hours=1), (NOW - timedelta(minutes=20),))
+        )
+        out.append((context, tgt, Appliance(), state, NOW, safety))
+    return out
+
+
+def _same_decisions(batched, alone) -> None:
+    assert len(batched) == len(alone)
+    for a, b in zip(batched, alone, strict=True):
+        assert (a.device_id, a.command, a.fallback, a.safety) == (
+            b.device_id,
+            b.command,
+            b.fallback,
+            b.safety,
+        )
+        assert a.reason == b.reason
+
+
+def test_decide_many_gives_each_device_the_decision_decide_gives_it(small_models):
+    controller = Controller(small_models["estimator"], small_models["comfort"], ControlConfig())
+    requests = _random_requests(np.random.default_rng(7), 60)
+    batched = controller.decide_many(requests)
+    _same_decisions(batched, [controller.decide(*r) for r in requests])
+    assert any(d.reason.get("chosen", {}).get("feedback") for d in batched)  # the comfort model was asked
+    assert sum(d.fallback is None and "chosen" in d.reason for d in batched) > 20
+    assert all(d.latency > 0 for d in batched)
+
+
+def test_decide_many_asks_each_real_model_once(small_models):
+    estimator, comfort_model = Counting(small_models["estimator"]), Counting(small_models["comfort"])
+    requests = [r for r in _random_requests(np.random.default_rng(8), 60)
+                if r[1] is not None and r[1].mode == "comfort" and r[0].valid()]  # fmt: skip
+    decisions = decide_many(requests, Models(estimator, comfort_model), ControlConfig(), chunk=len(requests))
+    assert len(requests) > 8 and all(d.fallback is None for d in decisions)
+    assert estimator.calls == 1 and comfort_model.calls == int(any(r[0].occupied for r in requests))
+    estimator.calls = 0
+    Controller(estimator, comfort_model).decide_many(requests)  # batches of CHUNK devices at most
+    assert estimator.calls == -(-len(requests) // CHUNK)
+
+
+@pytest.mark.parametrize("models", ["doubles", "raising", "none"])
+def test_decide_many_without_batched_models_decides_one_by_one(models):
+    pair = {"doubles": (FirstOrderRoomDouble(), PmvLikeComfortDouble()),
+            "raising": (FirstOrderRoomDouble(), RaisingDouble()), "none": (None, None)}[models]  # fmt: skip
+    controller = Controller(*pair)
+    requests = _random_requests(np.random.default_rng(9), 30)
+    _same_decisions(controller.decide_many(requests), [controller.decide(*r) for r in requests])
+
+
+def _reference_at(readings, when, field, max_gap):
+    """The lag by a plain scan (what build_context's bisection must equal)."""
+    known = [r for r in readings if getattr(r, field) is not None and np.isfinite(getattr(r, field))]
+    before = [r for r in known if r.timestamp <= when]
+    after = [r for r in known if r.timestamp > when]
+    if not before:
+        return float("nan")
+    b = before[-1]
+    if b.timestamp == when or not after:
+        gap = (when - b.timestamp).total_seconds() / 60.0
+        return float(getattr(b, field)) if gap <= max_gap / 2 else float("nan")
+    a = after[0]
+    span = (a.timestamp - b.timestamp).total_seconds() / 60.0
+    if span > max_gap:
+        return float("nan")
+    share = (when - b.timestamp).total_seconds() / 60.0 / span
+    return float(getattr(b, field) + share * (getattr(a, field) - getattr(b, field)))
+
+
+def test_context_lags_and_means_equal_a_plain_scan():
+    rng = np.random.default_rng(3)
+    t0 = datetime(2025, 7, 1, 12, 0)
+    checked = 0
+    for _ in range(200):
+        minutes = np.sort(rng.choice(np.arange(0, 40, 0.5), int(rng.integers(1, 40)), replace=False))
+        readings = [SensorReading("d", t0 + timedelta(minutes=float(m)),
+                                  float("nan") if rng.random() < 0.1 else float(rng.uniform(20, 30)),
+                                  None if rng.random() < 0.2 else float(rng.uniform(30, 70)))
+                    for m in minutes]  # fmt: skip
+        rng.shuffle(readings)
+        usable = sorted((r for r in readings if np.isfinite(r.temperature)), key=lambda r: r.timestamp)
+        if not usable:
+            continue
+        max_gap = float(rng.choice([2.0, 10.0]))
+        context = build_context(readings, None, max_gap=max_gap)
+        newest = usable[-1].timestamp
+        for lag in (5, 15, 30):
+            when = newest - timedelta(minutes=lag)
+            for field, lags in (
+                ("temperature", context.temperature_lags),
+                ("humidity", context.humidity_lags),
+            ):
+                expected = _reference_at(usable, when, field, max_gap)
+                assert lags[lag] == expected or (np.isnan(expected) and np.isnan(lags[lag])), (field, lag)
+                checked += not np.isnan(expected)
+        recent = [r for r in usable if (newest - r.timestamp).total_seconds() < 30 * 60.0]
+        assert context.temperature_mean == pytest.approx(np.mean([r.temperature for r in recent]), abs=1e-12)
+    assert checked > 200

@@ -18,7 +18,8 @@ estimation model on their readings and AC states (``skynet.data.estimation``).
   ``--seconds`` while the worker runs; the latency from an event's queueing to the commit of
   its command (p50 / p99) is what a home waits.
 * **naive**: the same worker and controller, but the models are asked one candidate at a time
-  (one estimation call and one comfort call per candidate), on a small sample.
+  (one estimation call and one comfort call per candidate, the comfort model through its
+  DataFrame ``predict``), on a small sample.
 * **rules only**: the same worker with the controller's rule-based thermostat and safety rules
   and no model: what the worker itself (Redis, states, decision log, commit) costs.
 
@@ -105,7 +106,9 @@ class PerCandidateComfort:
             [self.model.predict(frame.iloc[i : i + h], **kwargs) for i in range(0, len(frame), h)]
         )
 
-    def __getattr__(self, name):  # personal_offsets etc.
+    def __getattr__(self, name):  # personal_offsets etc., but not the batched fast paths
+        if name in ("predict_arrays", "predict_many"):
+            raise AttributeError(name)
         return getattr(self.model, name)
 
 

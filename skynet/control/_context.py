@@ -77,8 +77,9 @@ def build_context(
     whens = {lag: newest.timestamp - timedelta(minutes=lag) for lag in LAGS}
     t_lags = {lag: _at(times, temperatures, when, max_gap) for lag, when in whens.items()}
     rh_lags = {lag: _at(wet_times, humidities, when, max_gap) for lag, when in whens.items()}
-    window = newest.timestamp - timedelta(seconds=WINDOW * 60.0)
-    recent = usable[bisect_right(times, window) :]
+    window = newest.timestamp - timedelta(seconds=WINDOW * 60.0)  # the mean's readings: after it
+    t_recent = temperatures[bisect_right(times, window) :]
+    rh_recent = humidities[bisect_right(wet_times, window) :]
     t_out = (
         weather.temperature if weather is not None and _finite(weather.temperature) else newest.temperature
     )
@@ -98,18 +99,13 @@ def build_context(
         hour=local_hour(newest.timestamp, timezone),
         temperature_lags=t_lags,
         humidity_lags=rh_lags,
-        temperature_mean=_mean(r.temperature for r in recent),
-        humidity_mean=_mean(r.humidity for r in recent),
+        temperature_mean=sum(t_recent) / len(t_recent),
+        humidity_mean=sum(rh_recent) / len(rh_recent) if rh_recent else math.nan,
         outdoor_running_mean=weather.running_mean_temperature if weather is not None else None,
         occupancy=occupancy,
         comfort_offset=comfort_offset,
         device_facts=facts,
     )
-
-
-def _mean(values) -> float:
-    known = [float(v) for v in values if _finite(v)]
-    return sum(known) / len(known) if known else math.nan
 
 
 def _finite(value: float | None) -> bool:

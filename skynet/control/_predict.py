@@ -225,8 +225,12 @@ def _comfort_columns(
     row per distinct climate and the index of each candidate-and-horizon's row."""
     h = temperature.shape[1]
     on = cands[:, 0] > 0.5
-    speed = np.where(on, AIR_SPEED_BY_FAN[cands[:, 3].astype(int).clip(0, 3)], AIR_SPEED_OFF)
-    ta, rh, va = temperature.ravel(), np.clip(humidity.ravel(), 0.0, 100.0), np.repeat(speed, h)
+    # np.minimum(np.maximum()) is np.clip, several times faster on short arrays
+    speed = np.where(
+        on, AIR_SPEED_BY_FAN[np.minimum(np.maximum(cands[:, 3].astype(int), 0), 3)], AIR_SPEED_OFF
+    )
+    ta, rh = temperature.ravel(), np.minimum(np.maximum(humidity.ravel(), 0.0), 100.0)
+    va = np.repeat(speed, h)
     inverse = None
     if distinct:
         first, inverse = _distinct_rows(ta, rh, va)

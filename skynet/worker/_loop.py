@@ -161,8 +161,13 @@ class Worker:
         Returns:
             What the worker did.
         """
+        from threadpoolctl import threadpool_limits
+
         logger.info("worker %s starting (pid %d)", self.consumer, os.getpid())
         self._next_beat = 0.0
+        # one BLAS thread: the models' matrices are small, and on a busy machine threads that
+        # wait for each other at every product make the slowest decisions several times slower
+        limits = threadpool_limits(1, user_api="blas")
         try:
             while not self._stop.is_set():
                 self._guarded(self._beat_if_due)
@@ -172,6 +177,7 @@ class Worker:
                 if until is not None and not worked and until():
                     break
         finally:
+            limits.restore_original_limits()
             self._leave()
         logger.info("worker %s stopped: %s", self.consumer, self.stats.summary())
         return self.stats

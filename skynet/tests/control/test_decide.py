@@ -398,4 +398,10 @@ def test_context_lags_and_means_equal_a_plain_scan():
                 checked += not np.isnan(expected)
         recent = [r for r in usable if (newest - r.timestamp).total_seconds() < 30 * 60.0]
         assert context.temperature_mean == pytest.approx(np.mean([r.temperature for r in recent]), abs=1e-12)
+        wet = [r.humidity for r in recent if r.humidity is not None]
+        assert (
+            context.humidity_mean == pytest.approx(np.mean(wet), abs=1e-12)
+            if wet
+            else np.isnan(context.humidity_mean)
+        )
     assert checked > 200

@@ -24,14 +24,17 @@ estimation model on their readings and AC states (``skynet.data.estimation``).
   and no model: what the worker itself (Redis, states, decision log, commit) costs.
 
 Targets (issue 4): >= 2,000 decisions/s in one worker process, p99 decision latency <= 20 ms.
-Every figure is the median of ``--runs`` runs. The controller's time budgets are raised so the
-fallback thermostat never stands in for a slow model: the table's ``fallbacks`` column must be 0.
+Every figure is the median of ``--runs`` runs; the worker's CPU time per decision (this
+process only: Redis's own work is not in it) says what the code costs, whatever the neighbours
+on a shared machine take. The controller's time budgets are raised so the fallback thermostat
+never stands in for a slow model: the table's ``fallbacks`` column must be 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -181,14 +184,15 @@ def drain(controller: Controller, redis: str, folder: Path, devices: int, events
             live.append_events(queued[lo : lo + 2000])
         worker = Worker(live, log, Processor(controller, "bench"), "bench",
                         WorkerOptions(batch=batch, block_ms=20, lease_ms=20_000, heartbeat_ms=5000))  # fmt: skip
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         stats = worker.run(until=lambda: live.backlog() == 0)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         fallbacks = sum(1 for doc in log.read() if doc.get("fallback"))
         latencies = sorted(stats.latencies)
         return {
             "decisions": stats.decisions,
             "rate": stats.decisions / wall,
+            "cpu_us": 1e6 * cpu / max(stats.decisions, 1),
             "p50": 1000 * latencies[len(latencies) // 2],
             "p99": 1000 * latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)],
             "fallbacks": fallbacks,
@@ -252,6 +256,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     estimator, comfort, train_s = train_models(args.homes, args.days)
     print(f"models trained on {args.homes} simulated homes x {args.days:g} days in {train_s:.1f} s")
     ctl = controllers(estimator, comfort)
@@ -270,6 +275,7 @@ def main() -> None:
                 "approach": name,
                 "decisions/run": runs[0]["decisions"],
                 "decisions/s": f"{statistics.median(r['rate'] for r in runs):,.0f}",
+                "worker CPU µs/decision": f"{statistics.median(r['cpu_us'] for r in runs):,.0f}",
                 "decision p50 ms": f"{statistics.median(r['p50'] for r in runs):.2f}",
                 "decision p99 ms": f"{statistics.median(r['p99'] for r in runs):.2f}",
                 "queue->commit p50/p99 ms": "",
@@ -284,7 +290,9 @@ def main() -> None:
                 "queue->commit p50/p99 ms": f"{statistics.median(p['queue_p50'] for p in pace):,.1f} / "
                                             f"{statistics.median(p['queue_p99'] for p in pace):,.1f}",
             })  # fmt: skip
-    print_table(f"control worker, one process, Redis {args.redis} (median of {args.runs} runs)", rows)
+    print_table(f"control worker, one process, Redis {args.redis} (median of {args.runs} runs; "
+                f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)",
+                rows)  # fmt: skip
     print("\ntargets: >= 2,000 decisions/s; p99 decision latency <= 20 ms")
 
 

@@ -139,7 +139,7 @@ class UserModel(Model):
         devices = (
             frame["device_id"].astype(str).to_numpy() if "device_id" in frame else np.full(len(frame), "")
         )
-        oof, self.booster_ = self._fit_boosters(X, y, devices)
+        oof, self.booster_ = self._fit_boosters(_fill_empty_columns(X), y, devices)
         unknown = _unknown(X)
         self.head_ = fit_ordinal_head(oof, unknown, y, seed=self.random_state)
         proba = self.head_.proba(oof, unknown)
@@ -365,6 +365,21 @@ class UserModel(Model):
     def load(cls, path: Any) -> Self:
         """Load a saved model (see :meth:`Model.load`) and compile its fast path."""
         return super().load(path).warm_up()
+
+
+def _fill_empty_columns(X: np.ndarray) -> np.ndarray:
+    """``X`` with every column that holds no number set to 0.
+
+    A feature nobody reported (air speed from homes without a sensor) carries no information,
+    but scikit-learn's binning fails on an all-missing column; a constant one is never split on,
+    so whatever that feature holds later never changes a prediction.
+    """
+    empty = ~np.isfinite(X).any(axis=0)
+    if not empty.any():
+        return X
+    X = X.copy()
+    X[:, empty] = 0.0
+    return X
 
 
 def _unknown(X: np.ndarray) -> np.ndarray:

@@ -279,3 +279,14 @@ def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
     np.testing.assert_allclose(grouped, user_model.booster_.predict(rows), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(grouped, forest.predict(rows))  # the same sums, whatever the groups
     np.testing.assert_array_equal(grouped[::17], [forest.predict(row[None, :])[0] for row in rows[::17]])
+
+
+def test_a_column_nobody_reported_does_not_stop_training():
+    """Simulated homes have no air-speed sensor: the column is all missing (scikit-learn's
+    binning fails on such a column unless the model handles it)."""
+    frame = sample_data(300, seed=5, n_devices=5).assign(air_speed=np.nan)
+    model = UserModel(**SAMPLE_PARAMS).fit(frame)
+    held_out = sample_data(400, seed=11, n_devices=6).assign(air_speed=np.nan)
+    y = held_out["value"].to_numpy()
+    model_mae = score(y, model.predict_median(held_out, personalize=False))["mae"]
+    assert model_mae < score(y, np.zeros(len(y)))["mae"] - 0.2

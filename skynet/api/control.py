@@ -272,14 +272,21 @@ def evaluate(
 
 def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple, plot_devices: int,
                  reference: str, progress: bool, days: float) -> Any:  # fmt: skip
-    """Run the closed loop under a progress bar, counting fallbacks instead of logging each."""
+    """Run the closed loop under a progress bar, logging each cause of fallback once.
+
+    Thousands of decisions may fall back for the same reason (no model, a slow machine): the
+    first of each cause is logged as it happens, the rest are counted, and one line per cause
+    with its count closes the run (the decisions count them too: the report shows them).
+    """
     from tqdm import tqdm
+
+    from skynet.control import DevicePolicy
 
     total = len(policies) * int(round(days * 1440))
     bars: dict[str, int] = {}
     log = logging.getLogger("skynet.control")
-    level = log.level
-    log.setLevel(logging.ERROR)  # the decisions count their fallbacks; the report shows them
+    once = _OncePerCause(DevicePolicy.fallback_kind)
+    log.addFilter(once)
     try:
         with tqdm(
             total=total, unit="min", desc="closed loop", disable=None if progress else True, leave=False
@@ -292,7 +299,25 @@ def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple,
 
             return closed_loop(make_fleet, policies, band, plot_devices, reference, advance)
     finally:
-        log.setLevel(level)
+        log.removeFilter(once)
+        for cause, count in once.counts.items():
+            if count > 1:
+                log.warning("control fallback (%s): %d decisions in this evaluation", cause, count)
+
+
+class _OncePerCause(logging.Filter):
+    """Lets the first fallback warning of each cause through and counts them all."""
+
+    def __init__(self, kind: Any) -> None:
+        super().__init__()
+        self.kind, self.counts = kind, {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not record.args:
+            return True
+        cause = self.kind(str(record.args[-1]))
+        self.counts[cause] = self.counts.get(cause, 0) + 1
+        return self.counts[cause] == 1
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:

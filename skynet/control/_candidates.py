@@ -5,7 +5,8 @@ fan code (codes index :data:`skynet.domain.AC_MODES` / :data:`~skynet.domain.FAN
 the layout the estimation model's ``predict_candidates`` reads. Row 0 is always "off"; the
 current state is always a row too, so "no change" can win. Modes that cannot help are left
 out: no heating when the room is 2 °C above the target band's bottom, no cooling or drying
-when it is colder than the band's bottom - 2 °C. Dry mode runs its own fan (one row per set point);
+when it is colder than the band's bottom - 2 °C, no dry or fan-only mode for an empty home or the
+away target (they serve people, not a band). Dry mode runs its own fan (one row per set point);
 fan-only mode keeps the current set point (one row per fan speed).
 """
 
@@ -31,8 +32,13 @@ def candidates(
     current: ApplianceState | None,
     temperature: float,
     band: tuple[float, float],
+    people: bool = True,
 ) -> np.ndarray:
-    """The candidate commands for a room at ``temperature`` °C under a target ``band`` (°C)."""
+    """The candidate commands for a room at ``temperature`` °C under a target ``band`` (°C).
+
+    ``people=False`` (an empty home or the away target: only a band to keep) leaves out the
+    modes that only serve people: dry and fan-only.
+    """
     low, high = allowed_set_range(appliance, config)
     step = config.set_temperature_step
     grid = np.arange(math.ceil(low / step - 1e-9) * step, high + 1e-9, step)
@@ -48,6 +54,8 @@ def candidates(
         if mode == "heat" and temperature >= band[0] + 2.0:
             continue
         if mode in ("cool", "dry", "auto") and temperature <= band[0] - 2.0:
+            continue
+        if mode in ("dry", "fan") and not people:
             continue
         if mode == "fan":
             rows += [(1.0, code, mid, fan) for fan in fans]

@@ -3,22 +3,26 @@
 All terms are in "comfort units" (a predicted feedback of ±1 held over the horizon, beyond the
 dead band, costs about 1) and averaged over the forecast horizons:
 
-- **comfort** (comfort target, someone home): ``max(|feedback| - deadband, 0)²``;
+- **comfort** (comfort target, someone home): ``comfort_weight × max(|feedback| - deadband, 0)²``;
 - **temperature** / **humidity** targets: the squared error to the target value, scaled by
   ``target_scale`` (K) / ``humidity_scale`` (%RH);
-- **band**: ``band_weight`` per K² outside a band: ``away_band`` (away target),
+- **band**: ``band_weight`` per K² outside a band at the last horizon (where the room
+  settles: a room that is too warm now gets cooled to the band, not at the coldest set point
+  to get there a few minutes sooner): ``away_band`` (away target),
   ``empty_band`` (comfort target, nobody home) or ``occupied_band`` (comfort target, someone
   home: a guard against a comfort model asked about climates beyond those it learned from);
 - **energy**: ``energy_weight`` × how far the AC holds the room from where it would drift with
   the AC off (the "off" candidate's forecast) — down to its set point, or as far as the unit
   can (heat moved ≈ that gap × time; the cooling degrees to the set point over the horizon),
-  half for dry mode, latent heat counted at 0.5 K per %RH of humidity removed — plus
+  dry mode as cooling (its compressor runs long, if slowly), latent heat counted at 0.5 K per %RH of humidity removed — plus
   ``running_cost`` for a running unit and ``fan_cost`` by fan speed; an AC that is off costs
   nothing;
-- **switching**: ``switch_penalty`` for any change from the current state and
-  ``power_switch_penalty`` more for switching on, both multiplied by one plus the
+- **switching**: ``switch_penalty`` for any change from the current state,
+  ``power_switch_penalty`` more for switching on and ``mode_switch_penalty`` more for another
+  mode of a running unit (cool, dry and fan-only take turns otherwise), all multiplied by one plus the
   number of commands sent in the last hour (a device that just changed twice needs a clear
-  gain to change again: no on/off chatter at the edge of a band).
+  gain to change again: no on/off chatter at the edge of a band); in an empty home only
+  ``empty_switch_share`` of them applies (nobody hears the beep; the rate limit still holds).
 """
 
 from __future__ import annotations
@@ -31,8 +35,6 @@ from skynet.domain import AC_MODES, ApplianceState
 __all__ = ["costs", "LATENT_K_PER_RH"]
 
 _COOL, _HEAT, _DRY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "auto"))
-#: Dry mode runs the compressor slowly: its sensible work counts this much.
-_DRY_SHARE = 0.5
 #: Sensible-heat equivalent of removing 1 %RH near 25 °C (1 g/kg ≈ 2.5 K ≈ 4.8 %RH).
 LATENT_K_PER_RH = 0.5
 
@@ -48,6 +50,7 @@ def costs(
     current_row: np.ndarray | None,
     config: ControlConfig,
     recent_commands: int = 0,
+    switch_share: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Cost terms of every candidate; ``total`` sums them.
 
@@ -62,25 +65,28 @@ def costs(
         config: the weights.
         recent_commands: commands sent to the device in the last hour (each makes the next
             change dearer: the switching penalties are multiplied by ``1 + recent_commands``).
+        switch_share: share of the switching penalties that applies (an empty home hears no beep).
     """
     n = len(cands)
     on = cands[:, 0] > 0.5
     out: dict[str, np.ndarray] = {}
     if feedback is not None:
-        out["comfort"] = (np.maximum(np.abs(feedback) - config.comfort_deadband, 0.0) ** 2).mean(axis=1)
+        beyond = np.maximum(np.abs(feedback) - config.comfort_deadband, 0.0)
+        out["comfort"] = config.comfort_weight * (beyond**2).mean(axis=1)
     if target_mode == "temperature" and target_value is not None:
         out["target"] = (((temperature - target_value) / config.target_scale) ** 2).mean(axis=1)
     if target_mode == "humidity" and target_value is not None:
         out["target"] = (((humidity - target_value) / config.humidity_scale) ** 2).mean(axis=1)
-    if band is not None:
-        outside = np.maximum(temperature - band[1], 0.0) + np.maximum(band[0] - temperature, 0.0)
-        out["band"] = config.band_weight * (outside**2).mean(axis=1)
+    if band is not None:  # where the room settles (the last horizon), not the way there
+        last = temperature[:, -1]
+        outside = np.maximum(last - band[1], 0.0) + np.maximum(band[0] - last, 0.0)
+        out["band"] = config.band_weight * outside**2
     held = _held(cands, temperature, humidity)
     fan_cost = np.asarray(config.fan_cost, dtype=float)[
         cands[:, 3].astype(int).clip(0, len(config.fan_cost) - 1)
     ]
     out["energy"] = np.where(on, config.energy_weight * held + config.running_cost + fan_cost, 0.0)
-    scale = 1.0 + recent_commands
+    scale = switch_share * (1.0 + recent_commands)
     out["switch"] = scale * _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
     out["total"] = sum(out.values())
     return out
@@ -106,7 +112,6 @@ def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> n
         ceiling[same] = temperature[same].max(axis=0)
     held = np.where(cooling[:, None], np.maximum(drift - np.maximum(tset, floor), 0.0), 0.0)
     held += np.where(heating[:, None], np.maximum(np.minimum(tset, ceiling) - drift, 0.0), 0.0)
-    held *= np.where(mode == _DRY, _DRY_SHARE, 1.0)[:, None]
     latent = LATENT_K_PER_RH * np.maximum(humidity[0][None, :] - humidity, 0.0) * cooling[:, None]
     return (held + latent).mean(axis=1)
 
@@ -122,9 +127,10 @@ def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) ->
         )
     else:
         same = ~on
-    return np.where(
-        same, 0.0, config.switch_penalty + np.where(on & ~was_on, config.power_switch_penalty, 0.0)
-    )
+    penalty = config.switch_penalty + np.where(on & ~was_on, config.power_switch_penalty, 0.0)
+    if was_on:  # another running mode (cool <-> dry <-> fan): the room's behaviour changes most
+        penalty = penalty + np.where(on & (cands[:, 1] != current[1]), config.mode_switch_penalty, 0.0)
+    return np.where(same, 0.0, penalty)
 
 
 def current_row(

@@ -10,7 +10,7 @@
   (the "comfort-band thermostat"). Each home's target is ``target`` (comfort by default), so
   every controller faces the same task; a home a person just took over (``user_hold``) is left
   alone. With a comfort model that has ``personal_offsets``, the homes' votes personalise it
-  every ``personalize_every`` minutes, as the worker would.
+  by period of the day (:mod:`._personal`) every ``personalize_every`` minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 
 from skynet.control._context import LAGS, WINDOW, local_hour
 from skynet.control._decide import Controller, decide_by_rules
+from skynet.control._personal import offset_for, personal_offsets
+from skynet.control._predict import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
 from skynet.control._safety import SafetyState
 from skynet.control._types import Appliance, Context, ControlConfig, Decision
 from skynet.domain import AC_MODES, FAN_SPEEDS, ApplianceState, ControlTarget
@@ -63,12 +65,13 @@ class DevicePolicy:
         interval: minutes between regular decisions.
         occupancy: give the controller the number of people at home (else: unknown).
         target: the control target of every home.
-        personalize: a comfort model with ``personal_offsets(frame)`` to personalise from votes.
+        personalize: a comfort model with ``personal_offsets(frame)`` to personalise from votes
+            (by period of the day, :mod:`._personal`).
         personalize_every: minutes between updates of the personal offsets.
     """
 
     def __init__(self, decide: DecideFn, interval: int = 5, occupancy: bool = True,
-                 target: ControlTarget | None = None, personalize=None, personalize_every: int = 360) -> None:  # fmt: skip
+                 target: ControlTarget | None = None, personalize=None, personalize_every: int = 60) -> None:  # fmt: skip
         self._decide = decide
         self.interval, self.occupancy = interval, occupancy
         self.target = target
@@ -82,10 +85,20 @@ class DevicePolicy:
         """skynet's controller (the models, the fallback and the safety rules)."""
         policy = cls(
             controller.decide,
-            personalize=getattr(controller.models.comfort, "personal_offsets", None),
+            personalize=(
+                controller.models.comfort if hasattr(controller.models.comfort, "personal_offsets") else None
+            ),
             **kwargs,
         )
         return policy
+
+    @staticmethod
+    def fallback_kind(cause: str) -> str:
+        """A fallback's cause without its particulars (``"estimation model took 312 ms (budget 250 ms)"``
+        -> ``"estimation model took too long"``; an exception's message is dropped)."""
+        if " took " in cause:
+            return cause.split(" took ")[0] + " took too long"
+        return cause.split(":")[0]
 
     @classmethod
     def band_thermostat(cls, config: ControlConfig | None = None, **kwargs) -> DevicePolicy:
@@ -111,14 +124,14 @@ class DevicePolicy:
         self._seen: tuple | None = None
         self._home = np.zeros(n, dtype=bool)
         self._votes: list[dict] = []
-        self._offsets: dict[str, float] = {}
+        self._offsets: dict[tuple[str, str], float] = {}
 
     def decide(self, obs: Observation) -> Commands | None:
         k = obs.minute
         self._t[k % _HISTORY], self._rh[k % _HISTORY] = obs.temperature, obs.humidity
         self._track_states(obs)
         if self.personalize is not None:
-            self._track_votes(obs)
+            self._track_votes(obs, local_hour(obs.timestamp, self._zone))
             if k and k % self.personalize_every == 0 and self._votes:
                 self._update_offsets()
         home = obs.occupants > 0
@@ -140,7 +153,7 @@ class DevicePolicy:
             self.decisions += 1
             self.latencies.append(decision.latency)
             if decision.fallback:
-                cause = decision.fallback.split(":")[0].split(" took ")[0]
+                cause = self.fallback_kind(decision.fallback)
                 self.fallbacks[cause] = self.fallbacks.get(cause, 0) + 1
             c = decision.command
             if c is not None:
@@ -167,7 +180,7 @@ class DevicePolicy:
             humidity=float(obs.humidity[i]), outdoor_temperature=float(obs.outdoor_temperature[i]),
             outdoor_humidity=float(obs.outdoor_humidity[i]), hour=hour, temperature_lags=lags_t,
             humidity_lags=lags_rh, temperature_mean=t_mean, humidity_mean=rh_mean, occupancy=int(obs.occupants[i]) if self.occupancy else None,
-            comfort_offset=self._offsets.get(self._ids[i]), device_facts=self._facts,
+            comfort_offset=offset_for(self._offsets, self._ids[i], hour), device_facts=self._facts,
         )  # fmt: skip
 
     def _track_states(self, obs: Observation) -> None:
@@ -188,12 +201,13 @@ class DevicePolicy:
                 self._states[i] = ApplianceState(self._ids[i], since, power, mode, tset, fan, "user")
         self._seen = seen
 
-    def _track_votes(self, obs: Observation) -> None:
+    def _track_votes(self, obs: Observation, hour: float) -> None:
         votes = np.flatnonzero(np.isfinite(obs.feedback))
         for i in votes:
+            speed = AIR_SPEED_BY_FAN[int(obs.fan[i]) % 4] if obs.power[i] else AIR_SPEED_OFF
             self._votes.append({
-                "device_id": self._ids[i], "timestamp": obs.timestamp, "value": float(obs.feedback[i]),
-                "temperature": float(obs.temperature[i]), "humidity": float(obs.humidity[i]),
+                "device_id": self._ids[i], "timestamp": obs.timestamp, "hour": hour, "value": float(obs.feedback[i]),
+                "temperature": float(obs.temperature[i]), "humidity": float(obs.humidity[i]), "air_speed": speed,
                 "outdoor_temperature": float(obs.outdoor_temperature[i]),
                 "outdoor_humidity": float(obs.outdoor_humidity[i]), **self._facts,
             })  # fmt: skip
@@ -202,5 +216,4 @@ class DevicePolicy:
         import pandas as pd
 
         frame = pd.DataFrame(self._votes[-5000:]).dropna(subset=["temperature"])
-        if len(frame):
-            self._offsets = {d: float(o) for d, (o, _) in self.personalize(frame).items()}
+        self._offsets = personal_offsets(self.personalize, frame)

@@ -96,16 +96,23 @@ class ControlConfig:
     running_cost: float = 0.03  # any running AC (indoor fan, standby, the chance it starts cooling)
     switch_penalty: float = 0.15  # any command (it beeps in someone's living room)
     power_switch_penalty: float = 0.15  # more for switching on
+    mode_switch_penalty: float = 0.15  # more for another mode of a running unit
+    empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
+    comfort_weight: float = 2.0  # per (feedback beyond the dead band)²
     comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing
     target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
     humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
     band_weight: float = 10.0  # per kelvin² outside the away / empty-home band
-    #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target.
+    #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target (an
+    #: empty home may drift warmer: cooling it for nobody cost 10 % of the energy in the
+    #: closed-loop evaluation; the pull-down when someone comes home costs less).
     away_band: tuple[float, float] = (16.0, 30.0)
-    empty_band: tuple[float, float] = (16.0, 30.0)
+    empty_band: tuple[float, float] = (16.0, 32.0)
     #: Forecasts outside this band cost as outside a band even when the comfort model is calm
-    #: about them (comfort target, someone home): the model is not asked to extrapolate.
-    occupied_band: tuple[float, float] = (19.0, 28.5)
+    #: about them (comfort target, someone home): the model is not asked to extrapolate, and
+    #: the room stays under the top of ``comfort_band`` (what the degree-hours of
+    #: ``skynet control evaluate`` count), whatever the personal model says.
+    occupied_band: tuple[float, float] = (19.0, 26.0)
     # fallback thermostat (also the comfort-band baseline of `skynet control evaluate`)
     comfort_band: tuple[float, float] = (21.0, 26.0)
     hysteresis: float = 0.5

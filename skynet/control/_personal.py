@@ -1,0 +1,71 @@
+"""Personal comfort offsets by period of the day, learned from a device's own votes.
+
+The comfort model knows the climate, not the hour: people who feel hot at 26 °C while up and
+about may sleep well at 27 °C under a duvet. Splitting each device's votes into "day" and
+"night" (local 22:00–07:00) and asking the comfort model for each half's personal offset
+(``UserModel.personal_offsets``: the shrunken mean of the votes above its prediction) gives
+the decision the offset for the moment it decides.
+
+Offsets are pooled first: every device's votes of a period give the period's common offset
+(what the population model misses in these homes: their buildings, their clothing, a
+different climate; with many votes hardly shrunk). Each device's own offset is then its
+shrunken mean *around* that pooled offset: a device with few votes gets about the pooled
+offset, not zero (the model's shrinkage pulls towards zero, which would keep a bias the whole
+fleet shows); a device with no vote in a period gets the pooled offset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["period_of_day", "personal_offsets", "offset_for", "NIGHT"]
+
+#: The pseudo-device of the pooled offsets.
+ALL = "*"
+#: Local hours of the night period: [start, end).
+NIGHT = (22.0, 7.0)
+
+
+def period_of_day(hour: float) -> str:
+    """``"night"`` for a local hour in :data:`NIGHT`, else ``"day"``."""
+    return "night" if hour >= NIGHT[0] or hour < NIGHT[1] else "day"
+
+
+def personal_offsets(model: Any, votes: Any, pool: bool = True) -> dict[tuple[str, str], float]:
+    """Offsets by (device, period) from votes with their context.
+
+    Args:
+        model: a comfort model with ``personal_offsets(frame)``.
+        votes: a comfort frame of votes (``device_id``, ``value``, the climate columns) with the
+            local ``hour`` of each vote.
+        pool: pool every device's votes by period (device :data:`ALL`: what a device with no
+            vote in a period gets) and shrink each device's offset towards it; False: each
+            device alone, shrunk towards zero.
+
+    Returns:
+        ``{(device_id, period): offset}`` for every device and period that has votes.
+    """
+    if votes is None or len(votes) == 0:
+        return {}
+    periods = votes["hour"].map(period_of_day)
+    own = votes.drop(columns=["hour"]).assign(device_id=votes["device_id"].astype(str) + "|" + periods)
+    out: dict[tuple[str, str], float] = {}
+    if pool:
+        out = _by_period(model.personal_offsets(own.assign(device_id=ALL + "|" + periods)))
+        base = periods.map(lambda p: out.get((ALL, p), 0.0)).to_numpy(dtype=float)
+        own = own.assign(value=own["value"].astype(float).to_numpy() - base)
+    for (device, period), offset in _by_period(model.personal_offsets(own)).items():
+        out[(device, period)] = out.get((ALL, period), 0.0) + offset
+    return out
+
+
+def _by_period(found: dict[str, tuple[float, int]]) -> dict[tuple[str, str], float]:
+    """``{"device|period": (offset, votes)}`` as ``{(device, period): offset}``."""
+    return {(key.rpartition("|")[0], key.rpartition("|")[2]): float(o) for key, (o, _) in found.items()}
+
+
+def offset_for(offsets: dict[tuple[str, str], float], device_id: str, hour: float) -> float | None:
+    """The offset of ``device_id`` for the period of ``hour``: its own, else the pooled one, else None."""
+    period = period_of_day(hour)
+    found = offsets.get((device_id, period))
+    return offsets.get((ALL, period)) if found is None else found

@@ -1,0 +1,151 @@
+"""The comfort/energy trade-off pieces: candidates for empty homes, cost weights, personal offsets."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skynet.control import Appliance, ControlConfig
+from skynet.control._candidates import MODE_CODE, candidates
+from skynet.control._cost import costs
+from skynet.control._personal import ALL, offset_for, period_of_day, personal_offsets
+from skynet.tests.control.conftest import FirstOrderRoomDouble
+
+
+def _modes(cands: np.ndarray) -> set[str]:
+    names = {code: mode for mode, code in MODE_CODE.items()}
+    return {names[int(m)] for m in cands[cands[:, 0] > 0.5, 1]}
+
+
+def test_an_empty_home_gets_no_dry_or_fan_only_candidates():
+    config, appliance = ControlConfig(), Appliance()
+    occupied = candidates(appliance, config, None, 29.0, (21.0, 26.0), people=True)
+    empty = candidates(appliance, config, None, 29.0, (16.0, 30.0), people=False)
+    assert {"cool", "dry", "fan"} <= _modes(occupied)
+    assert _modes(empty) == {"cool"}  # no heating either: the room is far above the band's bottom
+    assert empty[0, 0] == 0.0  # "off" stays row 0
+
+
+def _forecast(cands: np.ndarray, temperature: float = 28.0, outdoor: float = 33.0):
+    out = FirstOrderRoomDouble().predict_candidates(
+        {"temperature": temperature, "outdoor_temperature": outdoor, "humidity": 60.0}, cands
+    )
+    return out["temperature"], out["humidity"]
+
+
+def test_switching_share_scales_only_the_switching_term():
+    config = ControlConfig()
+    cands = candidates(Appliance(), config, None, 28.0, (16.0, 30.0), people=False)
+    t, rh = _forecast(cands)
+    current = np.array([0.0, 0.0, np.nan, 0.0])  # the AC is off
+    full = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config)
+    quarter = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config, switch_share=0.25)
+    assert full["switch"][1:].min() > 0.0 and full["switch"][0] == 0.0
+    np.testing.assert_allclose(quarter["switch"], 0.25 * full["switch"])
+    np.testing.assert_allclose(quarter["energy"], full["energy"])
+
+
+def test_comfort_weight_scales_the_comfort_term():
+    cands = candidates(Appliance(), ControlConfig(), None, 28.0, (21.0, 26.0))
+    t, rh = _forecast(cands)
+    feedback = np.clip((t - 25.0) / 2.0, -3, 3)
+    one = costs(cands, t, rh, feedback, "comfort", None, None, None, ControlConfig(comfort_weight=1.0))
+    three = costs(cands, t, rh, feedback, "comfort", None, None, None, ControlConfig(comfort_weight=3.0))
+    assert one["comfort"].max() > 0
+    np.testing.assert_allclose(three["comfort"], 3.0 * one["comfort"])
+
+
+def test_dry_mode_costs_the_energy_of_cooling_to_the_same_set_point():
+    config = ControlConfig()
+    cands = np.array(
+        [[0, 0, 26, 0], [1, MODE_CODE["cool"], 24, 0], [1, MODE_CODE["dry"], 24, 0]], dtype=float
+    )
+    t = np.array([[28.0, 28.5, 29.0], [25.0, 24.0, 24.0], [25.0, 24.0, 24.0]])  # same climate
+    rh = np.full((3, 3), 60.0)
+    terms = costs(cands, t, rh, None, "comfort", None, None, None, config)
+    assert terms["energy"][2] == pytest.approx(terms["energy"][1]) and terms["energy"][1] > terms["energy"][0]
+
+
+class ResidualMeanDouble:
+    """Comfort model double: predicts 0; ``personal_offsets`` = sum of votes / (votes + k), as UserModel."""
+
+    def __init__(self, shrinkage: float = 4.0) -> None:
+        self.shrinkage = shrinkage
+        self.frames: list[pd.DataFrame] = []
+
+    def personal_offsets(self, frame: pd.DataFrame) -> dict[str, tuple[float, int]]:
+        self.frames.append(frame)
+        grouped = frame.groupby(frame["device_id"].astype(str))["value"]
+        return {d: (float(v.sum() / (len(v) + self.shrinkage)), len(v)) for d, v in grouped}
+
+
+def _votes(rows: list[tuple[str, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"device_id": d, "hour": h, "value": v, "temperature": 26.0, "humidity": 60.0} for d, h, v in rows]
+    )
+
+
+def test_a_device_with_few_votes_gets_about_the_fleet_offset_not_zero():
+    """Every home votes +1 above the model by day: a home with one vote gets close to +1 (pooled),
+    not the 1 / (1 + k) = 0.2 that shrinking it alone towards zero would give."""
+    rows = [(f"h{i}", 14.0, 1.0) for i in range(10) for _ in range(8)] + [("new", 15.0, 1.0)]
+    offsets = personal_offsets(ResidualMeanDouble(4.0), _votes(rows))
+    pooled = offsets[(ALL, "day")]
+    assert pooled == pytest.approx(81 / 85)  # many votes: hardly shrunk
+    assert offsets[("new", "day")] == pytest.approx(pooled + (1.0 - pooled) / 5)
+    alone = personal_offsets(ResidualMeanDouble(4.0), _votes(rows), pool=False)
+    assert alone[("new", "day")] == pytest.approx(0.2) and (ALL, "day") not in alone
+
+
+def test_a_device_that_differs_from_the_fleet_moves_away_from_it_with_its_votes():
+    rows = [(f"h{i}", 14.0, 0.0) for i in range(10) for _ in range(8)]
+    few = personal_offsets(ResidualMeanDouble(4.0), _votes(rows + [("cold", 14.0, -2.0)] * 2))
+    many = personal_offsets(ResidualMeanDouble(4.0), _votes(rows + [("cold", 14.0, -2.0)] * 40))
+    assert many[("cold", "day")] < few[("cold", "day")] < few[(ALL, "day")] <= 0.0
+
+
+def test_offsets_are_by_period_of_the_day_and_fall_back_to_the_pooled_one():
+    rows = [("a", 14.0, 1.0)] * 6 + [("a", 23.0, -1.0)] * 6 + [("b", 2.0, -1.0)] * 6
+    offsets = personal_offsets(ResidualMeanDouble(1.0), _votes(rows))
+    assert offsets[("a", "day")] > 0 > offsets[("a", "night")]
+    assert offset_for(offsets, "a", 13.0) == offsets[("a", "day")]
+    assert offset_for(offsets, "a", 6.5) == offsets[("a", "night")]
+    assert offset_for(offsets, "b", 12.0) == offsets[(ALL, "day")]  # no day vote of its own
+    assert offset_for({}, "b", 12.0) is None
+    assert [period_of_day(h) for h in (21.9, 22.0, 3.0, 7.0)] == ["day", "night", "night", "day"]
+    assert personal_offsets(ResidualMeanDouble(), _votes([])) == {}
+
+
+def test_an_evaluation_logs_each_fallback_cause_once_with_its_count(caplog):
+    """No models: every skynet decision falls back; the log says so once, then counts."""
+    from skynet.api.control import _run_quietly
+    from skynet.control import Controller, DevicePolicy, closed_loop
+    from skynet.sim import Fleet
+
+    policy = DevicePolicy.skynet(Controller(None, None))
+    with caplog.at_level(logging.WARNING, logger="skynet.control"):
+        evaluation = _run_quietly(closed_loop, lambda: Fleet(2, 0.1, 5, climate="hot-humid", occupant_actions=False),
+                                  {"skynet": policy}, (21.0, 26.0), 1, "skynet", False, 0.1)  # fmt: skip
+    decisions = evaluation.results[0].decisions
+    assert decisions > 2 and policy.fallbacks == {"no estimation model": decisions}
+    lines = [r.getMessage() for r in caplog.records if r.name == "skynet.control"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("control fallback for device ") and lines[0].endswith(": no estimation model")
+    assert lines[1] == f"control fallback (no estimation model): {decisions} decisions in this evaluation"
+    assert not logging.getLogger("skynet.control").filters  # the counting filter is gone afterwards
+
+
+def test_fallback_kinds_drop_the_particulars():
+    from skynet.control import DevicePolicy
+
+    assert DevicePolicy.fallback_kind("estimation model took 312 ms (budget 250 ms)") == (
+        "estimation model took too long"
+    )
+    assert (
+        DevicePolicy.fallback_kind("comfort model raised ValueError: bad row 7")
+        == "comfort model raised ValueError"
+    )
+    assert DevicePolicy.fallback_kind("no comfort model") == "no comfort model"

@@ -7,13 +7,19 @@ it acts on each home's control target from the *sensor* readings (never the grou
 
 - **comfort**: with someone home, cool above 25.5 °C (24 °C on a warm day; keeps cooling
   down to 23 °C), heat below 20 °C (keeps heating up to 23.5 °C), dry when humid (RH > 70 %)
+  — with a dead band between the modes: within :data:`MODE_SWITCH_MINUTES` of heating it
+  cools only above 25.5 °C (not on the warm-day rule), within as long of cooling it heats
+  only below 19 °C, so mild weather does not flip a unit between heating and cooling —
   and otherwise switch off; set points 25.5 °C (cool; the room ends up a little cooler, the
   unit senses warm air under the ceiling) / 22.5 °C (heat), nudged by the home's recent
   votes, fan auto. To make the data informative for the estimation model it explores:
   30 % of decisions move the set point by up to ±2 °C and pick a random fan speed. Off once
   the home has been empty for 20 minutes.
-- **temperature**: holds the target value with the AC's own thermostat, cooling when it is
-  warm outside (above the target - 2 °C) and heating otherwise, home or not.
+- **temperature**: holds the target value with the AC's own thermostat, home or not: a unit
+  that is off starts cooling when it is warm outside (above the target - 2 °C) and heating
+  otherwise; a running unit keeps its mode until the room is well past the target the other
+  way (2.5 °C under it to heat: cooling overshoots; 2 °C over it to cool) with the weather
+  agreeing (no flipping with the outdoor temperature around the target - 2 °C).
 - **off**: switches the AC off when the target becomes off. **manual**: hands off.
 
 Decisions are taken every 15 minutes, and within 5 minutes when someone comes home or the
@@ -34,6 +40,9 @@ from skynet.sim._occupants import TARGET
 __all__ = ["Policy", "RulePolicy"]
 
 _COOL, _HEAT, _DRY = MODE["cool"], MODE["heat"], MODE["dry"]
+#: Minutes after a unit last heated (cooled) during which the rules do not start the other mode
+#: but past the wider dead band (see the module docstring).
+MODE_SWITCH_MINUTES = 180
 
 
 class Policy(Protocol):
@@ -74,6 +83,8 @@ class RulePolicy:
         self._feedback_seen: np.ndarray | None = None
         self._no_change = np.zeros(n, dtype=bool)
         self._bias = np.zeros(n)
+        self._heated_at = np.full(n, -1_000_000, dtype=np.int64)  # minute a unit was last seen heating
+        self._cooled_at = np.full(n, -1_000_000, dtype=np.int64)
         self._block, self._u = -1, np.zeros((0, n, 3))
 
     def _uniform(self, k: int) -> np.ndarray:
@@ -120,8 +131,13 @@ class RulePolicy:
         # comfort
         running_cool = obs.power & (obs.mode == _COOL)
         running_heat = obs.power & (obs.mode == _HEAT)
-        cool = (t > 25.5) | ((t > 24.0) & (t_out > 24.0)) | (running_cool & (t > 23.0))
-        heat = ~cool & ((t < 20.0) | (running_heat & (t < 23.5)))
+        self._heated_at = np.where(running_heat, k, self._heated_at)
+        self._cooled_at = np.where(running_cool, k, self._cooled_at)
+        heated = k - self._heated_at < MODE_SWITCH_MINUTES
+        cooled = k - self._cooled_at < MODE_SWITCH_MINUTES
+        warm_day = (t > 24.0) & (t_out > 24.0) & ~heated
+        cool = (t > 25.5) | warm_day | (running_cool & (t > 23.0))
+        heat = ~cool & ((t < np.where(cooled & ~running_heat, 19.0, 20.0)) | (running_heat & (t < 23.5)))
         dry = ~cool & ~heat & (rh > 70.0) & (t > 21.0)
         exploring = u[:, 0] < self.explore
         nudge = np.where(exploring, np.round(u[:, 1] * 8 - 4) / 2, 0.0) - np.clip(0.7 * self._bias, -2, 2)
@@ -134,9 +150,11 @@ class RulePolicy:
 
         # temperature
         v = np.nan_to_num(obs.target_value, nan=24.0)
-        temp_mode = np.where(
-            t_out >= v - 2.0, _COOL, _HEAT
-        )  # the season decides; the AC's thermostat holds v
+        season = np.where(t_out >= v - 2.0, _COOL, _HEAT)  # the AC's thermostat holds v
+        to_heat = running_cool & (t < v - 2.5) & (season == _HEAT)  # cooling overshoots a little
+        to_cool = running_heat & (t > v + 2.0) & (season == _COOL)
+        temp_mode = np.where(running_cool, np.where(to_heat, _HEAT, _COOL),
+                             np.where(running_heat, np.where(to_cool, _COOL, _HEAT), season))  # fmt: skip
         is_temp = target == TARGET["temperature"]
         is_off = (target == TARGET["off"]) & changed
 

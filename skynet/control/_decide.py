@@ -199,7 +199,8 @@ def _plan(
 ) -> tuple[tuple[float, float], np.ndarray]:
     """The target band and the candidate commands of a decision (before any model call)."""
     band = target_band(mode, value, context, config)
-    cands = candidates(appliance, config, state, context.temperature, band)
+    people = mode in ("temperature", "humidity") or (mode == "comfort" and context.occupied)
+    cands = candidates(appliance, config, state, context.temperature, band, people)
     return band, cands
 
 
@@ -226,7 +227,8 @@ def _choose(
     wants_comfort = _wants_comfort(mode, context)
     guard = config.occupied_band if wants_comfort else band if mode in ("away", "comfort") else None
     terms = costs(cands, temperature, humidity, feedback, mode, value, guard,
-                  current_row(state, MODE_CODE, FAN_CODE), config, safety.commands_in_last_hour(now))  # fmt: skip
+                  current_row(state, MODE_CODE, FAN_CODE), config, safety.commands_in_last_hour(now),
+                  1.0 if context.occupied else config.empty_switch_share)  # fmt: skip
     total = terms["total"]
     if not np.isfinite(total).all():
         raise ModelFailure("a candidate's cost is NaN")

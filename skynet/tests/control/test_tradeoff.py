@@ -149,3 +149,23 @@ def test_fallback_kinds_drop_the_particulars():
         == "comfort model raised ValueError"
     )
     assert DevicePolicy.fallback_kind("no comfort model") == "no comfort model"
+
+
+def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switches_cheaper(
+    estimator, comfort_model
+):
+    from skynet.control import Models, decide
+    from skynet.tests.control.conftest import NOW, make_context, off_state, target
+
+    config, appliance = ControlConfig(), Appliance()
+    args = (target(), appliance, off_state(), Models(estimator, comfort_model), config, NOW)
+    empty = decide(make_context(33.0, occupancy=0), *args)
+    home = decide(make_context(33.0, occupancy=2), *args)
+    assert empty.reason["candidates"] == len(
+        candidates(appliance, config, None, 33.0, config.empty_band, False)
+    )
+    assert home.reason["candidates"] > empty.reason["candidates"]
+    switch_on = config.switch_penalty + config.power_switch_penalty
+    assert empty.reason["chosen"]["command"].startswith("cool")  # 33 °C is above the empty band
+    assert empty.reason["chosen"]["cost"]["switch"] == pytest.approx(config.empty_switch_share * switch_on)
+    assert home.reason["chosen"]["cost"]["switch"] == pytest.approx(switch_on)

@@ -5,8 +5,9 @@ connection context manager (a transaction for writes) and returns domain datacla
 frames, never ORM rows. The bulk paths (``write_frame``, ``read_frame``) use the DBAPI cursor
 with per-dialect SQL: an insert that skips existing keys (``ON CONFLICT DO NOTHING`` on SQLite
 and PostgreSQL, ``INSERT IGNORE`` on MySQL/MariaDB) and a keyed range read converted to
-columns in bulk. Driver errors become one-line :class:`~skynet.errors.StorageError` naming
-``sql[<dialect>]``.
+columns in bulk; on SQLite, big frames are written through a scratch file filled by ADBC in C
+and copied with one ``INSERT ... SELECT`` (:mod:`skynet.storage.sql._arrow`). Driver errors
+become one-line :class:`~skynet.errors.StorageError` naming ``sql[<dialect>]``.
 """
 
 from __future__ import annotations
@@ -232,8 +233,8 @@ class SqlStore(RecordStore):
         dbapi = getattr(self._engine.dialect, "loaded_dbapi", None) or self._engine.dialect.dbapi
         self._marker = "?" if dbapi.paramstyle == "qmark" else "%s"
         self._quote = self._engine.dialect.identifier_preparer.quote
-        # SQLite frames are read through ADBC (Arrow, in C) when the driver is installed
-        self._arrow_uri = _arrow.sqlite_uri(url) if self.dialect == "sqlite" and _arrow.available() else None
+        # big SQLite frames are staged through ADBC (Arrow, in C) when the driver is installed
+        self._stage_writes = self.dialect == "sqlite" and _arrow.available()
         self._ensure_schema(auto_migrate)
 
     def __repr__(self) -> str:
@@ -257,7 +258,7 @@ class SqlStore(RecordStore):
             return sum(self._insert(connection, kind, cols) for kind, cols in columns.items())
 
     def write_frame(self, kind: type[Record], frame: pd.DataFrame) -> int:
-        bulk = self._arrow_uri is not None and len(frame) >= _arrow.WRITE_ROWS
+        bulk = self._stage_writes and len(frame) >= _arrow.WRITE_ROWS
         columns = frame_columns(kind, frame, arrow_strings=bulk)
         if bulk:  # SQLite: staged through Arrow in C, then copied (falls back to the cursor if it can't)
             self._check_lengths(kind, columns)
@@ -364,9 +365,14 @@ class SqlStore(RecordStore):
         if isinstance(device_ids, str):
             device_ids = [device_ids]
         with _no_gc():
-            columns = self._select(kind, device_ids, start, end, arrow=True)
+            columns = self._select(kind, device_ids, start, end)
             if columns is None:
                 return build_frame(kind)
+            if device_ids is not None and len(set(device_ids)) == 1:  # one device: its id repeated in C
+                import pyarrow as pa
+
+                rows = len(columns["device_id"])
+                columns["device_id"] = pa.repeat(pa.scalar(device_ids[0], pa.string()), rows)
             if kind.timed:
                 columns["timestamp"] = _datetimes(columns["timestamp"])
             return build_frame(kind, columns)
@@ -387,12 +393,11 @@ class SqlStore(RecordStore):
         *,
         limit: int | None = None,
         newest_first: bool = False,
-        arrow: bool = False,
     ) -> dict[str, Sequence[Any]] | None:
         """The selected records as columns (field -> values, sorted by key), or None if there are none.
 
-        With ``arrow``, SQLite answers through ADBC where it can: frame-ready arrays instead of
-        tuples of Python values (:mod:`skynet.storage.sql._arrow`).
+        Through the DBAPI cursor on every backend (on SQLite, ADBC must not open the store's file:
+        see :mod:`skynet.storage.sql._arrow`).
         """
         q = self._quote
         ids = None if device_ids is None else list(dict.fromkeys(device_ids))
@@ -422,15 +427,6 @@ class SqlStore(RecordStore):
             if int(limit) < 0:
                 raise DataError(f"limit must be >= 0, got {limit}")
             sql += f" LIMIT {int(limit)}"
-        if arrow and self._arrow_uri is not None:
-            specs = [spec for spec in fields_of(kind) if spec.name in names]
-            fetched = _arrow.fetch_columns(self._arrow_uri, sql, params, specs)
-            if fetched is not None:
-                if not fetched:
-                    return None
-                if constant is not None:
-                    fetched["device_id"] = _arrow.repeat(constant, len(fetched[names[0]]))
-                return fetched
         with self._guard(f"reading {kind.kind} records"), self._engine.connect() as connection:
             cursor = connection.connection.cursor()
             try:

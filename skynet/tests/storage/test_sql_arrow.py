@@ -1,22 +1,22 @@
-"""SQLite frames through ADBC (Arrow): the same frames as the DBAPI cursor gives, the same rows
-stored by staged bulk writes, and a quiet fallback to the cursor whenever the ADBC path can't run."""
+"""SQLite bulk writes staged through ADBC (Arrow): the same rows as the DBAPI cursor stores, a quiet
+fallback to the cursor whenever staging can't run, and the store's WAL left alone (ADBC's own
+SQLite never opens the store's file)."""
 
 from __future__ import annotations
 
-import sqlite3
+import subprocess
+import sys
 import tempfile
-from contextlib import closing
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from skynet.domain import RECORD_KINDS, ApplianceState, Device, SensorReading
+from skynet.domain import ApplianceState, SensorReading
 from skynet.errors import DataError
 from skynet.storage import open_store
 from skynet.storage.sql import _arrow
-from skynet.tests.storage.test_contract import T0, at, one_of_each, readings
+from skynet.tests.storage.test_contract import T0, readings
 
 pytest.importorskip("adbc_driver_sqlite")
 
@@ -27,97 +27,45 @@ def sqlite_store(tmp_path):
         yield store
 
 
-@pytest.fixture
-def arrow_calls(monkeypatch):
-    """What the ADBC path answered, call by call (None: it fell back)."""
-    calls, fetch = [], _arrow.fetch_columns
-
-    def spy(*args, **kwargs):
-        calls.append(fetch(*args, **kwargs))
-        return calls[-1]
-
-    monkeypatch.setattr(_arrow, "fetch_columns", spy)
-    return calls
-
-
-def dbapi_frame(store, *args):
-    uri, store._arrow_uri = store._arrow_uri, None
-    try:
-        return store.read_frame(*args)
-    finally:
-        store._arrow_uri = uri
-
-
-def test_every_kind_reads_the_same_as_through_the_cursor(sqlite_store, arrow_calls):
-    sqlite_store.write(one_of_each() + [Device("dev-2"), ApplianceState("dev-2", at(0), False, mode=None)])
-    for kind in RECORD_KINDS.values():
-        for devices in (None, ["dev-1"], ["dev-2", "dev-1"], ["nobody"]):
-            frame = sqlite_store.read_frame(kind, devices)
-            pd.testing.assert_frame_equal(frame, dbapi_frame(sqlite_store, kind, devices))
-    assert len(arrow_calls) == 4 * len(RECORD_KINDS) and all(c is not None for c in arrow_calls)
-
-
-def test_columns_that_start_null_are_typed_from_the_rest(sqlite_store, arrow_calls):
-    n = 3000  # more than one default ADBC batch (1024 rows) of NULLs first
-    humidity = np.full(n, np.nan)
-    humidity[2500:] = 55.5
-    frame = pd.DataFrame({
-        "device_id": ["a"] * n,
-        "timestamp": pd.date_range(T0, periods=n, freq="1min"),
-        "temperature": np.linspace(15, 30, n),
-        "humidity": humidity,
-    })  # fmt: skip
-    sqlite_store.write_frame(SensorReading, frame)
-    got = sqlite_store.read_frame(SensorReading, ["a"], at(10), at(2990))
-    assert arrow_calls[-1] is not None  # answered by ADBC, not by the fallback
-    pd.testing.assert_frame_equal(got, dbapi_frame(sqlite_store, SensorReading, ["a"], at(10), at(2990)))
-    assert got["humidity"].isna().sum() == 2490 and got["humidity"].iloc[-1] == 55.5
-    assert got["luminosity"].isna().all() and got["luminosity"].dtype == np.float64
-    assert got["timestamp"].iloc[0] == pd.Timestamp(T0 + timedelta(minutes=10))  # microseconds kept
-
-
-def test_without_the_driver_the_cursor_reads(tmp_path, monkeypatch, arrow_calls):
+def test_without_the_driver_frames_are_written_through_the_cursor(tmp_path, monkeypatch):
     monkeypatch.setattr(_arrow, "available", lambda: False)
+    monkeypatch.setattr(_arrow, "stage_columns", lambda *a, **k: pytest.fail("staged without the driver"))
     with open_store(f"sqlite:///{tmp_path / 'plain.db'}") as store:
-        store.write(one_of_each())
-        assert store._arrow_uri is None
-        assert store.read_frame(SensorReading)["temperature"].tolist() == [23.456789012345678]
-    assert arrow_calls == []
+        frame = mixed_frames()[SensorReading]
+        assert store.write_frame(SensorReading, frame) == len(frame)
+        assert len(store.read_frame(SensorReading)) == len(frame)
 
 
-def test_a_failing_adbc_read_falls_back(sqlite_store, tmp_path, arrow_calls):
-    sqlite_store.write(one_of_each())
-    sqlite_store._arrow_uri = _arrow.sqlite_uri(f"sqlite:///{tmp_path / 'gone' / 'missing.db'}")
-    assert len(sqlite_store.read_frame(SensorReading)) == 1
-    assert arrow_calls == [None]
-    assert not (tmp_path / "gone").exists()  # mode=ro: no empty database created on the way
+OTHER_PROCESS = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1])
+print(connection.execute("SELECT COUNT(*) FROM sensor_readings").fetchone()[0])
+connection.close()
+"""
 
 
-def test_sqlite_uri(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert _arrow.sqlite_uri("sqlite:///rel/x.db") == f"file:{tmp_path}/rel/x.db?mode=ro"
-    assert _arrow.sqlite_uri("sqlite:////tmp/a b#1.db") == "file:/tmp/a%20b%231.db?mode=ro"  # URI-quoted
-    for url in (
-        "sqlite://",
-        "sqlite:///:memory:",
-        "sqlite:///x.db?timeout=5",
-        "postgresql://h/db",
-        "nonsense",
-    ):
-        assert _arrow.sqlite_uri(url) is None
+def other_process_count(path) -> int:
+    """Rows another process sees; it opens and closes the database (the last user checkpoints)."""
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, str(path)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
 
 
-def test_reads_leave_the_wal_to_the_stores_connections(sqlite_store, arrow_calls):
-    """A read-write ADBC connection closing took itself for the last user and deleted the WAL
-    under the store's sqlite3 connections: rows written after it were seen by no other connection."""
-    sqlite_store.write(readings("dev-1", 5))
-    assert len(sqlite_store.read_frame(SensorReading, ["dev-1"])) == 5
-    sqlite_store.write(readings("dev-2", 7))
-    assert len(sqlite_store.read_frame(SensorReading, ["dev-2"])) == 7
-    assert all(c is not None for c in arrow_calls)
-    path = sqlite_store._arrow_uri.split(":", 1)[1].split("?")[0]
-    with closing(sqlite3.connect(path)) as other:  # another connection sees every row
-        assert other.execute("SELECT COUNT(*) FROM sensor_readings").fetchone()[0] == 12
+def test_the_wal_stays_under_the_stores_connections(tmp_path):
+    """ADBC's own SQLite must not open the store's file: closing it dropped the POSIX locks of the
+    store's sqlite3 connections, another process closing the database then deleted the WAL file under
+    them, and their later commits went to the deleted file, unseen by any other connection."""
+    path = tmp_path / "store.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.write(readings("dev-1", 5))
+        big = mixed_frames()[SensorReading]
+        assert store.write_frame(SensorReading, big) == len(big)  # staged: ADBC writes a scratch file only
+        assert len(store.read_frame(SensorReading, ["dev-1"])) == 5
+        assert other_process_count(path) == 5 + len(big)
+        assert (tmp_path / "store.db-wal").exists()  # still the store's connections' WAL
+        store.write(readings("dev-2", 7))
+        assert other_process_count(path) == 12 + len(big)
 
 
 def raw_rows(store, table):

@@ -19,7 +19,7 @@ bounds that wait (more devices are decided in several batches).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from skynet.control._decide import Models, _choose, _decide_with, _optimize, _plan, _wants_comfort
@@ -29,7 +29,7 @@ from skynet.control._types import ControlConfig, Decision
 __all__ = ["decide_many", "CHUNK"]
 
 #: Devices decided together at most (their decisions wait for the whole batch).
-CHUNK = 8
+CHUNK = 4
 
 
 def decide_many(
@@ -122,14 +122,16 @@ def _ask_models(
     return True
 
 
-def _alone(context, appliance, state, models, config, now):  # type: ignore[no-untyped-def]
+def _alone(
+    context: Any, appliance: Any, state: Any, models: Models, config: ControlConfig, now: Any
+) -> Callable[..., Any]:
     """The model step of :func:`decide` itself (its own calls)."""
     return lambda mode, value, safety: _optimize(
         context, mode, value, appliance, state, models, config, now, safety
     )
 
 
-def _answered(context, state, config, now, plan: _Plan):  # type: ignore[no-untyped-def]
+def _answered(context: Any, state: Any, config: ControlConfig, now: Any, plan: _Plan) -> Callable[..., Any]:
     """The model step reading the batch's answers for this device."""
     return lambda mode, value, safety: _choose(
         context, mode, value, state, config, now, safety, plan.band, plan.cands,

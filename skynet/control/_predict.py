@@ -208,14 +208,23 @@ def comfort_many(
     many = getattr(model, "predict_many", None)
     if many is None or getattr(model, "predict_arrays", None) is None:
         return None
-    built = [_comfort_columns(c, k, t, rh, distinct=True)
-             for c, k, t, rh in zip(contexts, cands, temperatures, humidities, strict=True)]  # fmt: skip
-    groups, offsets = [b[0] for b in built], [c.comfort_offset for c in contexts]
+    # every device's rows, then the distinct rows of each device (in device order) in one sort
+    climates = [_climates(k, t, rh) for k, t, rh in zip(cands, temperatures, humidities, strict=True)]
+    sizes = [len(c[0]) for c in climates]
+    device = np.repeat(np.arange(len(climates)), sizes)
+    ta, rh, va = (np.concatenate([c[i] for c in climates]) for i in range(3))
+    first, inverse = _distinct_rows(device, ta, rh, va)
+    ends = np.cumsum(np.bincount(device[first], minlength=len(climates)))
+    groups = [_columns_of(context, ta[first[lo:hi]], rh[first[lo:hi]], va[first[lo:hi]])
+              for context, lo, hi in zip(contexts, [0, *ends[:-1]], ends, strict=True)]  # fmt: skip
+    offsets = [c.comfort_offset for c in contexts]
     values = _timed("comfort model", lambda: many(groups, offsets), budget)
-    if len(values) != len(built):
-        raise ModelFailure("comfort model returned the wrong number of devices")
-    return [_comfort_answer(np.asarray(v, dtype=float), b[1], *t.shape)
-            for v, b, t in zip(values, built, temperatures, strict=True)]  # fmt: skip
+    if len(values) != len(groups) or any(np.shape(v) != (hi - lo,) for v, lo, hi in
+                                         zip(values, [0, *ends[:-1]], ends, strict=True)):  # fmt: skip
+        raise ModelFailure("comfort model returned the wrong number of predictions")
+    every = np.concatenate([np.asarray(v, dtype=float) for v in values])[inverse]
+    return [_comfort_answer(part, None, *t.shape)
+            for part, t in zip(np.split(every, np.cumsum(sizes)[:-1]), temperatures, strict=True)]  # fmt: skip
 
 
 def _comfort_columns(
@@ -223,19 +232,29 @@ def _comfort_columns(
 ) -> tuple[dict[str, Any], np.ndarray | None]:
     """The comfort model's columns, one row per candidate and horizon; with ``distinct``, one
     row per distinct climate and the index of each candidate-and-horizon's row."""
+    ta, rh, va = _climates(cands, temperature, humidity)
+    inverse = None
+    if distinct:
+        first, inverse = _distinct_rows(ta, rh, va)
+        ta, rh, va = ta[first], rh[first], va[first]
+    return _columns_of(context, ta, rh, va), inverse
+
+
+def _climates(
+    cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Temperature, humidity and air speed of every candidate at every horizon (candidate-major)."""
     h = temperature.shape[1]
     on = cands[:, 0] > 0.5
     # np.minimum(np.maximum()) is np.clip, several times faster on short arrays
     speed = np.where(
         on, AIR_SPEED_BY_FAN[np.minimum(np.maximum(cands[:, 3].astype(int), 0), 3)], AIR_SPEED_OFF
     )
-    ta, rh = temperature.ravel(), np.minimum(np.maximum(humidity.ravel(), 0.0), 100.0)
-    va = np.repeat(speed, h)
-    inverse = None
-    if distinct:
-        first, inverse = _distinct_rows(ta, rh, va)
-        ta, rh, va = ta[first], rh[first], va[first]
-    columns: dict[str, Any] = {
+    return temperature.ravel(), np.minimum(np.maximum(humidity.ravel(), 0.0), 100.0), np.repeat(speed, h)
+
+
+def _columns_of(context: Context, ta: np.ndarray, rh: np.ndarray, va: np.ndarray) -> dict[str, Any]:
+    return {
         "temperature": ta,
         "humidity": rh,
         "air_speed": va,
@@ -248,7 +267,6 @@ def _comfort_columns(
         "timestamp": context.timestamp,
         **context.device_facts,
     }
-    return columns, inverse
 
 
 def _distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

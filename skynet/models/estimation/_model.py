@@ -241,25 +241,22 @@ class EstimationModel(Model):
         w, b = layers[0]
         rooms = [_room(state, cands) for state, cands in zip(states, candidates, strict=True)]
         sizes = [len(room[0]) for room in rooms]
+        one = len(rooms) == 1
+        cands = rooms[0][0] if one else np.concatenate([room[0] for room in rooms])
+        t_rows = rooms[0][1] if one else np.repeat([room[1] for room in rooms], sizes)
+        minutes = rooms[0][4] if one else np.concatenate([room[4] for room in rooms])
+        commands = F.command_features(
+            t_rows, cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3], minutes, len(cands)
+        )
         # candidates with the same features (set points beyond the unit's reach, say) are
-        # computed once: per room its distinct rows, and where each candidate finds its row
-        commands, inverses, start = [], [], 0
-        for c, t, _, _, minutes in rooms:
-            rows, inverse = _distinct(
-                F.command_features(t, c[:, 0], c[:, 1], c[:, 2], c[:, 3], minutes, len(c))
-            )
-            commands.append(rows)
-            inverses.append(inverse + start)
-            start += len(rows)
-        distinct = [len(rows) for rows in commands]
+        # computed once: each room's distinct rows (in room order), and where each row finds its own
+        commands, inverse, owner = _distinct(commands, np.repeat(np.arange(len(rooms)), sizes))
+        ends = np.cumsum(np.bincount(owner, minlength=len(rooms)))
         # first layer split: a room's part is the same for every candidate, computed once a room
-        h = (commands[0] if len(rooms) == 1 else np.concatenate(commands)) @ w[k:]
-        for (_, _, _, situation, _), lo, hi in zip(
-            rooms, np.cumsum([0, *distinct[:-1]]), np.cumsum(distinct), strict=True
-        ):
-            h[lo:hi] += situation @ w[:k] + b
-        out = self._deltas(h, first=1)
-        out = out[inverses[0] if len(rooms) == 1 else np.concatenate(inverses)]
+        h = commands @ w[k:]
+        for room, lo, hi in zip(rooms, [0, *ends[:-1]], ends, strict=True):
+            h[lo:hi] += room[3] @ w[:k] + b
+        out = self._deltas(h, first=1)[inverse]
         t_now = np.repeat([room[1] for room in rooms], sizes)[:, None] if len(rooms) > 1 else rooms[0][1]
         rh_now = np.repeat([room[2] for room in rooms], sizes)[:, None] if len(rooms) > 1 else rooms[0][2]
         out = self._absolute(out, t_now, rh_now)
@@ -298,19 +295,29 @@ def _room(
 _KEY = np.random.default_rng(0).uniform(0.5, 1.5, len(F.COMMAND_FEATURES))
 
 
-def _distinct(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of ``X`` and, per row of ``X``, the index of its distinct row.
+def _distinct(X: np.ndarray, room: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``X`` within each room, ordered by room; per row of ``X`` the index
+    of its distinct row; and each distinct row's room.
 
-    Rows are grouped by a random projection and the grouping is checked row by row; should two
-    different rows ever share a projection, every row is kept.
+    Rows are told apart by a random projection and the grouping is checked row by row; should
+    two different rows of a room ever share a projection, every row is kept.
     """
     if len(X) < 2:
-        return X, np.arange(len(X))
-    _, first, inverse = np.unique(X @ _KEY, return_index=True, return_inverse=True)
+        return X, np.arange(len(X)), room
+    key = X @ _KEY
+    order = np.lexsort((key, room))
+    new = np.empty(len(order), dtype=bool)
+    new[0] = True
+    new[1:] = (key[order[1:]] != key[order[:-1]]) | (room[order[1:]] != room[order[:-1]])
+    first = order[new]
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
     rows = X[first]
-    if not np.array_equal(rows[inverse], X):  # pragma: no cover - a projection collision
-        return X, np.arange(len(X))
-    return rows, inverse
+    if not (
+        np.array_equal(rows[inverse], X) and np.array_equal(room[first][inverse], room)
+    ):  # pragma: no cover
+        return X, np.arange(len(X)), room
+    return rows, inverse, room[first]
 
 
 def _is_command_array(value: Any) -> bool:

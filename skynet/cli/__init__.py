@@ -17,7 +17,7 @@ from skynet.cli._lazy import LazyGroup
 
 __all__ = ["cli", "main"]
 
-#: group name -> (import path, one-line help). Later issues add estimation and control.
+#: group name -> (import path, one-line help); a group is imported only when it runs.
 GROUPS: dict[str, tuple[str, str]] = {
     "config": ("skynet.cli.config:config", "Show and check the effective configuration."),
     "control": (

@@ -38,8 +38,12 @@ class FlatForest:
     baseline: float
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The regressor's predictions for the rows of ``X`` (one group: see :meth:`predict_groups`)."""
-        return self.predict_groups(X, np.array([0, len(X)]))
+        """The regressor's predictions for the rows of ``X``."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        return _walk(
+            X, self.roots, self.feature, self.threshold, self.missing_left, self.left, self.right,
+            self.leaf, self.value, self.baseline,
+        )  # fmt: skip
 
     def predict_groups(self, X: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """:meth:`predict` of rows in groups ``X[bounds[g]:bounds[g + 1]]`` (see the module docstring)."""
@@ -87,9 +91,33 @@ def flatten(estimator: object) -> FlatForest:
 
 
 @njit(cache=True, nogil=True)
+def _walk(X, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover
+    n = X.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        total = baseline
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while not leaf[node]:
+                x = X[i, feature[node]]
+                if np.isnan(x):
+                    node = left[node] if missing_left[node] else right[node]
+                elif x <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            total += value[node]
+        out[i] = total
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _walk_groups(
     X, bounds, roots, feature, threshold, missing_left, left, right, leaf, value, baseline
 ):  # pragma: no cover
+    """Per group: the splits on the features its rows all share decided once (``jump[k]``:
+    where they lead from node k; children come after their split), then a plain walk of the
+    group's rows through the trees with those shortcuts."""
     n, d = X.shape
     out = np.empty(n)
     shared = np.empty(d, dtype=np.bool_)
@@ -98,7 +126,7 @@ def _walk_groups(
         a, b = bounds[g], bounds[g + 1]
         if a >= b:
             continue
-        for j in range(d):  # the features all rows of the group share (NaN shares with NaN)
+        for j in range(d):  # NaN shares with NaN
             x0 = X[a, j]
             same = True
             for i in range(a + 1, b):
@@ -107,7 +135,6 @@ def _walk_groups(
                     same = False
                     break
             shared[j] = same
-        # jump[k]: where the group's shared features lead from node k (children come after it)
         for k in range(feature.shape[0] - 1, -1, -1):
             if leaf[k] or not shared[feature[k]]:
                 jump[k] = k
@@ -117,18 +144,16 @@ def _walk_groups(
                 jump[k] = jump[left[k]] if missing_left[k] else jump[right[k]]
             else:
                 jump[k] = jump[left[k]] if x <= threshold[k] else jump[right[k]]
-        for i in range(a, b):
-            total = baseline
-            for t in range(roots.shape[0]):
-                node = jump[roots[t]]
-                while not leaf[node]:
-                    x = X[i, feature[node]]
-                    if np.isnan(x):  # where the tree sends missing values
-                        node = jump[left[node]] if missing_left[node] else jump[right[node]]
-                    elif x <= threshold[node]:
-                        node = jump[left[node]]
-                    else:
-                        node = jump[right[node]]
-                total += value[node]
-            out[i] = total
+        out[a:b] = _walk(
+            X[a:b],
+            jump[roots],
+            feature,
+            threshold,
+            missing_left,
+            jump[left],
+            jump[right],
+            leaf,
+            value,
+            baseline,
+        )
     return out

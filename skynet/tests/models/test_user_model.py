@@ -290,3 +290,14 @@ def test_a_column_nobody_reported_does_not_stop_training():
     y = held_out["value"].to_numpy()
     model_mae = score(y, model.predict_median(held_out, personalize=False))["mae"]
     assert model_mae < score(y, np.zeros(len(y)))["mae"] - 0.2
+
+
+def test_a_large_batch_walked_on_every_core_gives_the_same_numbers(user_model, user_sample):
+    from skynet.models.user_model._forest import _PARALLEL_ROWS
+
+    X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
+    big = np.tile(X, (_PARALLEL_ROWS // len(X) + 2, 1))
+    big[::13, 0] += 0.7  # not only repeats
+    forest = user_model.forest_
+    expected = np.concatenate([forest.predict(big[lo : lo + 5000]) for lo in range(0, len(big), 5000)])
+    np.testing.assert_array_equal(forest.predict(big), expected)

@@ -7,7 +7,9 @@ current state is always a row too, so "no change" can win. Modes that cannot hel
 out: no heating when the room is 2 °C above the target band's bottom, no cooling or drying
 when it is colder than the band's bottom - 2 °C, no dry or fan-only mode for an empty home or the
 away target (they serve people, not a band). Dry mode runs its own fan (one row per set point);
-fan-only mode keeps the current set point (one row per fan speed).
+fan-only mode keeps the current set point (one row per fan speed). Unless ``fan_alone``, a
+running unit's fan changes only with its set point or mode: no row differs from the current
+state by the fan speed alone (each command beeps).
 """
 
 from __future__ import annotations
@@ -64,7 +66,13 @@ def candidates(
         else:
             rows += [(1.0, code, t, fan) for t in grid for fan in fans]
     array = np.array(rows, dtype=float)
-    if current is not None and current.power and current.mode is not None:
+    running = current is not None and current.power and current.mode is not None
+    if running and not config.fan_alone:  # the fan changes only with the set point or the mode
+        same = (array[:, 0] > 0.5) & (array[:, 1] == cur_mode)
+        if MODE_CODE[current.mode] != MODE_CODE["fan"]:
+            same &= np.abs(array[:, 2] - (cur_set if cur_set is not None else mid)) < 0.25
+        array = array[~(same & (array[:, 3] != cur_fan))]
+    if running:
         now = np.array([1.0, MODE_CODE[current.mode], cur_set if cur_set is not None else mid, cur_fan])
         if not (np.abs(array - now) < 1e-6).all(axis=1).any():
             array = np.vstack([array, now])

@@ -19,8 +19,8 @@ dead band, costs about 1) and averaged over the forecast horizons:
   nothing;
 - **switching**: ``switch_penalty`` for any change from the current state,
   ``power_switch_penalty`` more for switching on and ``mode_switch_penalty`` more for another
-  mode of a running unit (cool, dry and fan-only take turns otherwise), all multiplied by one plus the
-  number of commands sent in the last hour (a device that just changed twice needs a clear
+  mode of a running unit (cool, dry and fan-only take turns otherwise), all multiplied by one plus
+  ``repeat_factor`` times the number of commands sent in the last hour (a device that just changed twice needs a clear
   gain to change again: no on/off chatter at the edge of a band); in an empty home only
   ``empty_switch_share`` of them applies (nobody hears the beep; the rate limit still holds).
 """
@@ -64,7 +64,8 @@ def costs(
         current_row: the current state as a candidate row (None: unknown).
         config: the weights.
         recent_commands: commands sent to the device in the last hour (each makes the next
-            change dearer: the switching penalties are multiplied by ``1 + recent_commands``).
+            change dearer: the switching penalties are multiplied by
+            ``1 + repeat_factor × recent_commands``).
         switch_share: share of the switching penalties that applies (an empty home hears no beep).
     """
     n = len(cands)
@@ -86,7 +87,7 @@ def costs(
         cands[:, 3].astype(int).clip(0, len(config.fan_cost) - 1)
     ]
     out["energy"] = np.where(on, config.energy_weight * held + config.running_cost + fan_cost, 0.0)
-    scale = switch_share * (1.0 + recent_commands)
+    scale = switch_share * (1.0 + config.repeat_factor * recent_commands)
     out["switch"] = scale * _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
     out["total"] = sum(out.values())
     return out

@@ -11,7 +11,9 @@ Offsets are pooled first: every device's votes of a period give the period's com
 different climate; with many votes hardly shrunk). Each device's own offset is then its
 shrunken mean *around* that pooled offset: a device with few votes gets about the pooled
 offset, not zero (the model's shrinkage pulls towards zero, which would keep a bias the whole
-fleet shows); a device with no vote in a period gets the pooled offset.
+fleet shows); a device with no vote in a period gets the pooled offset. :func:`offset_for`
+may add a fixed night offset (``ControlConfig.night_offset``): people asleep hardly ever vote,
+so a night period's votes are those of people still up, who feel warmer than sleepers.
 """
 
 from __future__ import annotations
@@ -64,8 +66,15 @@ def _by_period(found: dict[str, tuple[float, int]]) -> dict[tuple[str, str], flo
     return {(key.rpartition("|")[0], key.rpartition("|")[2]): float(o) for key, (o, _) in found.items()}
 
 
-def offset_for(offsets: dict[tuple[str, str], float], device_id: str, hour: float) -> float | None:
-    """The offset of ``device_id`` for the period of ``hour``: its own, else the pooled one, else None."""
+def offset_for(
+    offsets: dict[tuple[str, str], float], device_id: str, hour: float, night: float = 0.0
+) -> float | None:
+    """The offset of ``device_id`` for the period of ``hour``: its own, else the pooled one, else None;
+    plus ``night`` in the night period (sleepers rarely vote: the votes of the period are those
+    of people still up)."""
     period = period_of_day(hour)
     found = offsets.get((device_id, period))
-    return offsets.get((ALL, period)) if found is None else found
+    found = offsets.get((ALL, period)) if found is None else found
+    if period == "night" and night:
+        return (found or 0.0) + night
+    return found

@@ -10,7 +10,9 @@
   (the "comfort-band thermostat"). Each home's target is ``target`` (comfort by default), so
   every controller faces the same task; a home a person just took over (``user_hold``) is left
   alone. With a comfort model that has ``personal_offsets``, the homes' votes personalise it
-  by period of the day (:mod:`._personal`) every ``personalize_every`` minutes.
+  by period of the day (:mod:`._personal`) every ``personalize_every`` minutes; skynet's policy
+  adds the controller's ``ControlConfig.night_offset`` to the night period's offset (sleepers
+  feel cooler than the people still up who vote at night).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class DevicePolicy:
         self.interval, self.occupancy = interval, occupancy
         self.target = target
         self.personalize, self.personalize_every = personalize, personalize_every
+        self.night_offset = 0.0
         self.decisions = 0
         self.fallbacks: dict[str, int] = {}
         self.latencies: list[float] = []
@@ -90,6 +93,7 @@ class DevicePolicy:
             ),
             **kwargs,
         )
+        policy.night_offset = controller.config.night_offset
         return policy
 
     @staticmethod
@@ -180,7 +184,7 @@ class DevicePolicy:
             humidity=float(obs.humidity[i]), outdoor_temperature=float(obs.outdoor_temperature[i]),
             outdoor_humidity=float(obs.outdoor_humidity[i]), hour=hour, temperature_lags=lags_t,
             humidity_lags=lags_rh, temperature_mean=t_mean, humidity_mean=rh_mean, occupancy=int(obs.occupants[i]) if self.occupancy else None,
-            comfort_offset=offset_for(self._offsets, self._ids[i], hour), device_facts=self._facts,
+            comfort_offset=offset_for(self._offsets, self._ids[i], hour, self.night_offset), device_facts=self._facts,
         )  # fmt: skip
 
     def _track_states(self, obs: Observation) -> None:

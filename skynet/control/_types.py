@@ -86,20 +86,33 @@ class ControlConfig:
 
     # candidates
     modes: tuple[str, ...] = ("cool", "heat", "dry", "fan")
-    set_temperature_step: float = 1.0
+    #: Set-point grid (K). A 1 K grid made the set point cycle (26 <-> 27 °C every hour or two)
+    #: where the room would settle in between; the units take 0.5 K.
+    set_temperature_step: float = 0.5
     fans: tuple[str, ...] = FAN_SPEEDS
+    #: Whether a running unit may get a command that changes only its fan speed (False: the fan
+    #: changes with the set point or the mode, in the same command; fan-only changes were half of
+    #: skynet's commands in the closed-loop evaluation, and each command beeps).
+    fan_alone: bool = False
     #: Horizons (minutes) of the forecast the cost averages over.
     horizons: tuple[int, ...] = (15, 30, 60)
     # cost
     energy_weight: float = 0.05  # per kelvin the AC holds the room away from where it drifts off
     fan_cost: tuple[float, ...] = (0.02, 0.01, 0.02, 0.04)  # by FAN_SPEEDS: auto, low, medium, high
     running_cost: float = 0.03  # any running AC (indoor fan, standby, the chance it starts cooling)
-    switch_penalty: float = 0.15  # any command (it beeps in someone's living room)
+    switch_penalty: float = 0.3  # any command (it beeps in someone's living room)
     power_switch_penalty: float = 0.15  # more for switching on
     mode_switch_penalty: float = 0.15  # more for another mode of a running unit
+    repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
     empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
     comfort_weight: float = 2.0  # per (feedback beyond the dead band)²
     comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing
+    #: Comfort offset added in the night period (local 22:00–07:00) by the closed-loop
+    #: personalisation of :class:`~skynet.control.DevicePolicy` (:func:`skynet.control._personal.offset_for`):
+    #: sleepers (0.8 met under bedding) feel cooler than the awake people whose votes the comfort
+    #: model and the night offsets learn from, and hardly ever vote themselves. The worker (one
+    #: personal offset a device, no periods) does not apply it yet.
+    night_offset: float = -0.6
     target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
     humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
     band_weight: float = 10.0  # per kelvin² outside the away / empty-home band

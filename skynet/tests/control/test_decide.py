@@ -57,7 +57,8 @@ def test_the_comfort_optimum_is_warmer_than_the_thermostat_when_people_like_warm
     decision = run(
         make_context(30.0, outdoor=34.0), target(), off_state(), estimator, PmvLikeComfortDouble(27.0)
     )
-    assert decision.command.mode == "cool" and decision.command.set_temperature >= 26.0
+    # warmer than the 24 °C thermostat, on the 0.5 K grid under the occupied guard band's 26 °C
+    assert decision.command.mode == "cool" and decision.command.set_temperature >= 25.5
 
 
 def test_energy_weight_trades_comfort_for_energy(estimator, comfort_model):

@@ -169,3 +169,57 @@ def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switche
     assert empty.reason["chosen"]["command"].startswith("cool")  # 33 °C is above the empty band
     assert empty.reason["chosen"]["cost"]["switch"] == pytest.approx(config.empty_switch_share * switch_on)
     assert home.reason["chosen"]["cost"]["switch"] == pytest.approx(switch_on)
+
+
+def _fans_by_setting(cands: np.ndarray) -> dict[tuple[int, float], set[int]]:
+    out: dict[tuple[int, float], set[int]] = {}
+    for power, mode, tset, fan in cands:
+        if power > 0.5:
+            out.setdefault((int(mode), round(float(tset), 2)), set()).add(int(fan))
+    return out
+
+
+def test_a_running_unit_changes_its_fan_only_with_its_set_point_or_mode():
+    from skynet.control._candidates import FAN_CODE
+    from skynet.domain import ApplianceState
+
+    appliance = Appliance()
+    cool = ApplianceState("d", pd.Timestamp("2025-07-01 14:00").to_pydatetime(), True, "cool", 26.0, "auto")
+    fan_only = ApplianceState("d", cool.timestamp, True, "fan", 26.0, "high")
+    strict = _fans_by_setting(candidates(appliance, ControlConfig(), cool, 27.0, (21.0, 26.0)))
+    free = _fans_by_setting(candidates(appliance, ControlConfig(fan_alone=True), cool, 27.0, (21.0, 26.0)))
+    assert strict[(MODE_CODE["cool"], 26.0)] == {FAN_CODE["auto"]}  # the current state, no fan-only change
+    assert free[(MODE_CODE["cool"], 26.0)] == set(FAN_CODE.values())
+    assert strict[(MODE_CODE["cool"], 25.0)] == set(FAN_CODE.values())  # a new set point: any fan
+    assert strict[(MODE_CODE["dry"], 26.0)] == {FAN_CODE["auto"]}
+    in_fan_mode = _fans_by_setting(candidates(appliance, ControlConfig(), fan_only, 27.0, (21.0, 26.0)))
+    assert in_fan_mode[(MODE_CODE["fan"], 26.0)] == {FAN_CODE["high"]}
+    assert len(in_fan_mode[(MODE_CODE["cool"], 26.0)]) == len(FAN_CODE)  # another mode: any fan
+
+
+def test_each_recent_command_adds_repeat_factor_switching_penalties():
+    config = ControlConfig(repeat_factor=2.0)
+    cands = candidates(Appliance(), config, None, 28.0, (21.0, 26.0))
+    t, rh = _forecast(cands)
+    current = np.array([0.0, 0.0, np.nan, 0.0])
+    fresh = costs(cands, t, rh, None, "comfort", None, None, current, config)
+    busy = costs(cands, t, rh, None, "comfort", None, None, current, config, recent_commands=2)
+    assert fresh["switch"][1:].min() > 0.0
+    np.testing.assert_allclose(busy["switch"], 5.0 * fresh["switch"])  # 1 + 2 x 2
+    np.testing.assert_allclose(busy["energy"], fresh["energy"])
+
+
+def test_the_night_offset_is_added_at_night_only():
+    offsets = {("a", "day"): 0.3, ("a", "night"): 0.2, (ALL, "night"): 0.1}
+    assert offset_for(offsets, "a", 23.0, night=-0.6) == pytest.approx(-0.4)
+    assert offset_for(offsets, "a", 12.0, night=-0.6) == pytest.approx(0.3)
+    assert offset_for(offsets, "b", 3.0, night=-0.6) == pytest.approx(-0.5)  # the pooled one
+    assert offset_for({}, "b", 3.0, night=-0.6) == pytest.approx(-0.6)
+    assert offset_for({}, "b", 12.0, night=-0.6) is None
+
+
+def test_skynet_policy_takes_the_night_offset_from_the_controllers_config():
+    from skynet.control import Controller, DevicePolicy
+
+    assert DevicePolicy.skynet(Controller(config=ControlConfig(night_offset=-0.3))).night_offset == -0.3
+    assert DevicePolicy.band_thermostat().night_offset == 0.0

@@ -21,18 +21,21 @@ dead band, costs about 1) and averaged over the forecast horizons:
   ``power_switch_penalty`` more for switching on and ``mode_switch_penalty`` more for another
   mode of a running unit (cool, dry and fan-only take turns otherwise), all multiplied by one plus
   ``repeat_factor`` times the number of commands sent in the last hour (a device that just changed twice needs a clear
-  gain to change again: no on/off chatter at the edge of a band); in an empty home only
+  gain to change again: no on/off chatter at the edge of a band), and a setting younger than
+  ``dwell_minutes`` counts up to ``dwell_weight`` more commands (:func:`dwell`); in an empty home only
   ``empty_switch_share`` of them applies (nobody hears the beep; the rate limit still holds).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import numpy as np
 
 from skynet.control._types import ControlConfig
 from skynet.domain import AC_MODES, ApplianceState
 
-__all__ = ["costs", "LATENT_K_PER_RH"]
+__all__ = ["costs", "dwell", "LATENT_K_PER_RH"]
 
 _COOL, _HEAT, _DRY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "auto"))
 #: Sensible-heat equivalent of removing 1 %RH near 25 °C (1 g/kg ≈ 2.5 K ≈ 4.8 %RH).
@@ -49,7 +52,7 @@ def costs(
     band: tuple[float, float] | None,
     current_row: np.ndarray | None,
     config: ControlConfig,
-    recent_commands: int = 0,
+    recent_commands: float = 0,
     switch_share: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Cost terms of every candidate; ``total`` sums them.
@@ -65,7 +68,7 @@ def costs(
         config: the weights.
         recent_commands: commands sent to the device in the last hour (each makes the next
             change dearer: the switching penalties are multiplied by
-            ``1 + repeat_factor × recent_commands``).
+            ``1 + repeat_factor × recent_commands``); :func:`dwell` adds a young setting's share.
         switch_share: share of the switching penalties that applies (an empty home hears no beep).
     """
     n = len(cands)
@@ -132,6 +135,17 @@ def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) ->
     if was_on:  # another running mode (cool <-> dry <-> fan): the room's behaviour changes most
         penalty = penalty + np.where(on & (cands[:, 1] != current[1]), config.mode_switch_penalty, 0.0)
     return np.where(same, 0.0, penalty)
+
+
+def dwell(state: ApplianceState | None, now: datetime, config: ControlConfig) -> float:
+    """Extra "recent commands" for a young setting: ``dwell_weight`` when it just began, falling
+    linearly to 0 at ``dwell_minutes`` (a reading taken while the compressor just started or
+    stopped does not undo a command five minutes later; the last-hour count alone let a set
+    point go up and back down within ten minutes)."""
+    if state is None or config.dwell_minutes <= 0:
+        return 0.0
+    age = (now - state.timestamp).total_seconds() / 60.0
+    return config.dwell_weight * max(0.0, 1.0 - age / config.dwell_minutes)
 
 
 def current_row(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from skynet.control._candidates import FAN_CODE, MODE_CODE, candidates, describe, to_state
-from skynet.control._cost import costs, current_row
+from skynet.control._cost import costs, current_row, dwell
 from skynet.control._fallback import off_command, target_band, thermostat
 from skynet.control._predict import ModelFailure, comfort, estimation_state, forecast
 from skynet.control._safety import SafetyState, apply_safety
@@ -227,7 +227,8 @@ def _choose(
     wants_comfort = _wants_comfort(mode, context)
     guard = config.occupied_band if wants_comfort else band if mode in ("away", "comfort") else None
     terms = costs(cands, temperature, humidity, feedback, mode, value, guard,
-                  current_row(state, MODE_CODE, FAN_CODE), config, safety.commands_in_last_hour(now),
+                  current_row(state, MODE_CODE, FAN_CODE), config,
+                  safety.commands_in_last_hour(now) + dwell(state, now, config),
                   1.0 if context.occupied else config.empty_switch_share)  # fmt: skip
     total = terms["total"]
     if not np.isfinite(total).all():

@@ -104,6 +104,10 @@ class ControlConfig:
     power_switch_penalty: float = 0.15  # more for switching on
     mode_switch_penalty: float = 0.15  # more for another mode of a running unit
     repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
+    #: A setting younger than ``dwell_minutes`` counts as up to ``dwell_weight`` more recent
+    #: commands (falling linearly with its age): sensor readings swing with the compressor.
+    dwell_minutes: float = 90.0
+    dwell_weight: float = 4.0
     empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
     comfort_weight: float = 2.0  # per (feedback beyond the dead band)²
     comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing

@@ -158,7 +158,14 @@ def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switche
     from skynet.tests.control.conftest import NOW, make_context, off_state, target
 
     config, appliance = ControlConfig(), Appliance()
-    args = (target(), appliance, off_state(), Models(estimator, comfort_model), config, NOW)
+    args = (
+        target(),
+        appliance,
+        off_state(600),
+        Models(estimator, comfort_model),
+        config,
+        NOW,
+    )  # long off: no dwell
     empty = decide(make_context(33.0, occupancy=0), *args)
     home = decide(make_context(33.0, occupancy=2), *args)
     assert empty.reason["candidates"] == len(
@@ -223,3 +230,40 @@ def test_skynet_policy_takes_the_night_offset_from_the_controllers_config():
 
     assert DevicePolicy.skynet(Controller(config=ControlConfig(night_offset=-0.3))).night_offset == -0.3
     assert DevicePolicy.band_thermostat().night_offset == 0.0
+
+
+def test_a_young_setting_counts_as_more_recent_commands_fading_with_its_age():
+    from datetime import datetime, timedelta
+
+    from skynet.control._cost import dwell
+    from skynet.domain import ApplianceState
+
+    now, config = datetime(2025, 7, 1, 14, 0), ControlConfig(dwell_minutes=60.0, dwell_weight=4.0)
+
+    def state(minutes: float) -> ApplianceState:
+        return ApplianceState("d", now - timedelta(minutes=minutes), True, "cool", 26.0, "auto")
+
+    assert dwell(state(0), now, config) == pytest.approx(4.0)
+    assert dwell(state(15), now, config) == pytest.approx(3.0)
+    assert dwell(state(60), now, config) == 0.0 and dwell(state(600), now, config) == 0.0
+    assert dwell(None, now, config) == 0.0
+    assert dwell(state(0), now, ControlConfig(dwell_minutes=0.0)) == 0.0
+
+
+def test_a_command_that_would_undo_a_young_one_needs_a_larger_gain(estimator, comfort_model):
+    from datetime import timedelta
+
+    from skynet.control import Models, decide
+    from skynet.domain import ApplianceState
+    from skynet.tests.control.conftest import NOW, make_context, target
+
+    def switch_cost(minutes: float) -> float:
+        state = ApplianceState("d1", NOW - timedelta(minutes=minutes), True, "cool", 28.0, "auto")
+        models = Models(estimator, comfort_model)
+        decision = decide(make_context(29.0), target(), Appliance(), state, models, ControlConfig(), NOW)
+        assert decision.reason["chosen"]["command"] != "cool 28 °C fan auto"  # far too warm: change
+        return decision.reason["chosen"]["cost"]["switch"]
+
+    config = ControlConfig()
+    assert switch_cost(5) > switch_cost(60) > switch_cost(600)
+    assert switch_cost(600) == pytest.approx(config.switch_penalty)

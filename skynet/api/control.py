@@ -92,6 +92,7 @@ def decide(
     context = control.build_context(readings, weather, device=device, comfort_offset=offset)
     safety = control.SafetyState.from_history(states, now)
     config = config or control.ControlConfig()
+    context.comfort_offset = offset = control.live_offset(offset, context.hour, config.night_offset)
     decision = control.decide(context, target, control.Appliance.from_device(device), state,
                               control.Models(models["estimator"], models["comfort"]), config, now, safety)  # fmt: skip
     out = decision.to_dict()

@@ -58,6 +58,7 @@ from skynet.control._batch import decide_many
 from skynet.control._context import build_context, local_hour
 from skynet.control._decide import Controller, Models, decide, decide_by_rules
 from skynet.control._fallback import thermostat
+from skynet.control._personal import live_offset
 from skynet.control._predict import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
 from skynet.control._safety import SafetyResult, SafetyState, allowed_set_range, apply_safety
 from skynet.control._types import Appliance, Context, ControlConfig, Decision, same_setting
@@ -74,6 +75,7 @@ __all__ = [
     "Decision",
     "build_context",
     "local_hour",
+    "live_offset",
     "thermostat",
     "SafetyState",
     "SafetyResult",

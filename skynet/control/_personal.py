@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["period_of_day", "personal_offsets", "offset_for", "NIGHT"]
+__all__ = ["period_of_day", "personal_offsets", "offset_for", "live_offset", "NIGHT"]
 
 #: The pseudo-device of the pooled offsets.
 ALL = "*"
@@ -78,3 +78,12 @@ def offset_for(
     if period == "night" and night:
         return (found or 0.0) + night
     return found
+
+
+def live_offset(offset: float | None, hour: float, night: float) -> float | None:
+    """A device's one personal ``offset`` (None: none known) for a decision at local ``hour``:
+    plus ``night`` in the night period, as :func:`offset_for` gives the closed loop. The worker
+    and ``skynet control decide`` keep one offset per device, not one per period."""
+    if period_of_day(hour) == "night" and night:
+        return (offset or 0.0) + night
+    return offset

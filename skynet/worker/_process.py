@@ -215,6 +215,8 @@ class Processor:
             comfort_offset=state.comfort_offset,
             device=record,
         )
+        night = getattr(getattr(self.controller, "config", None), "night_offset", 0.0)
+        context.comfort_offset = control.live_offset(state.comfort_offset, context.hour, night)
         appliance = control.Appliance.from_device(record)
         low, high = state.min_set_temperature, state.max_set_temperature
         if low is not None or high is not None:

@@ -267,3 +267,11 @@ def test_a_command_that_would_undo_a_young_one_needs_a_larger_gain(estimator, co
     config = ControlConfig()
     assert switch_cost(5) > switch_cost(60) > switch_cost(600)
     assert switch_cost(600) == pytest.approx(config.switch_penalty)
+
+
+def test_live_offset_adds_the_night_offset_only_at_night():
+    from skynet.control import live_offset
+
+    assert live_offset(0.3, 12.0, -0.6) == 0.3 and live_offset(None, 12.0, -0.6) is None
+    assert live_offset(0.3, 23.5, -0.6) == pytest.approx(-0.3) and live_offset(None, 6.5, -0.6) == -0.6
+    assert live_offset(0.3, 7.0, -0.6) == 0.3 and live_offset(0.3, 2.0, 0.0) == 0.3

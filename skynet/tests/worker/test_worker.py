@@ -299,3 +299,30 @@ def test_votes_personalize_the_comfort_model_with_the_climate_they_were_given_in
         33.0,
     ]
     assert set(last["device_id"]) == {"d1"}
+
+
+def test_a_night_decision_adds_the_night_offset_to_the_devices_personal_offset():
+    """The worker's one offset per device gets ``ControlConfig.night_offset`` at night, as the
+    closed-loop evaluation does (sleepers feel cooler than the people still up who vote)."""
+    from skynet.control import ControlConfig
+
+    class Seen(Controller):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.offsets = []
+
+        def decide(self, context, *args, **kwargs):
+            self.offsets.append(context.comfort_offset)
+            return super().decide(context, *args, **kwargs)
+
+    def at(hour: int, offset: float | None, night: float) -> float | None:
+        controller = Seen(config=ControlConfig(night_offset=night))
+        event = make_event("d1", "reading", time=T0.replace(hour=hour), event_id=f"r{hour}", temperature=28.0,
+                           humidity=55.0)  # fmt: skip
+        state = None if offset is None else DeviceState("d1", comfort_offset=offset)
+        Processor(controller, "w").process(entries(("d1", event)), {} if state is None else {"d1": state})
+        return controller.offsets[-1]
+
+    assert at(12, 0.4, -0.6) == 0.4 and at(23, 0.4, -0.6) == pytest.approx(-0.2)
+    assert at(3, None, -0.6) == pytest.approx(-0.6) and at(12, None, -0.6) is None
+    assert at(23, 0.4, 0.0) == 0.4

@@ -357,8 +357,11 @@ class UserModel(Model):
         return float(self.predict_one_proba(row, offset) @ VOTES)
 
     def warm_up(self) -> Self:
-        """Compile the jitted code now rather than on the first prediction."""
+        """Compile the jitted code now rather than on the first prediction: the row walk and
+        the grouped walk of a controller's batches (seconds on a busy machine, which a decision's
+        time budget does not have)."""
         self.predict_one({"temperature": 24.0})
+        self.predict_arrays({"temperature": np.array([24.0, 26.0])})
         return self
 
     @classmethod

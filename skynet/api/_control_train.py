@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["train_on_simulation", "with_air_speed"]
+__all__ = ["train_on_simulation", "train_on_energyplus", "with_air_speed"]
 
 
 def with_air_speed(votes: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
@@ -40,11 +40,12 @@ def with_air_speed(votes: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
 def train_on_simulation(climate: str, seed: int, devices: int, days: float,
                         weather_file: str | Path | None = None, progress: bool = True,
                         estimator_params: dict[str, Any] | None = None,
-                        comfort_params: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+                        comfort_params: dict[str, Any] | None = None,
+                        fit_estimator: bool = True) -> dict[str, Any]:  # fmt: skip
     """Simulate twice ``devices`` homes for ``days`` days and fit both control models on them.
 
     ``estimator_params`` / ``comfort_params`` override the models' hyper-parameters (tests
-    train small ones).
+    train small ones); ``fit_estimator=False`` fits the comfort model only (``estimator`` None).
 
     Returns:
         ``estimator``, ``comfort`` (fitted models) and ``note`` (what they were trained on).
@@ -78,10 +79,12 @@ def train_on_simulation(climate: str, seed: int, devices: int, days: float,
                 frames[key].append(result.frame(kind))
     readings, states, weather, homes, feedback = (pd.concat(frames[k], ignore_index=True) for k in frames)
     with tqdm(total=2, desc="train control models", disable=None if progress else True, leave=False) as bar:
-        bar.set_postfix_str("estimation model")
-        estimator = EstimationModel(**{"random_state": seed, **(estimator_params or {})}).fit(
-            estimation_frame(readings, states, weather, homes)
-        )
+        estimator = None
+        if fit_estimator:
+            bar.set_postfix_str("estimation model")
+            estimator = EstimationModel(**{"random_state": seed, **(estimator_params or {})}).fit(
+                estimation_frame(readings, states, weather, homes)
+            )
         bar.update()
         bar.set_postfix_str("user model")
         votes = with_air_speed(comfort_frame(feedback, readings, weather, homes), states)
@@ -92,3 +95,47 @@ def train_on_simulation(climate: str, seed: int, devices: int, days: float,
     note = (f"trained here on simulated homes (2 x {devices} homes x {days:g} days, {where}, seeds {seed}/{seed + 1}, "
             f"{len(votes)} votes; {seconds:.0f} s; not saved)")  # fmt: skip
     return {"estimator": estimator, "comfort": comfort, "note": note}
+
+
+def train_on_energyplus(building: str, weather: str, start: Any, days: int, seed: int, climate: str,
+                        sim_devices: int, sim_days: float, progress: bool = True,
+                        estimator_params: dict[str, Any] | None = None,
+                        comfort_params: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The control models for EnergyPlus homes: the estimation model learns the building itself.
+
+    EnergyPlus runs ``building`` under ``weather`` for the ``days`` days before ``start`` with
+    its seeded random thermostat schedules (5-minute timestep), and the estimation model is fit
+    on its zones; the comfort model learns from the votes of simulated homes in ``climate``
+    (the EnergyPlus homes' people are the simulator's people), as :func:`train_on_simulation`.
+
+    Returns:
+        ``estimator``, ``comfort`` and ``note``.
+    """
+    from datetime import timedelta
+
+    from tqdm import tqdm
+
+    from skynet.data.estimation import estimation_frame
+    from skynet.models.estimation import EstimationModel
+    from skynet.sim.energyplus import run_energyplus
+    from skynet.sim.energyplus._run import _day
+
+    started = time.perf_counter()
+    first = _day(start, "start") - timedelta(days=int(days))
+    with tqdm(total=int(days) * 1440, unit="min", desc="energyplus training run",
+              disable=None if progress else True, leave=False) as bar:  # fmt: skip
+
+        def advance(_stage: str, done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        result = run_energyplus(building, weather, first, _day(start, "start"), seed, timestep_minutes=5,
+                                progress=advance)  # fmt: skip
+    frame = estimation_frame(result.sensor_readings, result.appliance_states, result.weather, result.devices)
+    estimator = EstimationModel(**{"random_state": seed, **(estimator_params or {})}).fit(frame)
+    people = train_on_simulation(climate, seed, sim_devices, sim_days, progress=progress,
+                                 comfort_params=comfort_params, fit_estimator=False)  # fmt: skip
+    seconds = time.perf_counter() - started
+    note = (f"estimation: trained here on EnergyPlus {result.building} / {result.city}, {len(result.zones)} zones, "
+            f"{first} .. {_day(start, 'start')} under random schedules (seed {seed}); comfort: "
+            f"{people['note']}; {seconds:.0f} s in all; not saved")  # fmt: skip
+    return {"estimator": estimator, "comfort": people["comfort"], "note": note}

@@ -164,8 +164,13 @@ def format_decision(result: dict[str, Any]) -> str:
 def format_evaluation(result: dict[str, Any]) -> str:
     """An evaluation (:func:`evaluate`'s result) as text: setup, models, the table, the report."""
     setup = result["setup"]
-    lines = [f"{setup['devices']} simulated homes x {setup['days']:g} days ({setup['climate']}, seed {setup['seed']}); "
-             f"comfort band {setup['comfort_band'][0]:g}-{setup['comfort_band'][1]:g} °C"]  # fmt: skip
+    band = f"comfort band {setup['comfort_band'][0]:g}-{setup['comfort_band'][1]:g} °C"
+    if setup.get("engine") == "energyplus":
+        lines = [f"{setup['devices']} EnergyPlus zones of {setup['building']} ({setup['weather']}) as homes x "
+                 f"{setup['days']:g} days from {setup['start']} (people seed {setup['seed']}); {band}"]  # fmt: skip
+    else:
+        lines = [f"{setup['devices']} simulated homes x {setup['days']:g} days ({setup['climate']}, "
+                 f"seed {setup['seed']}); {band}"]  # fmt: skip
     lines += [f"{role}: {note}" for role, note in result["models"].items()]
     rows = result["table"]
     columns = list(rows[0])
@@ -203,6 +208,10 @@ def evaluate(
     plot_days: float = 3.0,
     config: Any = None,
     progress: bool = True,
+    engine: str = "builtin",
+    building: str = "apartment-midrise",
+    weather: str = "miami",
+    start: Any = None,
 ) -> dict[str, Any]:
     """Closed-loop evaluation of skynet's controller against two thermostats on simulated homes.
 
@@ -218,6 +227,13 @@ def evaluate(
         plot_devices, plot_days: how many homes and days the PNG plots show.
         config: a :class:`skynet.control.ControlConfig` (default settings otherwise).
         progress: progress bars on stderr.
+        engine: "builtin" (skynet's simulator) or "energyplus": the thermostat-controlled zones of
+            ``building`` under ``weather`` from local day ``start`` (default July 15) for
+            ``days`` whole days, with the simulator's people (``devices``, ``climate`` and
+            ``weather_file`` then only shape the homes the comfort model is trained on;
+            ``climate`` also labels the EnergyPlus homes); see
+            :class:`skynet.sim.energyplus.EnergyPlusHomes`. Models trained here learn the
+            building from an EnergyPlus run of the ``train_days`` days before ``start``.
 
     Returns:
         ``table`` (one row per controller), ``models`` (where they came from), ``report``
@@ -230,11 +246,24 @@ def evaluate(
 
     if train not in ("auto", "always", "never"):
         raise DataError(f"train must be auto, always or never, got {train!r}")
+    if engine not in ("builtin", "energyplus"):
+        raise DataError(f"engine must be builtin or energyplus, got {engine!r}")
     started = time.perf_counter()
     config = config or control.ControlConfig()
+    if engine == "energyplus":
+        make_fleet, start = _energyplus_homes(building, weather, start, days, seed, climate)
+        make_fleet()  # a bad building, city or date fails here, before any training
     models, notes = load_models(settings) if train != "always" else ({"estimator": None, "comfort": None}, {})
     if train != "never" and (models["estimator"] is None or models["comfort"] is None):
-        trained = train_on_simulation(climate, seed + 1000, train_devices, train_days, weather_file, progress)
+        if engine == "energyplus":
+            from skynet.api._control_train import train_on_energyplus
+
+            trained = train_on_energyplus(building, weather, start, int(round(train_days)), seed + 1000, climate,
+                                          train_devices, train_days, progress)  # fmt: skip
+        else:
+            trained = train_on_simulation(
+                climate, seed + 1000, train_devices, train_days, weather_file, progress
+            )
         for role in ("estimator", "comfort"):
             if models[role] is None:
                 models[role], notes[role] = trained[role], trained["note"]
@@ -245,10 +274,17 @@ def evaluate(
         "skynet": control.DevicePolicy.skynet(controller, interval=interval, occupancy=occupancy),
     }
 
-    def make_fleet() -> Fleet:
-        return Fleet(
-            devices, days, seed, climate=climate, weather_file=weather_file, occupant_actions=occupant_actions
-        )
+    if engine == "builtin":
+
+        def make_fleet() -> Fleet:
+            return Fleet(
+                devices,
+                days,
+                seed,
+                climate=climate,
+                weather_file=weather_file,
+                occupant_actions=occupant_actions,
+            )
 
     evaluation = _run_quietly(control.closed_loop, make_fleet, policies, config.comfort_band, plot_devices,
                               "fixed 24 °C", progress, days)  # fmt: skip
@@ -256,11 +292,15 @@ def evaluate(
     folder = reports_path(settings) / f"control-evaluation-{stamp}"
     plots = [str(p) for p in plot_homes(evaluation, folder, plot_days)]
     sky = next(r for r in evaluation.results if r.name == "skynet")
+    setup = {"engine": engine, "devices": len(evaluation.device_ids), "days": days, "seed": seed,
+             "climate": climate if not weather_file else str(weather_file), "interval": interval,
+             "occupancy": occupancy, "occupant_actions": occupant_actions and engine == "builtin",
+             "comfort_band": list(config.comfort_band)}  # fmt: skip
+    if engine == "energyplus":
+        setup.update(building=building, weather=weather, start=str(start))
     out = {
         "table": evaluation.table(),
-        "setup": {"devices": devices, "days": days, "seed": seed, "climate": climate if not weather_file else str(weather_file),
-                  "interval": interval, "occupancy": occupancy, "occupant_actions": occupant_actions,
-                  "comfort_band": list(config.comfort_band)},  # fmt: skip
+        "setup": setup,
         "models": notes,
         "decisions": {"count": sky.decisions, "fallbacks": sky.fallbacks, "latency_ms": sky.latency_ms},
         "report": str(folder),
@@ -269,6 +309,23 @@ def evaluate(
     }
     _write_json(folder / "evaluation.json", out)
     return out
+
+
+def _energyplus_homes(building: str, weather: str, start: Any, days: float, seed: int,
+                      climate: str) -> tuple[Any, Any]:  # fmt: skip
+    """A factory of identical EnergyPlus homes, and the start day it uses."""
+    from datetime import date
+
+    from skynet.sim.energyplus import EnergyPlusHomes
+
+    if days != int(days) or days < 1:
+        raise DataError(f"EnergyPlus simulates whole days: --days must be a whole number >= 1, got {days:g}")
+    start = start or date(2025, 7, 15)
+
+    def make_fleet() -> EnergyPlusHomes:
+        return EnergyPlusHomes(building, weather, start, int(days), seed, climate=climate)
+
+    return make_fleet, start
 
 
 def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple, plot_devices: int,

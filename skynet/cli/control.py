@@ -55,18 +55,33 @@ def decide(device_id: str, at, fmt: str) -> None:
               help="Days those homes are simulated.")  # fmt: skip
 @click.option("--occupant-actions/--no-occupant-actions", default=False, show_default=True,
               help="Let the simulated people change the AC themselves.")  # fmt: skip
+@click.option("--engine", type=click.Choice(["builtin", "energyplus"]), default="builtin", show_default=True,
+              help="builtin: skynet's simulated homes; energyplus: a prototype building's zones as homes (extra).")  # fmt: skip
+@click.option("--building", default="apartment-midrise", show_default=True,
+              help="energyplus: a prototype (skynet sim buildings) or an IDF file.")  # fmt: skip
+@click.option("--weather", default="miami", show_default=True, metavar="CITY_OR_EPW",
+              help="energyplus: a city (skynet sim weather) or an EPW file.")  # fmt: skip
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="energyplus: first local day [default: 2025-07-15].")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
 @output_format
 def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: str | None, interval: int,
-             train: str, train_devices: int, train_days: float, occupant_actions: bool, progress: bool,
-             fmt: str) -> None:  # fmt: skip
-    """Closed loop on simulated homes: skynet vs a fixed 24 °C thermostat vs a comfort-band thermostat."""
+             train: str, train_devices: int, train_days: float, occupant_actions: bool, engine: str, building: str,
+             weather: str, start, progress: bool, fmt: str) -> None:  # fmt: skip
+    """Closed loop: skynet vs a fixed 24 °C thermostat vs a comfort-band thermostat.
+
+    On skynet's simulated homes, or (--engine energyplus) on the zones of an EnergyPlus
+    prototype building with the simulator's people; there --devices, --climate and
+    --weather-file shape the homes the comfort model learns from, and the estimation model
+    learns the building from an EnergyPlus run of the --train-days before --start.
+    """
     from skynet.api.control import evaluate as evaluate_
     from skynet.api.control import format_evaluation
 
     result = evaluate_(settings(), devices, days, seed, climate, weather_file, interval, train=train,
                        train_devices=train_devices, train_days=train_days, occupant_actions=occupant_actions,
-                       progress=progress)  # fmt: skip
+                       progress=progress, engine=engine, building=building, weather=weather,
+                       start=start.date() if start else None)  # fmt: skip
     if fmt == "json":
         echo_json(result)
         return

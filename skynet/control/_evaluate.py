@@ -111,7 +111,7 @@ class _Counting:
 
 
 def closed_loop(
-    make_fleet: Callable[[], Fleet],
+    make_fleet: Callable[[], Fleet | Any],
     policies: Mapping[str, Any],
     band: tuple[float, float] = (21.0, 26.0),
     plot_devices: int = 3,
@@ -121,7 +121,9 @@ def closed_loop(
     """Run every controller on a fresh fleet from ``make_fleet`` and measure it.
 
     Args:
-        make_fleet: builds the fleet (called once per controller; must give identical fleets).
+        make_fleet: builds the fleet (called once per controller; must give identical fleets):
+            a :class:`skynet.sim.Fleet`, or homes with their own ``run(policy, minutes,
+            before_step)`` such as :class:`skynet.sim.energyplus.EnergyPlusHomes`.
         policies: controller name -> controller.
         band: the comfort band (°C) of the degree-hours.
         plot_devices: how many homes to plot: those occupied longest.
@@ -171,7 +173,10 @@ def _run(
             progress(name, k, t)
 
     counting = _Counting(policy)
-    run_policy(fleet, counting, t, before_step=record)
+    if hasattr(fleet, "run"):  # homes that run themselves (EnergyPlus calls the controller back)
+        fleet.run(counting, t, before_step=record)
+    else:
+        run_policy(fleet, counting, t, before_step=record)
     if progress is not None:
         progress(name, t, t)
     latencies = np.asarray(getattr(policy, "latencies", []), dtype=float) * 1000.0

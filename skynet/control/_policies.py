@@ -119,7 +119,9 @@ class DevicePolicy:
         self._ids, self._start = fleet.device_ids, fleet.start
         self._zone = fleet.location.timezone
         self._facts = {"latitude": fleet.location.latitude, "climate": fleet.climate}
-        self._appliance = Appliance()
+        # what the homes' AC can do (EnergyPlus homes: cool or heat, fan auto), else everything
+        self._appliance = Appliance(modes=getattr(fleet, "ac_modes", Appliance.modes),
+                                    fans=getattr(fleet, "ac_fans", Appliance.fans))  # fmt: skip
         self._targets = [self.target or ControlTarget(d, fleet.start, "comfort") for d in self._ids]
         self._t = np.full((_HISTORY, n), np.nan)
         self._rh = np.full((_HISTORY, n), np.nan)

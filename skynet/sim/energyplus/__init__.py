@@ -6,6 +6,9 @@ weather files of U.S. cities. :func:`run_energyplus` runs a prototype through th
 Python API, drives each thermostat-controlled zone with a seeded schedule of set points and
 on/off periods, and returns the same record frames as :func:`skynet.sim.simulate_fleet`
 (devices, sensor readings, weather, appliance states) at the EnergyPlus timestep.
+:class:`EnergyPlusHomes` runs the zones in closed loop as homes with people, the controller's
+commands setting each zone's thermostat minute by minute (``skynet control evaluate --engine
+energyplus``).
 
 :func:`list_buildings` and :func:`list_weather` tell what the installed package ships.
 Nothing here touches storage. How the IDF is rewritten, how the engine is driven and how the
@@ -13,6 +16,7 @@ schedules are drawn is documented in the private modules (``_idf``, ``_engine``,
 """
 
 from skynet.sim.energyplus._catalog import INSTALL_HINT, EnergyPlusError
+from skynet.sim.energyplus._homes import COP, EnergyPlusHomes
 from skynet.sim.energyplus._idf import VALID_TIMESTEPS
 from skynet.sim.energyplus._result import TRUTH_COLUMNS, EnergyPlusResult
 from skynet.sim.energyplus._run import (
@@ -25,6 +29,8 @@ from skynet.sim.energyplus._run import (
 
 __all__ = [
     "run_energyplus",
+    "EnergyPlusHomes",
+    "COP",
     "list_buildings",
     "list_weather",
     "zone_devices",

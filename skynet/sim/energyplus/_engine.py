@@ -7,9 +7,11 @@ runtime callbacks do the work:
 - at the start of each system timestep, before the predictor, the zone's ``Zone Temperature
   Control`` heating and cooling set point actuators get the command of the current zone
   timestep (during warm-up days, the command of the same time of day on the first day);
-- at the end of each zone timestep, after reporting, the zone mean air temperature and
-  relative humidity, the zone's sensible heating and cooling delivered by the air system,
-  and the outdoor dry bulb and relative humidity are read.
+- at the end of each zone timestep, after reporting, the zone mean air temperature, mean
+  radiant temperature and relative humidity, the zone's sensible heating and cooling
+  delivered by the air system, and the outdoor dry bulb and relative humidity are read;
+  in closed loop (``on_step``), a controller then sees them and sets the next timestep's
+  set points.
 
 Sizing runs on the design days first, with the constant set points of the rewritten IDF
 (21 °C heating / 24 °C cooling in :mod:`._idf`) so equipment is sized as in the prototype.
@@ -44,6 +46,7 @@ ZONE_VARIABLES = {
     "humidity": "Zone Air Relative Humidity",
     "cooling_w": "Zone Air System Sensible Cooling Rate",
     "heating_w": "Zone Air System Sensible Heating Rate",
+    "radiant_temperature": "Zone Mean Radiant Temperature",
 }
 #: Site output variables read each timestep.
 SITE_VARIABLES = {
@@ -83,8 +86,15 @@ def _api():
     return _API
 
 
+#: Closed loop: ``on_step(k, zone, site)`` after zone timestep ``k`` is read (``zone``: name ->
+#: values per zone, ``site``: name -> value); it returns the (heating, cooling) set points of
+#: every zone from timestep ``k + 1`` on, or None to keep them.
+StepHook = Callable[[int, dict[str, np.ndarray], dict[str, float]], "tuple[np.ndarray, np.ndarray] | None"]
+
+
 def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, steps_per_day: int,
-               progress: Progress | None = None, keep_dir: Path | None = None) -> EngineOutput:  # fmt: skip
+               progress: Progress | None = None, keep_dir: Path | None = None,
+               on_step: StepHook | None = None) -> EngineOutput:  # fmt: skip
     """Simulate ``idf_text`` (prepared by :func:`._idf.prepare_idf`) under ``commands``.
 
     Args:
@@ -95,6 +105,10 @@ def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, s
         steps_per_day: zone timesteps per day.
         progress: called as ``progress("simulate", minutes_done, minutes_total)`` once per day.
         keep_dir: run there and keep the files (for debugging); default a temporary directory.
+        on_step: closed loop (see :data:`StepHook`): ``commands`` then only give the
+            set points of the first timestep (and of the warm-up days); the hook's answers
+            replace the rest, and the output's ``heating_setpoint`` / ``cooling_setpoint``
+            (``zone``) hold what was applied.
 
     Raises:
         EnergyPlusError: EnergyPlus is missing or failed; the message has the first severe error.
@@ -108,7 +122,7 @@ def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, s
         state = api.state_manager.new_state()
         try:
             with _Quiet(out_dir / "console.log") as quiet:
-                run = _Run(api, state, zones, commands, steps_per_day, progress, quiet)
+                run = _Run(api, state, zones, commands, steps_per_day, progress, quiet, on_step)
                 api.runtime.set_console_output_status(state, False)
                 run.register()
                 code = api.runtime.run_energyplus(state, ["-w", str(epw), "-d", str(out_dir), str(idf_path)])
@@ -126,17 +140,18 @@ def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, s
                 f"EnergyPlus simulated {run.k} zone timesteps, expected {commands.power.shape[0]} "
                 f"(see {out_dir / 'eplusout.err'}: {first_severe(out_dir / 'eplusout.err')})"
             )
-        return EngineOutput(
-            run.zone_out, run.site_out, run.k, warnings=_count_warnings(out_dir / "eplusout.err")
-        )
+        zone_out = run.zone_out
+        if on_step is not None:
+            zone_out = {**zone_out, "heating_setpoint": run.heat, "cooling_setpoint": run.cool}
+        return EngineOutput(zone_out, run.site_out, run.k, warnings=_count_warnings(out_dir / "eplusout.err"))
 
 
 class _Run:
     """The callbacks of one run and the arrays they fill."""
 
     def __init__(self, api, state, zones: list[str], commands: Commands, steps_per_day: int,
-                 progress: Progress | None, quiet: _Quiet) -> None:  # fmt: skip
-        self.api, self.state, self.zones, self.quiet = api, state, zones, quiet
+                 progress: Progress | None, quiet: _Quiet, on_step: StepHook | None = None) -> None:  # fmt: skip
+        self.api, self.state, self.zones, self.quiet, self.on_step = api, state, zones, quiet, on_step
         self.heat = commands.heating_setpoint.astype(float)
         self.cool = commands.cooling_setpoint.astype(float)
         self.steps, self.per_day = commands.power.shape[0], steps_per_day
@@ -240,10 +255,31 @@ class _Run:
             out[k] = [ex.get_variable_value(state, handle) for handle in h[name]]
         for name, out in self.site_out.items():
             out[k] = ex.get_variable_value(state, h[name][0])
+        if self.on_step is not None:
+            self._step_hook(k)
         self.k += 1
         if self.progress is not None and (self.k % self.per_day == 0 or self.k == self.steps):
             with self.quiet.lifted():
                 self.progress("simulate", self.k * self.minutes_per_step, self.steps * self.minutes_per_step)
+
+    def _step_hook(self, k: int) -> None:
+        """Closed loop: the controller sees timestep ``k`` and sets the next one's set points."""
+        assert self.on_step is not None
+        with self.quiet.lifted():  # the controller's progress bar and log lines reach the console
+            answer = self.on_step(
+                k, {name: out[k] for name, out in self.zone_out.items()},
+                {name: float(out[k]) for name, out in self.site_out.items()},
+            )  # fmt: skip
+        if k + 1 >= self.steps:
+            return
+        self.heat[k + 1], self.cool[k + 1] = self.heat[k], self.cool[k]
+        if answer is not None:
+            heat, cool = (np.asarray(a, dtype=float) for a in answer)
+            if heat.shape != (len(self.zones),) or cool.shape != (len(self.zones),):
+                raise EnergyPlusError(
+                    f"the controller answered set points of shape {heat.shape}, {cool.shape}"
+                )
+            self.heat[k + 1], self.cool[k + 1] = heat, cool
 
 
 class _Quiet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,37 @@ def test_evaluate_with_stored_models_writes_the_report(runner, cli, stored_model
     assert report.parent == Path(load_settings(None).path(load_settings(None).models.reports))
     text = runner.invoke(cli, args[:-2])
     assert "energy_vs_reference_%" in text.stdout and "report: " in text.stdout
+
+
+def test_evaluate_on_energyplus_zones(runner, cli, stored_models):
+    """``--engine energyplus``: the small office's five zones are the homes (stored models)."""
+    from skynet.api.control import format_evaluation
+    from skynet.tests.sim.test_energyplus import HAVE_ENERGYPLUS
+
+    if not HAVE_ENERGYPLUS and not os.environ.get("CI"):
+        pytest.skip("pyenergyplus-lbnl is not installed; with CI set this test runs")
+    args = ["control", "evaluate", "--engine", "energyplus", "--building", "office-small", "--weather", "miami",
+            "--start", "2025-07-20", "--days", "1", "--train", "never", "--no-progress", "--format", "json"]  # fmt: skip
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    setup = summary["setup"]
+    assert (setup["engine"], setup["building"], setup["start"], setup["devices"]) == ("energyplus", "office-small",
+                                                                                      "2025-07-20", 5)  # fmt: skip
+    assert [r["controller"] for r in summary["table"]] == ["fixed 24 °C", "comfort band", "skynet"]
+    assert summary["models"] == stored_models and summary["decisions"]["count"] > 0
+    assert all(Path(p).is_file() and "eplus-office-small-" in Path(p).name for p in summary["plots"])
+    assert (
+        "5 EnergyPlus zones of office-small (miami) as homes x 1 days from 2025-07-20"
+        in format_evaluation(summary)
+    )
+
+
+def test_evaluate_on_energyplus_needs_whole_days(data_dir, capsys):
+    from skynet.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["control", "evaluate", "--engine", "energyplus", "--days", "1.5", "--no-progress"])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "Error: EnergyPlus simulates whole days: --days must be a whole number >= 1, got 1.5"

@@ -43,7 +43,17 @@ import numpy as np
 
 from skynet.domain import AC_MODES, FAN_SPEEDS
 
-__all__ = ["AcParams", "sample_ac", "outdoor_limits", "MODE", "FAN", "FLOW", "CAP_INVERTER", "CAP_FIXED"]
+__all__ = [
+    "AcParams",
+    "sample_ac",
+    "outdoor_limits",
+    "air_speed",
+    "MODE",
+    "FAN",
+    "FLOW",
+    "CAP_INVERTER",
+    "CAP_FIXED",
+]
 
 #: Codes of the modes and fan speeds (their index in the domain tuples).
 MODE = {name: i for i, name in enumerate(AC_MODES)}
@@ -89,6 +99,11 @@ def sample_ac(rng: np.random.Generator, floor_area: float) -> AcParams:
         min_off=3,
         sensor_offset=rng.uniform(0.0, 1.5),
     )
+
+
+def air_speed(power: np.ndarray, fan: np.ndarray) -> np.ndarray:
+    """Air speed at the occupants (m/s) for PMV: still air, more with the AC's fan running."""
+    return 0.1 + 0.2 * np.where(power, np.where(fan == FAN["auto"], 0.6, 0.25 * fan + 0.25), 0.0)
 
 
 def outdoor_limits(units: list[AcParams], t_out: np.ndarray) -> np.ndarray:

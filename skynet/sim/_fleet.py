@@ -25,18 +25,21 @@ import numpy as np
 
 from skynet.errors import DataError
 from skynet.sim import _kernel as kern
-from skynet.sim._ac import FAN, MODE, outdoor_limits, sample_ac
+from skynet.sim._ac import FAN, MODE, air_speed, outdoor_limits, sample_ac
 from skynet.sim._climate import CLIMATES, Location, WeatherSeries, local_clock, read_epw
 from skynet.sim._observation import Commands, Observation
 from skynet.sim._occupants import (
     MAX_PEOPLE,
     TARGET,
     DaySchedule,
+    clothing,
     presence,
     sample_days,
     sample_household,
     sample_targets,
     user_change,
+    vote_rates,
+    vote_value,
 )
 from skynet.sim._psychro import H_FG, RHO_AIR, humidity_ratio, relative_humidity
 from skynet.sim._room import (
@@ -193,10 +196,7 @@ class Fleet:
         self.power, self.mode = power.astype(bool), mode.astype(np.int64)
         self.set_temperature, self.fan = tset.astype(float), fan.astype(np.int64)
         self._s = np.stack([self.power, self.mode, self.set_temperature, self.fan, self._vent]).astype(float)
-        # Air speed at the occupants (m/s) for PMV: still air, more with the AC's fan.
-        self._air_speed = 0.1 + 0.2 * np.where(
-            self.power, np.where(self.fan == FAN["auto"], 0.6, 0.25 * self.fan + 0.25), 0.0
-        )
+        self._air_speed = air_speed(self.power, self.fan)
 
     def _load_block(self, k0: int) -> None:
         """Prepare the inputs and noise of minutes ``k0 .. k0 + _BLOCK``."""
@@ -230,7 +230,7 @@ class Fleet:
         )
         left = (n_home == 0) & (np.vstack([self._last_home[None], n_home[:-1]]) > 0)
         # Clothing of the day: 1.0 clo at a running-mean outdoor temperature of 5 °C, 0.5 at 25 °C.
-        season = np.clip(1.0 - 0.025 * (self.weather.running_mean_at(k0) - 5.0), 0.5, 1.0)
+        clo, bed_clo = clothing(self.weather.running_mean_at(k0), self.clo_offset)
         self._last_home = n_home[-1]
         self._b = {
             "inputs": np.ascontiguousarray(stacked), "t_out": t_out, "rh_out": rh_out,
@@ -238,8 +238,8 @@ class Fleet:
             "left": left, "any_left": left.any(axis=1),
             "t_noise": np.ascontiguousarray(r["sensor_bias_t"] + 0.05 * normal[:, :, 0] + lost),
             "rh_noise": np.ascontiguousarray(r["sensor_bias_rh"] + 0.5 * normal[:, :, 1] + lost),
-            "lux": np.round(np.maximum(lux, 0.0)) + lost, "clo": np.clip(season[:, None] + self.clo_offset, 0.3, 1.5),
-            "bed_clo": np.broadcast_to((0.8 + 2.4 * (season - 0.5))[:, None], self.present.shape),
+            "lux": np.round(np.maximum(lux, 0.0)) + lost, "clo": clo,
+            "bed_clo": bed_clo,
             "u_vote": np.ascontiguousarray(uniform[:, :, 1:4]), "u_act": np.ascontiguousarray(uniform[:, :, 4]),
         }  # fmt: skip
         self._block_k0 = k0
@@ -301,7 +301,7 @@ class Fleet:
         pmv = np.clip(np.nan_to_num(np.asarray(result, dtype=float)), -3.5, 3.5).reshape(up.shape)
         s = pmv + self.comfort_offset
         self.pmv_people, self.sensation_people, self._clo, self._met = pmv, s, clo, met
-        self._vote_rate = np.minimum(self.vote_rate * (1.0 + 2.0 * s * s), 0.05)
+        self._vote_rate = vote_rates(self.vote_rate, s)
         self._vote_rate *= self.k - self.last_vote >= _VOTE_GAP
         worst_up, worst_asleep = (np.abs(s) * up).max(axis=1), (np.abs(s) * asleep).max(axis=1)
         self._act_rate = 0.02 * np.maximum(worst_up - 1.0, 0.0) ** 1.5 + self.fiddle_rate * up.any(axis=1)
@@ -412,8 +412,7 @@ class Fleet:
         self._feedback = self._none.copy()
         for i in votes.any(axis=1).nonzero()[0]:
             p = int(np.argmax(votes[i]))
-            noise = 0.5 * self._choice_rngs[i].standard_normal()
-            value = float(np.clip(np.round(self.sensation_people[i, p] + noise), -3, 3)) + 0.0  # no -0.0
+            value = vote_value(self.sensation_people[i, p], self._choice_rngs[i].standard_normal())
             self.last_vote[i, p] = k
             self._vote_rate[i, p] = 0.0  # until the gap has passed (next comfort update)
             self._feedback[i] = value

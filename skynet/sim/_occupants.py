@@ -38,6 +38,9 @@ from skynet.domain import TARGET_MODES
 from skynet.sim._ac import AUTO, COOL, DRY, FAN, FAN_ONLY, HEAT
 
 __all__ = [
+    "clothing",
+    "vote_rates",
+    "vote_value",
     "Household",
     "sample_household",
     "DaySchedule",
@@ -138,6 +141,29 @@ def sample_days(rng: np.random.Generator, hh: Household, n_days: int, weekdays: 
         trip[first : first + int(rng.integers(2, 6))] = True
         day = first + 6 + rng.exponential(20.0)
     return DaySchedule(wake, bed, leave, back, out_start, out_end, trip)
+
+
+def clothing(running_mean: float | np.ndarray, clo_offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clothing (clo) of each person up, and of their bedding, for the outdoor running mean.
+
+    ``running_mean`` is a scalar or one value per home; ``clo_offset`` is (homes, slots). Both
+    results have the shape of ``clo_offset`` (see the module docstring for the model).
+    """
+    season = np.clip(1.0 - 0.025 * (np.asarray(running_mean, dtype=float) - 5.0), 0.5, 1.0)
+    season = season[..., None] if season.ndim else season
+    return np.clip(season + clo_offset, 0.3, 1.5), np.broadcast_to(
+        0.8 + 2.4 * (season - 0.5), clo_offset.shape
+    )
+
+
+def vote_rates(base: np.ndarray, sensation: np.ndarray) -> np.ndarray:
+    """Votes per minute of people up at home: their base rate times ``1 + 2 s²``, at most 0.05."""
+    return np.minimum(base * (1.0 + 2.0 * sensation * sensation), 0.05)
+
+
+def vote_value(sensation: float, normal: float) -> float:
+    """A vote on the 7-point scale for a sensation and a standard normal draw (never -0.0)."""
+    return float(np.clip(np.round(sensation + 0.5 * normal), -3, 3)) + 0.0
 
 
 def presence(days: DaySchedule, present: np.ndarray, day: np.ndarray, minute: np.ndarray):

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,7 @@ def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, s
         keep_dir: run there and keep the files (for debugging); default a temporary directory.
         on_step: closed loop (see :data:`StepHook`): ``commands`` then only give the
             set points of the first timestep (and of the warm-up days); the hook's answers
-            replace the rest, and the output's ``heating_setpoint`` / ``cooling_setpoint``
-            (``zone``) hold what was applied.
+            replace the rest.
 
     Raises:
         EnergyPlusError: EnergyPlus is missing or failed; the message has the first severe error.
@@ -140,10 +140,9 @@ def run_engine(idf_text: str, epw: Path, zones: list[str], commands: Commands, s
                 f"EnergyPlus simulated {run.k} zone timesteps, expected {commands.power.shape[0]} "
                 f"(see {out_dir / 'eplusout.err'}: {first_severe(out_dir / 'eplusout.err')})"
             )
-        zone_out = run.zone_out
-        if on_step is not None:
-            zone_out = {**zone_out, "heating_setpoint": run.heat, "cooling_setpoint": run.cool}
-        return EngineOutput(zone_out, run.site_out, run.k, warnings=_count_warnings(out_dir / "eplusout.err"))
+        return EngineOutput(
+            run.zone_out, run.site_out, run.k, warnings=_count_warnings(out_dir / "eplusout.err")
+        )
 
 
 class _Run:
@@ -272,14 +271,12 @@ class _Run:
             )  # fmt: skip
         if k + 1 >= self.steps:
             return
-        self.heat[k + 1], self.cool[k + 1] = self.heat[k], self.cool[k]
-        if answer is not None:
-            heat, cool = (np.asarray(a, dtype=float) for a in answer)
-            if heat.shape != (len(self.zones),) or cool.shape != (len(self.zones),):
-                raise EnergyPlusError(
-                    f"the controller answered set points of shape {heat.shape}, {cool.shape}"
-                )
-            self.heat[k + 1], self.cool[k + 1] = heat, cool
+        if answer is None:
+            answer = self.heat[k], self.cool[k]
+        heat, cool = (np.asarray(a, dtype=float) for a in answer)
+        if heat.shape != (len(self.zones),) or cool.shape != (len(self.zones),):
+            raise EnergyPlusError(f"the controller answered set points of shape {heat.shape}, {cool.shape}")
+        self.heat[k + 1], self.cool[k + 1] = heat, cool
 
 
 class _Quiet:
@@ -338,7 +335,13 @@ def _flush() -> None:
         with suppress(AttributeError, ValueError, OSError):
             stream.flush()
     with suppress(OSError, AttributeError):
-        ctypes.CDLL(None).fflush(None)
+        _libc().fflush(None)
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    """The process's C library (loaded once: the closed loop flushes around every minute)."""
+    return ctypes.CDLL(None)
 
 
 def first_severe(err_file: Path) -> str:

@@ -37,21 +37,23 @@ from typing import Any
 import numpy as np
 
 from skynet.errors import DataError
+from skynet.sim._ac import air_speed
 from skynet.sim._fleet import _VOTE_GAP, iso_pmv
 from skynet.sim._observation import Commands, Observation
-from skynet.sim._occupants import MAX_PEOPLE, TARGET, DaySchedule, presence, sample_days, sample_household
-from skynet.sim.energyplus._engine import Progress, run_engine
-from skynet.sim.energyplus._idf import OFF_COOLING, OFF_HEATING, prepare_idf
-from skynet.sim.energyplus._run import (
-    HISTORY_DAYS,
-    MAX_DAYS,
-    _daily_means,
-    _day,
-    _extreme_days,
-    _read_text,
-    _running_mean,
-    zone_devices,
+from skynet.sim._occupants import (
+    MAX_PEOPLE,
+    TARGET,
+    DaySchedule,
+    clothing,
+    presence,
+    sample_days,
+    sample_household,
+    vote_rates,
+    vote_value,
 )
+from skynet.sim.energyplus._engine import Progress, run_engine
+from skynet.sim.energyplus._idf import OFF_COOLING, OFF_HEATING
+from skynet.sim.energyplus._run import HISTORY_DAYS, MAX_DAYS, _day, _running_mean, prepare_building
 from skynet.sim.energyplus._schedule import COOL_ABOVE
 from skynet.sim.energyplus._schedule import Commands as Setpoints
 
@@ -88,30 +90,26 @@ class EnergyPlusHomes:
     def __init__(self, building: str | Path = "apartment-midrise", weather: str | Path = "miami",
                  start: date | datetime | str = date(2025, 7, 15), days: int = 3, seed: int = 0,
                  sizing: str = "weather", climate: str | None = None) -> None:  # fmt: skip
-        from skynet.sim._climate import local_clock, read_epw
-        from skynet.sim.energyplus._catalog import resolve_building, resolve_weather
+        from skynet.sim._climate import local_clock
 
         if days != int(days) or not 1 <= days <= MAX_DAYS:
             raise DataError(f"EnergyPlus simulates whole days: days must be 1 to {MAX_DAYS}, got {days:g}")
-        if sizing not in ("weather", "prototype"):
-            raise DataError(f"sizing must be 'weather' or 'prototype', got {sizing!r}")
         first = _day(start, "start")
-        self.name, idf_path = resolve_building(building)
-        self.city, self._epw_path = resolve_weather(weather)
-        epw = read_epw(self._epw_path)
-        text = _read_text(idf_path)
-        stop = first + timedelta(days=int(days))
-        extremes = _extreme_days(epw.temperature) if sizing == "weather" else ()
-        self._idf, self.zones = prepare_idf(text, first, stop, 1, str(idf_path), extremes)
-        self.device_ids = zone_devices(self.name, self.zones)
+        b = prepare_building(building, weather, first, first + timedelta(days=int(days)), 1, sizing)
+        self.name, self.city, self._epw_path, self._idf, self.zones = (
+            b.name,
+            b.city,
+            b.epw_path,
+            b.idf,
+            b.zones,
+        )
+        self.device_ids, self.start, self.location = b.device_ids, b.start, b.epw.location
         self.n, self.seed, self.minutes = len(self.zones), seed, int(days) * 1440
-        self.location, self.climate = epw.location, climate or self.city
-        self.start = datetime.combine(first, datetime.min.time()) - timedelta(hours=float(epw.location.tz))
-        daily = _daily_means(epw.temperature, first, int(days) + HISTORY_DAYS)
-        self._running = np.repeat(_running_mean(daily)[HISTORY_DAYS:], 1440)
+        self.climate = climate or self.city
+        self._running = np.repeat(_running_mean(b.daily)[HISTORY_DAYS:], 1440)
         self.energy_kwh = np.zeros(self.n)
         self.seconds = 0.0
-        self._people(local_clock(self.start, 0, self.minutes, epw.location.tz))
+        self._people(local_clock(self.start, 0, self.minutes, self.location.tz))
 
     def _people(self, clock: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         day, minute, weekday = clock
@@ -202,10 +200,10 @@ class EnergyPlusHomes:
         self.energy_kwh = self.energy_kwh + power_w / 60_000.0
         home, asleep = self.home[k], self.asleep[k]
         up = home & ~asleep
-        season = float(np.clip(1.0 - 0.025 * (self._running[k] - 5.0), 0.5, 1.0))
-        clo = np.where(asleep, 0.8 + 2.4 * (season - 0.5), np.clip(season + self._clo_offset, 0.3, 1.5))
+        clo_up, clo_bed = clothing(self._running[k], self._clo_offset)
+        clo = np.where(asleep, clo_bed, clo_up)
         met = np.where(asleep, 0.8, self._met)
-        speed = 0.1 + 0.2 * np.where(self.power, np.where(self.fan == 0, 0.6, 0.25 * self.fan + 0.25), 0.0)
+        speed = air_speed(self.power, self.fan)
         slots = MAX_PEOPLE
         pmv = iso_pmv(np.repeat(t_air, slots), np.repeat(zone["radiant_temperature"], slots),
                       np.repeat(speed, slots), np.repeat(rh, slots), met.ravel(), clo.ravel())  # fmt: skip
@@ -233,15 +231,13 @@ class EnergyPlusHomes:
 
     def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> np.ndarray:
         """One vote at most per home and minute, drawn as the simulator's people vote."""
-        rate = np.minimum(self._vote_rate * (1.0 + 2.0 * sensation * sensation), 0.05)
-        rate = rate * up * (k - self._last_vote >= _VOTE_GAP)
+        rate = vote_rates(self._vote_rate, sensation) * up * (k - self._last_vote >= _VOTE_GAP)
         out = np.full(self.n, np.nan)
         for i in np.flatnonzero(rate.any(axis=1)):
             u = self._rng[i].random(MAX_PEOPLE)
             voting = np.flatnonzero(u < rate[i])
             if len(voting):
                 p = int(voting[0])
-                value = np.round(sensation[i, p] + 0.5 * self._rng[i].standard_normal())
-                out[i] = float(np.clip(value, -3, 3)) + 0.0
+                out[i] = vote_value(sensation[i, p], self._rng[i].standard_normal())
                 self._last_vote[i, p] = k
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,6 @@ def run_energyplus(
         EnergyPlusError: the ``energyplus`` extra is missing or EnergyPlus failed (the
             message carries the first severe error of ``eplusout.err``).
     """
-    from skynet.sim._climate import read_epw
-
     started = time.perf_counter()
     first, stop = _day(start, "start"), _day(end, "end") if end is not None else None
     stop = stop or first + timedelta(days=3)
@@ -95,6 +94,57 @@ def run_energyplus(
         raise DataError(
             f"simulate 1 to {MAX_DAYS} days: {first} .. {stop} is {days} days (end is not simulated)"
         )
+    b = prepare_building(building, weather, first, stop, timestep_minutes, sizing)
+    zones, device_ids = b.zones, b.device_ids
+    steps_per_day = 1440 // timestep_minutes
+    n_steps = days * steps_per_day
+    step_starts = pd.date_range(b.start, periods=n_steps, freq=f"{timestep_minutes}min")
+    if schedule is None:
+        commands = random_commands(n_steps, len(zones), steps_per_day, b.daily[HISTORY_DAYS:], seed)
+    else:
+        commands = given_commands(schedule, device_ids, step_starts + pd.Timedelta(minutes=timestep_minutes))
+    engine_started = time.perf_counter()
+    out = run_engine(b.idf, b.epw_path, zones, commands, steps_per_day, progress, keep_dir)
+    engine_seconds = time.perf_counter() - engine_started
+    step_ends = step_starts + pd.Timedelta(minutes=timestep_minutes)
+    running = _running_mean(b.daily)[HISTORY_DAYS:]
+    frames = _frames(device_ids, step_starts, step_ends, out, commands, np.repeat(running, steps_per_day))
+    devices = _devices(b.name, b.city, device_ids, zones, b.epw, b.text, b.idf_path)
+    return EnergyPlusResult(
+        building=b.name, city=b.city, weather_file=b.epw_path, start=b.start, steps=n_steps, timestep_minutes=timestep_minutes,
+        seed=seed if schedule is None else None, zones=zones, device_ids=device_ids, devices=devices,
+        users=pd.DataFrame(columns=field_names(User)), control_targets=pd.DataFrame(columns=field_names(ControlTarget)),
+        feedback=pd.DataFrame(columns=field_names(Feedback)), warnings=out.warnings,
+        seconds=round(time.perf_counter() - started, 3), engine_seconds=round(engine_seconds, 3), **frames,
+    )  # fmt: skip
+
+
+@dataclass
+class PreparedBuilding:
+    """A prototype and a weather file made ready for one EnergyPlus run of ``first`` .. ``stop``."""
+
+    name: str
+    idf_path: Path
+    text: str  # the prototype's IDF as shipped
+    city: str
+    epw_path: Path
+    epw: Any
+    idf: str  # the IDF rewritten for the run (:func:`._idf.prepare_idf`)
+    zones: list[str]
+    device_ids: list[str]
+    start: datetime  # naive UTC of local midnight on ``first``
+    daily: np.ndarray  # daily mean outdoor temperature from HISTORY_DAYS before ``first``
+
+
+def prepare_building(building: str | Path, weather: str | Path, first: date, stop: date, timestep_minutes: int,
+                     sizing: str) -> PreparedBuilding:  # fmt: skip
+    """Resolve the building and weather, rewrite the IDF for the run; no engine is started.
+
+    Raises:
+        DataError: an unknown building or city, a missing or malformed file, a bad ``sizing``.
+    """
+    from skynet.sim._climate import read_epw
+
     name, idf_path = resolve_building(building)
     city, epw_path = resolve_weather(weather)
     epw = read_epw(epw_path)
@@ -102,32 +152,11 @@ def run_energyplus(
         raise DataError(f"sizing must be 'weather' or 'prototype', got {sizing!r}")
     text = _read_text(idf_path)
     days_for_sizing = _extreme_days(epw.temperature) if sizing == "weather" else ()
-    prepared, zones = prepare_idf(text, first, stop, timestep_minutes, str(idf_path), days_for_sizing)
-    device_ids = zone_devices(name, zones)
-    steps_per_day = 1440 // timestep_minutes
-    n_steps = days * steps_per_day
-    offset = timedelta(hours=float(epw.location.tz))
-    t0 = datetime.combine(first, datetime.min.time()) - offset  # UTC start of the first timestep
-    step_starts = pd.date_range(t0, periods=n_steps, freq=f"{timestep_minutes}min")
-    daily = _daily_means(epw.temperature, first, days + HISTORY_DAYS)
-    if schedule is None:
-        commands = random_commands(n_steps, len(zones), steps_per_day, daily[HISTORY_DAYS:], seed)
-    else:
-        commands = given_commands(schedule, device_ids, step_starts + pd.Timedelta(minutes=timestep_minutes))
-    engine_started = time.perf_counter()
-    out = run_engine(prepared, epw_path, zones, commands, steps_per_day, progress, keep_dir)
-    engine_seconds = time.perf_counter() - engine_started
-    step_ends = step_starts + pd.Timedelta(minutes=timestep_minutes)
-    running = _running_mean(daily)[HISTORY_DAYS:]
-    frames = _frames(device_ids, step_starts, step_ends, out, commands, np.repeat(running, steps_per_day))
-    devices = _devices(name, city, device_ids, zones, epw, text, idf_path)
-    return EnergyPlusResult(
-        building=name, city=city, weather_file=epw_path, start=t0, steps=n_steps, timestep_minutes=timestep_minutes,
-        seed=seed if schedule is None else None, zones=zones, device_ids=device_ids, devices=devices,
-        users=pd.DataFrame(columns=field_names(User)), control_targets=pd.DataFrame(columns=field_names(ControlTarget)),
-        feedback=pd.DataFrame(columns=field_names(Feedback)), warnings=out.warnings,
-        seconds=round(time.perf_counter() - started, 3), engine_seconds=round(engine_seconds, 3), **frames,
-    )  # fmt: skip
+    idf, zones = prepare_idf(text, first, stop, timestep_minutes, str(idf_path), days_for_sizing)
+    start = datetime.combine(first, datetime.min.time()) - timedelta(hours=float(epw.location.tz))
+    daily = _daily_means(epw.temperature, first, (stop - first).days + HISTORY_DAYS)
+    return PreparedBuilding(name, idf_path, text, city, epw_path, epw, idf, zones, zone_devices(name, zones),
+                            start, daily)  # fmt: skip
 
 
 def zone_devices(building: str, zones: list[str]) -> list[str]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from skynet.config import load_settings
+from skynet.tests.sim.test_energyplus import needs_energyplus
 
 GENERATE = ["sim", "generate", "--devices", "2", "--days", "0.5", "--seed", "8", "--climate", "hot-humid",
             "--no-progress"]  # fmt: skip
@@ -93,13 +93,11 @@ def test_evaluate_with_stored_models_writes_the_report(runner, cli, stored_model
     assert "energy_vs_reference_%" in text.stdout and "report: " in text.stdout
 
 
+@needs_energyplus
 def test_evaluate_on_energyplus_zones(runner, cli, stored_models):
     """``--engine energyplus``: the small office's five zones are the homes (stored models)."""
     from skynet.api.control import format_evaluation
-    from skynet.tests.sim.test_energyplus import HAVE_ENERGYPLUS
 
-    if not HAVE_ENERGYPLUS and not os.environ.get("CI"):
-        pytest.skip("pyenergyplus-lbnl is not installed; with CI set this test runs")
     args = ["control", "evaluate", "--engine", "energyplus", "--building", "office-small", "--weather", "miami",
             "--start", "2025-07-20", "--days", "1", "--train", "never", "--no-progress", "--format", "json"]  # fmt: skip
     result = runner.invoke(cli, args)

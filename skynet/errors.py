@@ -14,7 +14,24 @@ __all__ = [
     "NotFittedError",
     "DataError",
     "DeployError",
+    "brief",
+    "MAX_ECHO",
 ]
+
+#: The most characters of a user's value that an error message repeats.
+MAX_ECHO = 200
+
+
+def brief(value: object, limit: int = MAX_ECHO) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages that echo input.
+
+    A 5 MB value in a config override or an event must not become 5 MB on stderr or in a
+    dead-letter entry: the message keeps its head and says how long the whole was.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 class SkynetError(Exception):

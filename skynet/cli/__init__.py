@@ -87,11 +87,25 @@ def main(argv: list[str] | None = None) -> Any:
         if debug:
             raise
         if isinstance(exc, SkynetError):
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_shown(exc)}", err=True)
             sys.exit(1)
         if isinstance(exc, KeyboardInterrupt):
             sys.exit(130)
         click.echo(
-            f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
+            f"Error: unexpected {type(exc).__name__}: {_shown(exc)} (run with --debug for the traceback)",
+            err=True,
         )
         sys.exit(2)
+
+
+#: The longest error message the CLI prints (messages should already cut echoed values with
+#: :func:`skynet.errors.brief`; this is the last guard against a value echoed whole).
+_MAX_ERROR = 2000
+
+
+def _shown(exc: BaseException) -> str:
+    """The error's message, at most :data:`_MAX_ERROR` characters."""
+    text = str(exc)
+    return (
+        text if len(text) <= _MAX_ERROR else f"{text[:_MAX_ERROR]}… (message cut, {len(text):,} characters)"
+    )

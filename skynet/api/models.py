@@ -120,6 +120,7 @@ def load_trained(settings: Settings, model_type: str, name: str | None = None) -
             raise
         raise type(exc)(
             f"the newest {model_type} model, {name}, cannot be used: {exc} "
-            "(delete or retrain it, or name a sound model with --model; `skynet models list` shows each one's status)"
+            "(delete or retrain it, or name a sound model with --model; "
+            "`skynet models list` shows each one's status)"
         ) from None
     return name, model

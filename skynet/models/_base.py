@@ -318,8 +318,8 @@ def artifact_path(directory: Path, manifest: dict[str, Any]) -> Path:
     section = section if isinstance(section, dict) else {}
     if section.get("file") == LEGACY_ARTIFACT or manifest.get("format") == 1:
         raise LegacyModelError(
-            f"model {directory.name} is in the old pickle format ({LEGACY_ARTIFACT}), which can run code when "
-            f"loaded, so skynet no longer loads it: train a new one, or if you trust where it came from, "
+            f"model {directory.name} is in the old pickle format ({LEGACY_ARTIFACT}), which can run code "
+            f"when loaded, so skynet no longer loads it: train a new one, or if you trust where it came from, "
             f"convert it once with `skynet models convert {directory.name} --trust-pickle`"
         )
     if section.get("file") != ARTIFACT or not isinstance(section.get("sha256"), str):
@@ -369,7 +369,8 @@ def _check_signature(directory: Path, manifest: dict[str, Any]) -> None:
     value = signature.get("value") if isinstance(signature, dict) else None
     if not isinstance(value, str):
         raise ModelError(
-            f"model {directory.name} is not signed, and {SIGNING_KEY_ENV} is set: train or sign it anew"
+            f"model {directory.name} is not signed, and {SIGNING_KEY_ENV} is set: "
+            "train it again with the key set (or unset the key)"
         )
     if not hmac.compare_digest(value, _signature(manifest, key)):
         raise ModelError(

@@ -118,8 +118,8 @@ def test_predict_refuses_a_corrupt_newest_model_in_one_line(store, capsys, tmp_p
     assert err.count("\n") == 1
     assert err.startswith(f"Error: the newest user_model model, {newer}, cannot be used: ")
     assert CORRUPTIONS[corruption][1] in err and older not in err
-    code, out, err = run_main(["user_model", "predict", "--temperature", "25", "--model", older, "--format", "json"],
-                              capsys)  # fmt: skip
+    args = ["user_model", "predict", "--temperature", "25", "--model", older, "--format", "json"]
+    code, out, err = run_main(args, capsys)
     assert code == 0, err
     assert json.loads(out)["model"] == older
     assert not (tmp_path / "pwned").exists()

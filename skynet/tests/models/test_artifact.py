@@ -57,8 +57,10 @@ def legacy_folder(path, obj, model_type):
 def npz_with(path, state: dict, **arrays):
     """Replace a saved model's artifact with this tree and these arrays, and re-sign its sha256
     in the manifest, as someone who can write the store can."""
-    text = json.dumps({"format": "skynet-state", "version": 1, "model_type": read_manifest(path)["model_type"],
-                       "params": {"$dict": []}, **state})  # fmt: skip
+    kind = read_manifest(path)["model_type"]
+    text = json.dumps(
+        {"format": "skynet-state", "version": 1, "model_type": kind, "params": {"$dict": []}, **state}
+    )
     buffer = io.BytesIO()
     np.savez(buffer, **{STATE_ENTRY: np.frombuffer(text.encode(), np.uint8)}, **arrays)
     (path / "model.npz").write_bytes(buffer.getvalue())

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from skynet.api._context import model_store_path, open_records, reports_path
+from skynet.api.models import load_trained
 from skynet.config import Settings
 from skynet.domain import AC_MODES, FAN_SPEEDS, ApplianceState, Device, SensorReading, Weather
 from skynet.errors import DataError
@@ -129,13 +130,10 @@ def load(settings: Settings, name: str | None = None) -> tuple[str, Any]:
     """(name, model) of a stored estimation model: ``name`` or the newest one.
 
     Raises:
-        StorageError: no such model (or none at all); ModelError: the artifact is corrupt.
+        StorageError: no such model (or none at all); ModelError: the artifact is corrupt (a
+            corrupt newest model is refused, never passed over, see :func:`load_trained`).
     """
-    from skynet.models.estimation import EstimationModel
-
-    store = LocalModelStore(model_store_path(settings))
-    name = name or store.newest(MODEL_TYPE)
-    return name, EstimationModel.load(store.path_for(name))
+    return load_trained(settings, MODEL_TYPE, name)
 
 
 def evaluate(

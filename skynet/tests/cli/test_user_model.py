@@ -59,7 +59,7 @@ def trained(runner, cli, imported):
 def test_train_saves_a_model_with_manifest(trained, imported, runner, cli):
     folder = imported / "models" / trained
     assert trained.startswith("user_model-gbm")
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.joblib"]
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.npz"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["training"]["n_rows"] == 360 and manifest["training"]["n_devices"] == 6
     assert 0 < manifest["metrics"]["oof_mae_median"] < 2

@@ -50,11 +50,28 @@ class Storage:
 
 @dataclass(frozen=True)
 class Models:
-    """Where trained models are kept."""
+    """Where trained models, their registry, caches and training data sets are kept."""
 
+    #: The artifact store: a folder, or ``s3://bucket/prefix`` shared by every host.
     store: str = "{data_dir}/models"
     reports: str = "{data_dir}/reports"
     seed: int = 0
+    #: The model registry (versions, aliases, lineage): empty = ``storage.url``'s SQL database;
+    #: any SQL URL, or ``memory://``.
+    registry_url: str = ""
+    #: Artifacts fetched from a remote store, one folder per artifact sha256 (verified on download).
+    cache: str = "{data_dir}/cache/models"
+    #: Training frames materialised as parquet (``<min>-<max>-<dates-hash>-<feature-hash>.parquet``).
+    datasets: str = "{data_dir}/data/processed/train"
+
+
+@dataclass(frozen=True)
+class Aws:
+    """AWS (S3 model stores); credentials come from boto3's usual chain (``AWS_*`` variables, ...)."""
+
+    #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
+    endpoint_url: str = ""
+    region: str = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,7 @@ class Settings:
     general: General = field(default_factory=General)
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
+    aws: Aws = field(default_factory=Aws)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
 

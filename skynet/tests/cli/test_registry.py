@@ -16,7 +16,9 @@ import pytest
 from skynet.config import load_settings
 from skynet.storage.registry import open_registry
 from skynet.tests.cli.test_root import run_main
-from skynet.tests.cli.test_user_model import imported  # noqa: F401 - a fixture
+from skynet.tests.cli.test_user_model import imported  # noqa: F401 - the store every test here uses
+
+pytestmark = pytest.mark.usefixtures("imported")
 
 BEFORE_WINDOW = ["--end", "2024-11-01"]
 WINDOW = ["--start", "2024-11-01", "--end", "2025-01-01"]
@@ -39,9 +41,7 @@ def invoke_json(runner, cli, *args):
     return json.loads(result.stdout)
 
 
-def test_training_registers_the_version_with_its_lineage_and_data_set(
-    imported, runner, cli, monkeypatch
-):  # noqa: F811
+def test_training_registers_the_version_with_its_lineage_and_data_set(data_dir, runner, cli, monkeypatch):
     monkeypatch.setenv("SKYNET_BUILD_TAG", "0.1.0-b42")
     monkeypatch.setenv("SKYNET_GIT_COMMIT", "c0ffee" * 6 + "abcd")
     monkeypatch.setenv("AIRFLOW_CTX_DAG_RUN_ID", "scheduled__2024-11-01T02:00:00+00:00")
@@ -53,7 +53,7 @@ def test_training_registers_the_version_with_its_lineage_and_data_set(
         history = reg.history("user_model")
     info = version.lineage
     assert version.model_type == "user_model" and version.status == "ready"
-    assert version.artifact_uri == (imported / "models" / name).resolve().as_uri()
+    assert version.artifact_uri == (data_dir / "models" / name).resolve().as_uri()
     assert re.fullmatch(r"[^@]+@[^@]+", version.registered_by)
     assert info["selection"] == {"devices": None, "start": None, "end": "2024-11-01T00:00:00",
                                  "holdout_days": None, "frame": None}  # fmt: skip
@@ -62,7 +62,7 @@ def test_training_registers_the_version_with_its_lineage_and_data_set(
     assert info["train_end"] < "2024-11-01" and len(info["data_digest"]) == 64
     # the data set: seed 002's naming, the model's own hashes, the rows it learned from
     dataset = Path(info["dataset"]["path"])
-    assert dataset.parent == imported / "data" / "processed" / "train"
+    assert dataset.parent == data_dir / "data" / "processed" / "train"
     assert re.fullmatch(r"2024\d{4}-2024\d{4}-[0-9a-f]{8}-[0-9a-f]{8}\.parquet", dataset.name)
     assert name.endswith(dataset.stem[-17:])  # <dates-hash>-<feature-hash> shared with the model's name
     assert (
@@ -72,7 +72,7 @@ def test_training_registers_the_version_with_its_lineage_and_data_set(
         == version.metrics["n_rows"]
     )
     # the manifest carries the same lineage (signed with it when a key is set)
-    manifest = json.loads((imported / "models" / name / "manifest.json").read_text())
+    manifest = json.loads((data_dir / "models" / name / "manifest.json").read_text())
     assert manifest["lineage"] == info and manifest["artifact"]["sha256"] == version.sha256
     assert [(e.alias, e.old_name, e.new_name, e.reason) for e in history] == [
         ("candidate", None, name, "trained")
@@ -91,7 +91,7 @@ def test_training_registers_the_version_with_its_lineage_and_data_set(
     assert [(r["name"], r["status"], r["aliases"]) for r in listed] == [(name, "ok", "candidate")]
 
 
-def test_a_model_is_retrained_from_exactly_its_data_set(imported, runner, cli):  # noqa: F811
+def test_a_model_is_retrained_from_exactly_its_data_set(data_dir, runner, cli):
     name = train(runner, cli, *BEFORE_WINDOW)
     with registry() as reg:
         first = reg.get(name)
@@ -107,11 +107,11 @@ def test_a_model_is_retrained_from_exactly_its_data_set(imported, runner, cli): 
 
     mixed = runner.invoke(cli, ["user_model", "train", "--dataset", path, "--device", "ashrae-1"])
     assert mixed.exit_code != 0 and "--dataset is the whole selection" in str(mixed.exception)
-    missing = runner.invoke(cli, ["user_model", "train", "--dataset", str(imported / "nope.parquet")])
+    missing = runner.invoke(cli, ["user_model", "train", "--dataset", str(data_dir / "nope.parquet")])
     assert missing.exit_code != 0 and "nope.parquet does not exist" in str(missing.exception)
 
 
-def test_aliases_promote_rollback_and_the_default_model(imported, runner, cli, capsys):  # noqa: F811
+def test_aliases_promote_rollback_and_the_default_model(data_dir, runner, cli, capsys):
     older = train(runner, cli, "--end", "2024-10-01")
     newer = train(runner, cli, *BEFORE_WINDOW)
     newest = train(runner, cli, "--end", "2024-12-01")
@@ -155,18 +155,18 @@ def test_aliases_promote_rollback_and_the_default_model(imported, runner, cli, c
     assert code == 1 and "names a estimation model; a user_model model is needed here" in err
 
 
-def test_delete_refuses_an_aliased_model_and_gc_keeps_the_newest(imported, runner, cli, capsys):  # noqa: F811
+def test_delete_refuses_an_aliased_model_and_gc_keeps_the_newest(data_dir, runner, cli, capsys):
     names = [
         train(runner, cli, "--end", end) for end in ("2024-09-01", "2024-10-01", "2024-11-01", "2024-12-01")
     ]
     run_main(["models", "promote", names[0]], capsys)
     code, _, err = run_main(["models", "delete", names[0]], capsys)
     assert code == 1 and f"{names[0]} is user_model@production: promote another model" in err
-    assert (imported / "models" / names[0]).is_dir()
+    assert (data_dir / "models" / names[0]).is_dir()
 
     deleted = runner.invoke(cli, ["models", "delete", names[1]])
     assert deleted.exit_code == 0 and deleted.stdout.startswith(f"deleted {names[1]} (file://")
-    assert not (imported / "models" / names[1]).exists()
+    assert not (data_dir / "models" / names[1]).exists()
     with registry() as reg:
         assert reg.get(names[1]).status == "deleted"
     assert invoke_json(runner, cli, "models", "show", names[1])["status"] == "deleted"
@@ -175,14 +175,14 @@ def test_delete_refuses_an_aliased_model_and_gc_keeps_the_newest(imported, runne
 
     dry = invoke_json(runner, cli, "models", "gc", "--keep", "1", "--dry-run")
     assert dry["deleted"] == [names[2]] and sorted(dry["kept"]) == sorted([names[3], names[0]])
-    assert (imported / "models" / names[2]).is_dir()
+    assert (data_dir / "models" / names[2]).is_dir()
     done = runner.invoke(cli, ["models", "gc", "--keep", "1"])
     assert done.exit_code == 0 and "deleted 1 models, kept 2" in done.stdout
-    assert sorted(p.name for p in (imported / "models").iterdir()) == sorted([names[0], names[3]])
+    assert sorted(p.name for p in (data_dir / "models").iterdir()) == sorted([names[0], names[3]])
     assert [r["name"] for r in invoke_json(runner, cli, "models", "list")] == [names[3], names[0]]
 
 
-def test_compare_and_the_promotion_gate(imported, runner, cli, capsys):  # noqa: F811
+def test_compare_and_the_promotion_gate(data_dir, runner, cli, capsys):
     wide = train(runner, cli, *BEFORE_WINDOW)
     narrow = train(runner, cli, *BEFORE_WINDOW, "--device", "ashrae-1", "--device", "ashrae-2")
     result = invoke_json(runner, cli, "models", "compare", wide, narrow, *WINDOW)
@@ -228,15 +228,13 @@ def test_compare_and_the_promotion_gate(imported, runner, cli, capsys):  # noqa:
     assert backtest["models"][0]["name"] == better and backtest["models"][0]["metrics"]["mae"] == mae[better]
 
 
-def test_a_corrupt_or_swapped_model_is_never_promoted_and_is_listed_corrupt(
-    imported, runner, cli, capsys
-):  # noqa: F811
+def test_a_corrupt_or_swapped_model_is_never_promoted_and_is_listed_corrupt(data_dir, runner, cli, capsys):
     good = train(runner, cli, *BEFORE_WINDOW)
     other = train(runner, cli, "--end", "2024-10-01")
     # swap in another sound model's files: every model check passes, the registry's sha256 does not
-    folder = imported / "models" / good
+    folder = data_dir / "models" / good
     shutil.rmtree(folder)
-    shutil.copytree(imported / "models" / other, folder)
+    shutil.copytree(data_dir / "models" / other, folder)
     listed = {r["name"]: r for r in invoke_json(runner, cli, "models", "list")}
     assert listed[good]["status"] == "corrupt" and "does not match the registry's" in listed[good]["problem"]
     assert listed[other]["status"] == "ok"
@@ -246,10 +244,10 @@ def test_a_corrupt_or_swapped_model_is_never_promoted_and_is_listed_corrupt(
         assert reg.aliases() == []
 
 
-def test_unregistered_folders_are_listed_and_can_be_registered(imported, runner, cli, tmp_path):  # noqa: F811
+def test_unregistered_folders_are_listed_and_can_be_registered(data_dir, runner, cli, tmp_path):
     name = train(runner, cli, *BEFORE_WINDOW)
-    legacy = imported / "models" / "user_model-legacy-00000000-00000000"
-    shutil.copytree(imported / "models" / name, legacy)
+    legacy = data_dir / "models" / "user_model-legacy-00000000-00000000"
+    shutil.copytree(data_dir / "models" / name, legacy)
     rows = {r["name"]: r for r in invoke_json(runner, cli, "models", "list")}
     assert rows[legacy.name]["status"] == "unregistered"
     assert f"skynet models register {legacy.name}" in rows[legacy.name]["problem"]

@@ -32,8 +32,9 @@ def shared(monkeypatch):
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("imported")
 def test_a_model_trained_on_one_host_loads_on_another(
-    imported, shared, runner, cli, tmp_path, monkeypatch, capsys
+    data_dir, shared, runner, cli, tmp_path, monkeypatch, capsys
 ):
     url, endpoint, bucket = shared
     name = train(runner, cli, *BEFORE_WINDOW, "--alias", "production")  # on train-1

@@ -16,9 +16,9 @@ from skynet.errors import StorageError
 from skynet.storage._base import RecordStore
 from skynet.storage._registry import known_schemes, open_store, register_scheme
 from skynet.storage._routed import TIMESERIES_KINDS, RoutedStore, is_timeseries
+from skynet.storage.artifacts import ArtifactCache, ArtifactStore, open_artifact_store
 from skynet.storage.decisions import DecisionLog, open_decision_log
 from skynet.storage.live import LiveStore, open_live_store
-from skynet.storage.artifacts import ArtifactCache, ArtifactStore, open_artifact_store
 from skynet.storage.model_store import LocalModelStore
 from skynet.storage.registry import ModelRegistry, ModelVersion, open_registry
 

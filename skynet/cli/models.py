@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from skynet.cli.options import echo_json, echo_table, output_format, settings
+from skynet.cli.options import echo_comparison, echo_json, echo_table, output_format, settings
 
 __all__ = ["models"]
 
@@ -179,19 +179,6 @@ def aliases(model_type: str | None, fmt: str) -> None:
                 for e in shown["history"]])  # fmt: skip
 
 
-def _echo_comparison(result: dict) -> None:
-    window = result["window"]
-    click.echo(f"{result['model_type']} models on {window['rows']} rows from {window['start'][:19]} to "
-               f"{window['end'][:19]} (held-out window)")  # fmt: skip
-    for model in result["models"]:
-        note = (
-            " (trained on data in this window: its score flatters it)" if model["trained_on_window"] else ""
-        )
-        if model["ref"] != model["name"] or note:
-            click.echo(f"  {model['ref']}: {model['name']}{note}")
-    echo_table(result["table"], floatfmt=".4f")
-
-
 @models.command("compare")
 @click.argument("refs", nargs=-1, required=True)
 @window
@@ -205,7 +192,7 @@ def compare(
     result = run(settings(), list(refs), start, end, days)
     if fmt == "json":
         return echo_json(result)
-    _echo_comparison(result)
+    echo_comparison(result)
 
 
 @models.command("promote-if-better")

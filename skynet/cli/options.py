@@ -17,6 +17,7 @@ __all__ = [
     "device_option",
     "echo_json",
     "echo_table",
+    "echo_comparison",
 ]
 
 
@@ -96,3 +97,17 @@ def _numeric(v: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def echo_comparison(result: dict[str, Any]) -> None:
+    """Print what ``skynet.api.promotion.compare`` found: the window, the models, the table."""
+    window = result["window"]
+    click.echo(f"{result['model_type']} models on {window['rows']} rows from {window['start'][:19]} to "
+               f"{window['end'][:19]} (held-out window)")  # fmt: skip
+    for model in result["models"]:
+        note = (
+            " (trained on data in this window: its score flatters it)" if model["trained_on_window"] else ""
+        )
+        if model["ref"] != model["name"] or note:
+            click.echo(f"  {model['ref']}: {model['name']}{note}")
+    echo_table(result["table"], floatfmt=".4f")

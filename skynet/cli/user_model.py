@@ -8,6 +8,7 @@ import click
 
 from skynet.cli.options import (
     device_option,
+    echo_comparison,
     echo_json,
     echo_table,
     model_name,
@@ -93,9 +94,7 @@ def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, en
         result = backtest(settings(), model, "user_model", start, end, days)
         if fmt == "json":
             return echo_json(result)
-        from skynet.cli.models import _echo_comparison
-
-        return _echo_comparison(result)
+        return echo_comparison(result)
     from skynet.api.user_model import evaluate as run
 
     result = run(settings(), folds, list(device_ids) or None, start, end, progress=progress)

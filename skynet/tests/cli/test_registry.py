@@ -260,3 +260,21 @@ def test_unregistered_folders_are_listed_and_can_be_registered(data_dir, runner,
                        "user_model@staging")["model"] == legacy.name  # fmt: skip
     with registry() as reg:
         assert reg.get(legacy.name).lineage == reg.get(name).lineage  # the manifest's lineage came along
+
+
+def test_a_model_trained_from_another_ones_data_set_names_it_as_parent(data_dir, runner, cli):
+    from skynet.api.user_model import train as train_api
+    from skynet.models.user_model import SAMPLE_PARAMS
+
+    name = train(runner, cli, *BEFORE_WINDOW)
+    with registry() as reg:
+        path = reg.get(name).lineage["dataset"]["path"]
+    child, _ = train_api(load_settings(None), params=SAMPLE_PARAMS, dataset=path, progress=False)
+    assert child != name  # other parameters, same data
+    with registry() as reg:
+        info = reg.get(child).lineage
+    assert info["parent"] == name and info["dataset"]["path"] == path
+    assert "parent " + name in runner.invoke(cli, ["models", "lineage", child]).stdout
+
+    held = runner.invoke(cli, ["user_model", "train", "--holdout-days", "7"])
+    assert held.exit_code != 0 and "--holdout-days needs --end" in str(held.exception)

@@ -101,7 +101,7 @@ def rollback(
                                               + (f" (deleted: {', '.join(skipped)})" if skipped else ""))  # fmt: skip
         why = reason or f"rollback from {current.name}"
         event = registry.set_alias(kind, alias, target, who(), why, "rollback")
-    log.warning("rolled %s@%s back from %s to %s", kind, alias, current.name, target)
+    log.info("rolled %s@%s back from %s to %s", kind, alias, current.name, target)
     return event.to_dict()
 
 
@@ -285,7 +285,7 @@ def promote_if_better(
             better, reason = True, f"the current {kind}@{alias}, {current.name}, cannot be used ({exc})"
     if reason is None:
         try:
-            result = compare(settings, [version.name, current.name], start, end, days)
+            result = compare(settings, [candidate, f"{kind}@{alias}"], start, end, days)
         except DataError as exc:
             reason = f"no comparison, alias left alone: {exc}"
         else:
@@ -307,7 +307,6 @@ def promote_if_better(
     out.update(promoted=better, reason=reason)
     if better:
         promote(settings, version.name, alias, reason)
-        log.warning("promoted %s to %s@%s: %s", version.name, kind, alias, reason)
     else:
-        log.warning("kept %s@%s (%s): %s", kind, alias, out["current"], reason)
+        log.info("kept %s@%s (%s): %s", kind, alias, out["current"], reason)
     return out

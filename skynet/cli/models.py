@@ -247,11 +247,11 @@ def lineage(ref: str, fmt: str) -> None:
     click.echo(f"model     {model['name']} ({model['type']}, {model['status']})")
     run_info = model["airflow"] or {}
     click.echo(f"   |      registered by {model['registered_by']} at {model['registered_at']}; skynet "
-               f"{model['skynet_version']}, build {model['build_tag']}, commit {model['git_commit']}"
+               f"{model['skynet_version']}, build {model['build_tag'] or 'unknown'}, commit {model['git_commit'] or 'unknown'}"
                + (f", Airflow run {run_info.get('run_id')}" if run_info else "")
                + (f"; parent {model['parent']}" if model["parent"] else ""))  # fmt: skip
     click.echo(f"   |      artifact {model['artifact']} (sha256 {model['sha256'][:12]}…)")
     click.echo(f"aliases   {', '.join(chain['aliases']) or 'none'}")
     for event in chain["history"]:
         click.echo(f"          {event['time']} {event['model_type']}@{event['alias']} {event['action']}: "
-                   f"{event['old_name']} -> {event['new_name']} by {event['who']} ({event['reason']})")  # fmt: skip
+                   f"{event['old_name'] or '(new)'} -> {event['new_name']} by {event['who']} ({event['reason']})")  # fmt: skip

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from skynet.config import masked
 from skynet.errors import StorageError
 from skynet.storage.registry._base import DELETED, Alias, AliasEvent, ModelRegistry, ModelVersion
-from skynet.storage.sql._store import _adapter, _engine, _guard, ensure_schema
+from skynet.storage.sql._store import _engine, _guard, ensure_schema
 from skynet.storage.sql._tables import ModelAliasEventRow, ModelAliasRow, ModelVersionRow
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class SqlRegistry(ModelRegistry):
     def __init__(self, url: str, auto_migrate: bool = True) -> None:
         self.url = url
         self._engine = _engine(url)
-        self.name = "registry[" + _adapter(self._engine) + "]"
+        self.name = f"registry[{self._engine.dialect.name}]"
         ensure_schema(url, auto_migrate)
 
     def __repr__(self) -> str:

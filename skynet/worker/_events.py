@@ -202,6 +202,7 @@ def _value(kind_of_event: str, name: str, kind: str, value: Any) -> Any:
         return value
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise DataError(f"{name} must be a string of at most {MAX_TEXT} characters, got {brief(value)}")
+    _unicode(value, name)
     return value
 
 
@@ -264,22 +265,35 @@ def load_json(payload: str | bytes, *, max_size: int = MAX_EVENT_SIZE, max_depth
     Raises:
         DataError: too long, nested too deep, not UTF-8 or not JSON (the message says which).
     """
+    if not isinstance(payload, (str, bytes, bytearray)):
+        raise DataError(f"not JSON text: a {type(payload).__name__}")
     if len(payload) > max_size:
-        unit = "bytes" if isinstance(payload, (bytes, bytearray)) else "characters"
+        unit = "characters" if isinstance(payload, str) else "bytes"
         raise DataError(f"the event is {len(payload):,} {unit} long (at most {max_size:,})")
     if isinstance(payload, (bytes, bytearray)):
         try:
             payload = bytes(payload).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(f"not UTF-8 text: {exc}") from None
-    if not isinstance(payload, str):
-        raise DataError(f"not JSON text: a {type(payload).__name__}")
+    _unicode(payload, "the event")
     if _nesting(payload, max_depth) is not None:
         raise DataError(f"JSON nested more than {max_depth} levels deep")
     try:
         return json.loads(payload)
     except ValueError as exc:
         raise DataError(f"not JSON: {brief(str(exc))}") from None
+
+
+def _unicode(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (lone surrogates: bytes that were not UTF-8, or a
+    ``\\ud800`` escape), which no store or log downstream could encode."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DataError(
+                f"{what} is not valid UTF-8 text ({exc.reason} at character {exc.start})"
+            ) from None
 
 
 def failure(exc: BaseException) -> str:
@@ -326,6 +340,9 @@ def _parse(payload: str | bytes, max_size: int, max_depth: int) -> Event:
     event_id = data.get("event_id")
     if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID):
         raise DataError(f"event_id must be a string of 1 to {MAX_EVENT_ID} characters, got {brief(event_id)}")
+    _unicode(device, "device_id")
+    if event_id is not None:
+        _unicode(event_id, "event_id")
     spec = _FIELDS[kind]
     unknown = sorted(set(data) - _COMMON - set(spec))
     if unknown:

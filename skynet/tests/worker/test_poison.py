@@ -74,6 +74,12 @@ def test_a_deeply_nested_event_is_a_data_error_not_a_recursion_error():
         ('{"device_id": "d1", "type": "device", "timezone": "Mars/Olympus_Mons"}', "not a known time zone"),
         ('{"device_id": "d1", "type": "device", "timezone": "../../etc/passwd"}', "not a known time zone"),
         ('{"device_id": "' + "d" * 100_000 + '", "type": "reading", "temperature": 20}', "characters long"),
+        (
+            '{"device_id": "d1", "type": "feedback", "value": 1, "user_id": "\\ud800"}',
+            "user_id is not valid UTF-8",
+        ),
+        ('{"device_id": "d\udcff", "type": "reading", "temperature": 20}', "the event is not valid UTF-8"),
+        ('{"device_id": "d1", "type": ["reading"], "temperature": 20}', "event type"),  # unhashable
     ],
 )
 def test_a_payload_nobody_foresaw_is_a_data_error_that_says_what_is_wrong(payload, message):
@@ -213,3 +219,28 @@ def test_each_embedded_run_has_a_queue_of_its_own(settings):
         settings, embedded=True, events=io.StringIO(""), controller=Controller(), on_command=printed.append
     )
     assert len(printed) == 1
+
+
+@pytest.mark.integration
+def test_bytes_that_are_not_utf8_in_a_redis_stream_are_one_dead_letter(redis_url):
+    """A producer writing raw bytes that are not UTF-8 made every read of the stream fail
+    (UnicodeDecodeError in the client) and the worker die at every start, the valid events
+    read with it included. Now they reach the parser and are dead-lettered, bytes intact."""
+    import redis
+
+    live = open_live_store(f"{redis_url}&partitions=1")
+    log = open_decision_log(f"memory://poison-log-{uuid.uuid4().hex}")
+    raw = redis.Redis.from_url(redis_url.split("?")[0])
+    bad = b'{"device_id": "d1", "type": "reading", "temperature": 20, "\xff": 1}'
+    try:
+        live.append_events([("d1", target("d1")), ("d1", reading("d1", 0))])
+        raw.xadd(f"{live.namespace}:events:0", {"k": b"d1", "e": bad})
+        live.append_events([("d1", reading("d1", 1))])
+        worker = Worker(live, log, Processor(Controller(), "w"), "w", FAST)
+        worker.run(until=lambda: live.backlog() == 0)
+    finally:
+        raw.close()
+    (letter,) = live.read_dead_letters()
+    assert "not valid UTF-8" in letter.reason
+    assert letter.payload.encode("utf-8", "surrogateescape") == bad
+    assert [d["decision_id"] for d in log.read()] == ["d1-r0", "d1-r1"]

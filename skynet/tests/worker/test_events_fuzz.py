@@ -35,6 +35,7 @@ scalars = (
     | st.integers(min_value=-(10**400), max_value=10**400)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=40)
+    | st.text(st.characters(categories=["Cs", "Lu", "Nd", "Po"]), max_size=10)  # lone surrogates too
     | st.sampled_from(
         ["NaN", "Infinity", "", "2025-07-01T12:00:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00+14:00"]
     )
@@ -93,7 +94,7 @@ def test_fuzz_event_like_objects(data):
 
 
 @settings(max_examples=PER_TEST["text"], deadline=None)
-@given(text=st.one_of(st.text(max_size=200), st.binary(max_size=200),
+@given(text=st.one_of(st.text(max_size=200), st.binary(max_size=200), st.text(st.characters(categories=["Cs", "Ps", "Pe"])),
                       st.tuples(st.integers(0, 120), st.integers(1, 30_000), st.sampled_from("[{\"\\ ,:")).map(
                           lambda t: _mutate(*t))))  # fmt: skip
 def test_fuzz_raw_text_bytes_and_mutated_events(text):

@@ -132,7 +132,10 @@ class RedisLiveStore(LiveStore):
         self.namespace = namespace or ours.get("namespace") or "skynet"
         asked = partitions if partitions is not None else ours.get("partitions")
         with self._guard(f"connecting to {masked(url)}"):
-            self._client = redis.Redis.from_url(client_url, decode_responses=True, socket_connect_timeout=5)
+            # surrogateescape: bytes a producer wrote that are not UTF-8 reach the worker (which
+            # dead-letters them, bytes intact) instead of failing every read of their stream
+            self._client = redis.Redis.from_url(client_url, decode_responses=True, socket_connect_timeout=5,
+                                                encoding_errors="surrogateescape")  # fmt: skip
             self._commit = self._client.register_script(_COMMIT)
             self._acquire = self._client.register_script(_ACQUIRE)
             self._release = self._client.register_script(_RELEASE)

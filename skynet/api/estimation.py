@@ -324,10 +324,12 @@ def predict(
     name, estimator = load(settings, model)
     with open_records(settings) as store:
         newest = store.latest(SensorReading, device_id) if at is None else None
-        if at is None and newest is None:
-            what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
-            raise DataError(f"device {device_id!r} {what}")
-        when = pd.Timestamp(at if at is not None else newest.timestamp).to_pydatetime()
+        if at is None:
+            if newest is None:
+                what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
+                raise DataError(f"device {device_id!r} {what}")
+            at = newest.timestamp
+        when = pd.Timestamp(at).to_pydatetime()
         after = when + timedelta(microseconds=1)
         readings = store.read_frame(SensorReading, [device_id], when - _HISTORY, after)
         states = store.read_frame(ApplianceState, [device_id], None, after)
@@ -345,7 +347,7 @@ def predict(
     forecast = estimator.predict_candidates(state, parsed)
     rows = []
     for i, command in enumerate(parsed):
-        row = {"command": _describe(command)}
+        row: dict[str, Any] = {"command": _describe(command)}
         row.update(
             {
                 f"temperature_{h}m": float(v)

@@ -122,11 +122,13 @@ def _dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     else:
         cells = values.to_numpy(dtype=object)
         datelike = np.array([isinstance(v, (str, date, np.datetime64)) for v in cells], dtype=bool)
+        texts = pd.Series(np.where(datelike, cells, None), index=values.index, dtype=object)
         try:
-            parsed = pd.to_datetime(
-                pd.Series(np.where(datelike, cells, None), index=values.index, dtype=object),
-                errors="coerce", utc=True, format="mixed",
-            )  # fmt: skip
+            # one format inferred for the column (fast), then cell by cell where it did not fit
+            parsed = pd.to_datetime(texts, errors="coerce", utc=True)
+            retry = parsed.isna().to_numpy(dtype=bool) & datelike
+            if retry.any():
+                parsed[retry] = pd.to_datetime(texts[retry], errors="coerce", utc=True, format="mixed")
         except (TypeError, ValueError, OverflowError):  # cells pandas rejects as a column: one by one
             parsed = pd.Series([_stamp(v) if d else pd.NaT for v, d in zip(cells, datelike, strict=True)],
                                index=values.index, dtype="datetime64[us, UTC]")  # fmt: skip
@@ -137,9 +139,9 @@ def _dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _stamp(value: object) -> pd.Timestamp:
     """One cell as a UTC timestamp (NaT where unreadable)."""
     try:
-        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+        stamp = pd.Timestamp(value)
     except (TypeError, ValueError, OverflowError):
-        return pd.NaT  # type: ignore[return-value]
+        return pd.NaT
     return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
 
 

@@ -371,10 +371,10 @@ def _check_together(kind: str, fields: dict[str, Any]) -> None:
             raise DataError(f"target event: a {fields['mode']} target of {fields['value']:g} is outside "
                             f"{low:g} … {high:g} {unit}")  # fmt: skip
     if kind == "device":
-        low, high = fields.get("min_set_temperature"), fields.get("max_set_temperature")
-        if low is not None and high is not None and low > high:
+        lowest, highest = fields.get("min_set_temperature"), fields.get("max_set_temperature")
+        if lowest is not None and highest is not None and lowest > highest:
             raise DataError(
-                f"device event: min_set_temperature {low:g} is above max_set_temperature {high:g}"
+                f"device event: min_set_temperature {lowest:g} is above max_set_temperature {highest:g}"
             )
         if "timezone" in fields:
             _timezone(fields["timezone"])

@@ -76,8 +76,8 @@ def check(payload: str | bytes) -> Event | None:
         if name in LIMITS and event.type not in ("weather", "target"):
             low, high, _ = LIMITS[name]
             assert low <= value <= high, (name, value)
-    low, high = event.fields.get("min_set_temperature"), event.fields.get("max_set_temperature")
-    assert low is None or high is None or low <= high
+    lowest, highest = event.fields.get("min_set_temperature"), event.fields.get("max_set_temperature")
+    assert lowest is None or highest is None or lowest <= highest
     return event
 
 

@@ -30,6 +30,7 @@ import math
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def sequence(rng: random.Random, device: str, now: datetime) -> list[str]:
         text, _ = _time(rng, clock, now)
         kind = rng.choices(["reading", "target", "appliance", "device", "weather", "again", "garbage"],
                            [10, 2, 2, 2, 1, 1, 1])[0]  # fmt: skip
-        base = {"event_id": f"{device}-{i}", "device_id": device, "type": kind, "time": text}
+        base: dict[str, Any] = {"event_id": f"{device}-{i}", "device_id": device, "type": kind, "time": text}
         if kind == "reading":
             base.update(temperature=_value(rng, (10, 38), [500.0, -300.0, 70.5, -40.5, 1e308]),
                         humidity=_value(rng, (20, 90), [150.0, -5.0]),
@@ -185,7 +186,8 @@ def run_sequence(processor: Processor, seed: int) -> int:
     events = sequence(rng, device, now)
     entries = [Entry(0, str(i + 1), text, 1, device) for i, text in enumerate(events)]
     cuts = sorted(rng.sample(range(1, len(entries)), min(rng.randint(0, 2), len(entries) - 1)))
-    oracle, stored, seen, commands = Oracle(), {}, set(), 0
+    oracle, seen, commands = Oracle(), set(), 0
+    stored: dict[str, Any] = {}
     for lo, hi in zip([0, *cuts], [*cuts, len(entries)], strict=True):
         batch = entries[lo:hi]
         out = processor.process(batch, stored)

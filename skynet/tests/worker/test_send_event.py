@@ -5,6 +5,7 @@ one of the event's own parts is now taken for it, or refused with one line."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from skynet.api.worker import send_event
 def run(capsys, *args: str) -> tuple[int, str, str]:
     from skynet.cli import main
 
-    code = 0
+    code: Any = 0
     try:
         main(["control", "send-event", "--device", "d1", "--type", "reading", "--temperature", "22", "--embedded",
               *args])  # fmt: skip

@@ -68,7 +68,7 @@ class Deployment:
         self.addresses = inventory.hosts(env, group)
         self.services: dict[str, ServiceSpec] = inventory.services[group]
         self.dags: dict[str, DagSpec] = inventory.dags[group]
-        self.layout = Layout(inventory.root)
+        self.layout = Layout(inventory.root, inventory.pex_root)
         self.templates = Path(templates)
         #: The user services run as; None: the SSH user (``service_user: ""`` in the inventory).
         self.user: str | None = inventory.service_user or None

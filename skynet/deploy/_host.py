@@ -188,7 +188,7 @@ class Layout:
     """Where things live under the deployment root (``/opt/ai`` unless configured)::
 
     ROOT/shared/pex/TAG.pex                       every installed build (+ TAG.pex.sha256)
-    ROOT/shared/pex_root/                         PEX_ROOT: where PEXes extract themselves
+    ROOT/shared/pex_root/                         PEX_ROOT: where PEXes extract themselves (or pex_root)
     ROOT/services/SERVICE/releases/TAG/           config.yml, skynet.pex -> ROOT/shared/pex/TAG.pex
     ROOT/services/SERVICE/current  -> releases/TAG (previous -> the one before)
     ROOT/services/SERVICE/state/                  the service's own folder (owned by its user)
@@ -198,6 +198,8 @@ class Layout:
     """
 
     root: str
+    #: PEX_ROOT when it is not ``ROOT/shared/pex_root`` (the inventory's ``pex_root``).
+    custom_pex_root: str = ""
 
     @property
     def pex_dir(self) -> str:
@@ -205,7 +207,8 @@ class Layout:
 
     @property
     def pex_root(self) -> str:
-        return f"{self.root}/shared/pex_root"
+        """PEX_ROOT; it may hold no blank: pex re-reads the venv's path from a shebang line."""
+        return self.custom_pex_root or f"{self.root}/shared/pex_root"
 
     def pex(self, tag: str) -> str:
         return f"{self.pex_dir}/{tag}.pex"

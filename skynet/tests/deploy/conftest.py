@@ -96,6 +96,7 @@ root: {root}
 build_store: {store}
 ssh: {ssh}
 service_user: "{user}"
+pex_root: {pex_root}
 service_manager: supervisor
 health_timeout: 20
 groups:
@@ -125,7 +126,10 @@ def write_inventory(
     ssh: dict | None = None,
     user: str = SERVICE_USER,
 ) -> Path:
+    # pex cannot run from a PEX_ROOT holding a blank (it reads it back from a shebang line)
+    pex_root = str(root.parent / "pex_root") if " " in str(root) else ""
     values = {
+        "pex_root": json.dumps(pex_root),
         "root": json.dumps(str(root)),
         "store": json.dumps(str(store)),
         "data_dir": json.dumps(f"{root}/data"),

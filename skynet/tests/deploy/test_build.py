@@ -161,6 +161,9 @@ def test_units_quote_a_root_with_a_space_and_a_semicolon():
         ("root: opt/ai", "must be an absolute path"),
         ('root: "/opt/a\\nb"', "must be an absolute path on one line"),
         ("service_user: Root!", "is not a user name"),
+        ('root: "/opt/a b"', "PEX_ROOT '/opt/a b/shared/pex_root' holds a blank.*set pex_root"),
+        ('pex_root: "/var/cache/a b"', "PEX_ROOT '/var/cache/a b' holds a blank"),
+        ("pex_root: cache", "pex_root 'cache' must be an absolute path"),
     ],
 )
 def test_bad_root_or_user_is_an_inventory_error(tmp_path, text, message):

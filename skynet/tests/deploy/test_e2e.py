@@ -73,7 +73,7 @@ def _owner(path: Path) -> str:
     return pwd.getpwuid(path.stat().st_uid).pw_name
 
 
-def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
+def test_fab_deploy_rollback_clean_over_ssh(site, sshd, tmp_path):
     root, env = site
     assert root.name == ROOT_NAME  # a space and a ";": every command must quote it
     service, dag = root / "services" / "heartbeat", root / "airflow"
@@ -81,7 +81,7 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
     _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "101"))
     pex = root / "shared/pex/0.1.0-b101.pex"
     assert (root / "shared/pex/0.1.0-b101.pex.sha256").read_text().split()[0] == open_build_store(
-        str(root.parent / "builds")
+        str(tmp_path / "builds")
     ).fetch(101, root).sha256
     release = service / "releases/0.1.0-b101"
     assert sorted(p.name for p in release.iterdir()) == ["config.yml", "skynet.pex"]

@@ -337,7 +337,7 @@ def _check_loaded(load):
 
 def test_fuzz_config_loader(tmp_path_factory):
     """Random YAML documents (structures, raw text and broken syntax) with random environment
-    overrides: 300 examples, a few seconds."""
+    overrides: 200 examples, a few seconds."""
     import yaml
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
@@ -359,7 +359,7 @@ def test_fuzz_config_loader(tmp_path_factory):
                  max_size=12).map("".join),
     )  # fmt: skip
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(text=texts, environ=environments)
     def run(text, environ):
         path = folder / "skynet.yml"

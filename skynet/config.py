@@ -47,6 +47,8 @@ RESERVED_ENV_PREFIXES: tuple[str, ...] = (
     "SKYNET_TEST_",  # the test suite: its servers, sshd and PEX cache
     "SKYNET_REQUIRE_",  # the test suite: SKYNET_REQUIRE_AIRFLOW
     "SKYNET_PEX_",  # the PEX build and runtime
+    "SKYNET_MODEL_SIGNING_KEY",  # the HMAC key of model artifacts (skynet.models), never in a file
+    "SKYNET_MOTO_",  # install/servers.sh: the moto server's venv
     "SKYNET_INVENTORY",  # fab: the deployment inventory
     "SKYNET_DEPLOY_",  # fab: SKYNET_DEPLOY_ROOT
     "SKYNET_BUILD_",  # fab: SKYNET_BUILD_STORE

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from skynet.config import LOG_LEVELS, RESERVED_ENV_PREFIXES, load_settings, masked
@@ -112,12 +114,42 @@ def test_other_skynet_variables_are_left_alone():
         "SKYNET_BUILD_STORE": "dist/builds",
         "SKYNET_INVENTORY": "inventory.yml",
         "SKYNET_REQUIRE_AIRFLOW": "1",
+        "SKYNET_MODEL_SIGNING_KEY": "k",  # like a typo of "models", but reserved
         # not reserved, but not like any section either: another tool's secret, as inventory.yml uses
         "SKYNET_STAGING_DB_PASSWORD": "x",
         "SKYNET_STORAGE_LIVE_URL": "redis://h:6379/0",
     }
     assert load_settings(None, environ=environ).storage.live_url == "redis://h:6379/0"
     assert all(p.startswith("SKYNET_") for p in RESERVED_ENV_PREFIXES)
+
+
+def test_every_skynet_variable_the_project_uses_is_a_key_or_reserved():
+    """A new ``SKYNET_*`` variable that looks like a misspelt section must be reserved, or
+    setting it would stop every command."""
+    import re
+
+    from skynet.config import _env_target
+
+    repo = Path(__file__).resolve().parents[2]
+    # config.py and this file name typos on purpose (SKYNET_STORGE_URL)
+    files = [p for p in (repo / "skynet").rglob("*.py") if p.name not in ("config.py", "test_config.py")]
+    files += [
+        *(repo / "install").rglob("*.sh"),
+        repo / "tox.ini",
+        repo / "inventory.yml",
+        repo / "fabfile.py",
+    ]
+    names = {
+        n for p in files if p.exists() for n in re.findall(r"\bSKYNET_[A-Z0-9_]*[A-Z0-9]", p.read_text())
+    }
+    assert {"SKYNET_CONFIG", "SKYNET_STORAGE_URL", "SKYNET_DEPLOY_ROOT"} <= names
+    problems = []
+    for name in sorted(names):
+        try:
+            _env_target(name)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    assert problems == []
 
 
 def test_empty_data_dir_from_the_environment_is_an_error():

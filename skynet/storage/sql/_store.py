@@ -26,7 +26,7 @@ import numpy as np
 from skynet.config import masked
 from skynet.domain import RECORD_KINDS, Record, field_names
 from skynet.errors import DataError, StorageError
-from skynet.storage._base import R, RecordStore
+from skynet.storage._base import TIMEOUTS, R, RecordStore
 from skynet.storage._frames import (
     build_frame,
     fields_of,
@@ -54,6 +54,12 @@ _BATCH = 20_000
 _STAGED = "skynet_staged"
 _DRIVER_EXTRAS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql"}
 #: A URL without a driver gets the one skynet installs (SQLAlchemy's defaults are other packages).
+#: The URL options that set each server's timeouts (see :class:`~skynet.storage._base.Timeouts`).
+_TIMEOUT_OPTIONS = {
+    "mysql": "?connect_timeout=S&read_timeout=S&write_timeout=S",
+    "mariadb": "?connect_timeout=S&read_timeout=S&write_timeout=S",
+    "postgresql": "?connect_timeout=S&options=-c statement_timeout=MS",
+}
 _DEFAULT_DRIVERS = {
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
@@ -74,8 +80,7 @@ def _create_engine(url: str) -> Engine:
         options: dict[str, Any] = {}
         if backend != "sqlite":
             options = {"pool_pre_ping": True, "pool_recycle": 3600}
-            if "connect_timeout" not in parsed.query:
-                options["connect_args"] = {"connect_timeout": 10}
+            options["connect_args"] = _connect_args(backend, dict(parsed.query))
         engine = create_engine(parsed, **options)
     except ImportError as exc:
         extra = _DRIVER_EXTRAS.get(scheme.split("+")[0])
@@ -83,11 +88,44 @@ def _create_engine(url: str) -> Engine:
         raise StorageError(
             f"sql[{scheme}]", f"cannot open {masked(url)}: driver missing: {exc}{hint}"
         ) from None
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+    except (ArgumentError, NoSuchModuleError, ValueError, TypeError) as exc:
         raise StorageError(f"sql[{scheme}]", f"cannot open {masked(url)}: {exc}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _connect_args(backend: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The driver's timeouts (:data:`~skynet.storage._base.TIMEOUTS`) the URL does not set itself.
+
+    MySQL/MariaDB (PyMySQL): ``connect_timeout``, and ``read_timeout``/``write_timeout`` for
+    every wait on the socket (the server's greeting included). PostgreSQL (psycopg/libpq):
+    ``connect_timeout`` (the whole connection, authentication included), a server-side
+    ``statement_timeout``, TCP keepalives for idle pooled connections and ``tcp_user_timeout``
+    for data the server never acknowledges (a host that went away).
+    """
+    defaults: dict[str, Any]
+    if backend in ("mysql", "mariadb"):
+        defaults = {
+            "connect_timeout": TIMEOUTS.connect,
+            "read_timeout": TIMEOUTS.read,
+            "write_timeout": TIMEOUTS.read,
+        }
+    elif backend == "postgresql":
+        defaults = {
+            "connect_timeout": max(2, round(TIMEOUTS.connect)),  # libpq: whole seconds, 2 at least
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": round(TIMEOUTS.read * 1000),
+        }
+        given = str(query.get("options", ""))
+        if "statement_timeout" not in given:  # the URL's own options are kept, ours appended
+            defaults["options"] = f"{given} -c statement_timeout={round(TIMEOUTS.statement * 1000)}".strip()
+    else:
+        return {}
+    return {key: value for key, value in defaults.items() if key == "options" or key not in query}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -146,7 +184,11 @@ def _guard(engine: Engine, what: str) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, dbapi.Error) as exc:
-        raise StorageError(_adapter(engine), f"{what} failed: {_reason(exc)}") from exc
+        reason = _reason(exc)
+        hint = _TIMEOUT_OPTIONS.get(engine.dialect.name)
+        if hint and ("timed out" in reason or "timeout" in reason):
+            reason += f" (the URL can set the timeouts: {hint})"
+        raise StorageError(_adapter(engine), f"{what} failed: {reason}") from exc
 
 
 def current_revision(url: str) -> str | None:

@@ -12,7 +12,7 @@ under the driver's own name (see :class:`Timeouts`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -80,6 +80,28 @@ class RecordStore(ABC):
     @abstractmethod
     def write_frame(self, kind: type[Record], frame: pd.DataFrame) -> int:
         """Store a DataFrame of one kind's fields (bulk path); return how many were new."""
+
+    def write_frames(
+        self,
+        parts: Sequence[tuple[type[Record], pd.DataFrame]],
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, int]:
+        """Store several kinds' frames as one unit; return how many were new per kind.
+
+        SQL stores write them in one transaction: all of them, or nothing. The others write
+        them in order, each frame at once; as writes skip known keys, running the same
+        write again after a failure completes it and stores exactly what one run would have.
+
+        Args:
+            parts: ``(kind, frame)`` pairs, written in that order (devices before their data).
+            progress: called with the number of rows written after each step.
+        """
+        added: dict[str, int] = {}
+        for kind, frame in parts:
+            added[kind.kind] = added.get(kind.kind, 0) + self.write_frame(kind, frame)
+            if progress is not None:
+                progress(len(frame))
+        return added
 
     @abstractmethod
     def read(

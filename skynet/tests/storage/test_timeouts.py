@@ -203,7 +203,7 @@ def test_cassandra_cluster_gets_connect_control_and_request_timeouts(query, conn
 
 
 def _sleep_on(url: str, sql: str) -> tuple[float, StorageError | None]:
-    from skynet.storage.sql._store import _engine, _guard
+    from skynet.storage.sql._engine import _engine, _guard
 
     engine = _engine(url)
     started = time.monotonic()
@@ -232,7 +232,7 @@ def test_mysql_read_timeout_bounds_a_statement_and_a_slower_connect_timeout_does
 
 @pytest.mark.integration
 def test_postgresql_has_a_statement_timeout_by_default_and_the_url_can_set_it():
-    from skynet.storage.sql._store import _engine
+    from skynet.storage.sql._engine import _engine
 
     url = server_url("postgresql")
     with _engine(url).connect() as connection:

@@ -115,7 +115,7 @@ def _read_csv(path: Path, columns: list[str], what: str) -> pd.DataFrame:
 
 
 def _ids(frame: pd.DataFrame, column: str, path: Path, limit: int) -> pd.Series:
-    """A column of whole-number ids as float64 (NaN where the cell is empty).
+    """A column of whole-number ids in ``0 … limit - 1`` as float64 (NaN where the cell is empty).
 
     Raises:
         DataError: a cell holds anything else; the message names the file, row and column.
@@ -123,16 +123,15 @@ def _ids(frame: pd.DataFrame, column: str, path: Path, limit: int) -> pd.Series:
     values = frame[column]
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     with np.errstate(invalid="ignore"):
-        wrong = numbers.notna() & ~((numbers % 1 == 0) & (numbers >= 0) & (numbers < limit))
-    wrong |= numbers.isna() & values.notna()
-    if wrong.any():
-        row = int(np.flatnonzero(wrong.to_numpy())[0])
-        cell = values.iloc[row]
-        cell = cell.item() if isinstance(cell, np.generic) else cell  # the cell as the file has it
-        raise DataError(
-            f"{path} row {row + 1}, column {column}: {brief(str(cell))} is not an id "
-            f"(a whole number from 0 to {limit - 1:,})"
-        )
+        whole = numbers % 1 == 0  # False for NaN and inf
+        wrong = (numbers.isna() & values.notna()) | (numbers.notna() & ~whole)
+        outside = whole & ((numbers < 0) | (numbers >= limit))
+    for rows, why in ((wrong, "is not a whole number"), (outside, f"is outside 0…{limit - 1:,}")):
+        if rows.any():
+            row = int(np.flatnonzero(rows.to_numpy())[0])
+            cell = values.iloc[row]
+            cell = cell.item() if isinstance(cell, np.generic) else cell  # the cell as the file has it
+            raise DataError(f"{path} row {row + 1}, column {column}: {brief(str(cell))} {why}")
     return numbers
 
 

@@ -152,3 +152,19 @@ def test_importing_the_corrected_file_after_a_faulty_one_gives_a_fresh_imports_s
     votes = fresh_store["feedback"]
     building_1 = votes[votes["device_id"] == "ashrae-1"]
     assert building_1["value"].tolist() == [-1.0, 0.0, 1.0, 2.0]  # each vote in its own slot, in order
+
+
+def test_a_building_id_that_is_not_a_number_is_one_line_naming_file_row_and_column(
+    tmp_path, small_db2, data_dir, capsys
+):
+    from skynet.cli import main
+    from skynet.tests.conftest import _row
+
+    rows = [_row(0, 1, "2001-07-02T00:00:00Z", "summer", 22.0, 0), _row(1, "B-12", None, "summer", 22.0, 0)]
+    measurements = _measurements(tmp_path / "m.csv", rows)
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "import", "ashrae-db2", measurements, "--metadata", str(small_db2[1]), "--no-progress"])
+    assert exited.value.code == 1  # a user error, not an internal one (2)
+    err = capsys.readouterr().err
+    assert err == f"Error: {measurements} row 2, column building_id: 'B-12' is not a whole number\n"
+    assert not (data_dir / "skynet.db").exists() or _counts(data_dir)["feedback"] == 0

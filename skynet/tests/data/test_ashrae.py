@@ -153,17 +153,17 @@ def test_the_days_weather_is_its_lowest_record_ids_whatever_rows_survive(tmp_pat
 
 
 @pytest.mark.parametrize(
-    ("which", "column", "value", "row"),
+    ("which", "column", "value", "row", "why"),
     [
-        ("measurements", "building_id", "B-12", 3),
-        ("measurements", "building_id", "1.5", 2),
-        ("measurements", "record_id", "abc", 4),
-        ("measurements", "record_id", "-7", 1),
-        ("metadata", "building_id", "twelve", 2),
+        ("measurements", "building_id", "B-12", 3, "is not a whole number"),
+        ("measurements", "building_id", "1.5", 2, "is not a whole number"),
+        ("measurements", "record_id", "abc", 4, "is not a whole number"),
+        ("measurements", "record_id", "-7", 1, "is outside 0…35,999,999,999"),
+        ("metadata", "building_id", "twelve", 2, "is not a whole number"),
     ],
 )
 def test_an_id_that_is_not_a_whole_number_names_file_row_and_column(
-    tmp_path, small_db2, which, column, value, row
+    tmp_path, small_db2, which, column, value, row, why
 ):
     measurements = _write_db2(tmp_path / "measurements.csv", _day_rows())
     metadata = pd.read_csv(small_db2[1])
@@ -175,6 +175,14 @@ def test_an_id_that_is_not_a_whole_number_names_file_row_and_column(
     files = (path, small_db2[1]) if which == "measurements" else (measurements, path)
     with pytest.raises(DataError) as caught:
         read_ashrae(*files)
-    message = str(caught.value)
-    assert message.startswith(f"{path} row {row}, column {column}: '{value}' is not an id (a whole number")
-    assert "\n" not in message
+    assert str(caught.value) == f"{path} row {row}, column {column}: '{value}' {why}"
+
+
+def test_files_with_a_header_and_no_rows_give_empty_frames(tmp_path, small_db2):
+    empty = _write_db2(tmp_path / "empty.csv", [])
+    data = read_ashrae(empty, small_db2[1])
+    assert data.rows_read == 0 and data.feedback.empty and data.devices.empty and data.skipped == {}
+    no_buildings = tmp_path / "metadata.csv"
+    pd.read_csv(small_db2[1]).head(0).to_csv(no_buildings, index=False)
+    data = read_ashrae(_write_db2(tmp_path / "m.csv", _day_rows()), no_buildings)
+    assert data.skipped == {"building not in the metadata file": 4} and data.feedback.empty

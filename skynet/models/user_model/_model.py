@@ -20,11 +20,11 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from skynet.errors import DataError
+from skynet.errors import DataError, ModelError
 from skynet.models._base import Model
 from skynet.models.user_model import _features as F
 from skynet.models.user_model._forest import FlatForest, flatten
-from skynet.models.user_model._ordinal import VOTES, fit_ordinal_head, round_votes
+from skynet.models.user_model._ordinal import VOTES, OrdinalHead, fit_ordinal_head, round_votes
 from skynet.models.user_model._personal import device_offsets, learn_shrinkage
 
 __all__ = ["UserModel"]
@@ -63,6 +63,12 @@ class UserModel(Model):
         "numba",
         "pythermalcomfort",
     )
+    # what save stores: the boosting model's trees live on as ``forest_`` (plain arrays, what
+    # predict walks); the scikit-learn estimator they came from is not kept
+    state_attributes: ClassVar[tuple[str, ...]] = (
+        "encoders_", "imputer_", "head_", "metrics_", "shrinkage_", "offsets_", "forest_", "training_",
+    )  # fmt: skip
+    state_classes: ClassVar[tuple[type, ...]] = (FlatForest, OrdinalHead, F.Imputer)
 
     def __init__(
         self,
@@ -139,7 +145,7 @@ class UserModel(Model):
         devices = (
             frame["device_id"].astype(str).to_numpy() if "device_id" in frame else np.full(len(frame), "")
         )
-        oof, self.booster_ = self._fit_boosters(_fill_empty_columns(X), y, devices)
+        oof, booster = self._fit_boosters(_fill_empty_columns(X), y, devices)
         unknown = _unknown(X)
         self.head_ = fit_ordinal_head(oof, unknown, y, seed=self.random_state)
         proba = self.head_.proba(oof, unknown)
@@ -151,9 +157,12 @@ class UserModel(Model):
             self.shrinkage_ = float(self.shrinkage)
         self.offsets_ = device_offsets(residuals, devices, self.shrinkage_, self.half_life)
         try:
-            self.forest_: FlatForest | None = flatten(self.booster_)
-        except (AttributeError, ValueError, KeyError):  # pragma: no cover - other sklearn layouts
-            self.forest_ = None
+            self.forest_: FlatForest = flatten(booster)
+        except (AttributeError, ValueError, KeyError) as exc:  # pragma: no cover - other sklearn layouts
+            raise ModelError(
+                f"this scikit-learn's trees cannot be flattened ({type(exc).__name__}: {exc}); "
+                "install the version requirements.txt pins"
+            ) from None
         self.training_ = _training_info(frame, y, devices)
         return self.warm_up()
 
@@ -215,9 +224,7 @@ class UserModel(Model):
     # -- predict --------------------------------------------------------------------------
     def _location(self, X: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
         """The boosting model's output; ``bounds``: groups of rows sharing most features."""
-        if self.forest_ is not None:
-            return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
-        return self.booster_.predict(X)  # pragma: no cover
+        return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
 
     def _offsets_for(self, devices: np.ndarray | None, history: pd.DataFrame | None) -> np.ndarray | float:
         if devices is None:
@@ -368,6 +375,22 @@ class UserModel(Model):
     def load(cls, path: Any) -> Self:
         """Load a saved model (see :meth:`Model.load`) and compile its fast path."""
         return super().load(path).warm_up()
+
+    def _upgrade_legacy(self) -> None:
+        """Models of older skynets kept the scikit-learn booster beside its flattened trees."""
+        booster = vars(self).pop("booster_", None)
+        if getattr(self, "forest_", None) is None and booster is not None:
+            self.forest_ = flatten(booster)
+
+    def _check_state(self, where: Any) -> None:
+        """The pieces are of their classes, and the trees only read the features this version
+        computes (the jitted walk does not check bounds)."""
+        parts = ((self.forest_, FlatForest), (self.head_, OrdinalHead), (self.imputer_, F.Imputer))
+        if not all(isinstance(value, cls) for value, cls in parts):
+            raise ModelError(f"model artifact {where} does not hold a user model's trees, head and imputer")
+        inner = ~self.forest_.leaf
+        if inner.any() and int(self.forest_.feature[inner].max()) >= len(F.FEATURES):
+            raise ModelError(f"model artifact {where} splits on features this skynet does not compute")
 
 
 def _fill_empty_columns(X: np.ndarray) -> np.ndarray:

@@ -137,9 +137,12 @@ class RedisLiveStore(LiveStore):
         asked = partitions if partitions is not None else ours.get("partitions")
         with self._guard(f"connecting to {masked(url)}"):
             try:  # the URL's own socket_connect_timeout / socket_timeout win over these
+                # surrogateescape: bytes a producer wrote that are not UTF-8 reach the worker (which
+                # dead-letters them, bytes intact) instead of failing every read of their stream
                 self._client = redis.Redis.from_url(
                     client_url,
                     decode_responses=True,
+                    encoding_errors="surrogateescape",
                     socket_connect_timeout=TIMEOUTS.connect,
                     socket_timeout=TIMEOUTS.read,
                 )

@@ -141,7 +141,7 @@ def _guard(engine: Engine, what: str) -> Iterator[None]:
     """Turn SQLAlchemy and driver errors into a one-line StorageError naming the adapter."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    dbapi = getattr(engine.dialect, "loaded_dbapi", None) or engine.dialect.dbapi
+    dbapi: Any = getattr(engine.dialect, "loaded_dbapi", None) or engine.dialect.dbapi
     try:
         yield
     except (SQLAlchemyError, dbapi.Error) as exc:

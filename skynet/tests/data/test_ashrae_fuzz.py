@@ -16,6 +16,7 @@ import string
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -83,13 +84,15 @@ def _table(
         columns.remove(draw(st.sampled_from(columns)))
     if draw(st.booleans()):
         columns.append("extra")
-    row = st.fixed_dictionaries({c: cells.get(c, _JUNK) for c in columns})
-    rows = draw(st.lists(row, min_size=min_rows, max_size=max_rows))
-    spots = st.tuples(st.integers(0, max_rows), st.sampled_from(columns), _JUNK)
-    for row, column, junk in draw(st.lists(spots, max_size=6)) if rows else ():
-        rows[row % len(rows)][column] = junk
-    if rows and draw(st.booleans()):
-        rows.append(dict(draw(st.sampled_from(rows))))
+    one_row = st.fixed_dictionaries({c: cells.get(c, _JUNK) for c in columns})
+    rows: list[dict[str, Any]] = draw(st.lists(one_row, min_size=min_rows, max_size=max_rows))
+    if rows:
+        spots = st.tuples(st.integers(0, max_rows), st.sampled_from(columns), _JUNK)
+        for row, column, junk in draw(st.lists(spots, max_size=6)):
+            rows[row % len(rows)][column] = junk
+        repeat: bool = draw(st.booleans())
+        if repeat:
+            rows.append(dict(draw(st.sampled_from(rows))))
     return pd.DataFrame(rows, columns=columns)
 
 

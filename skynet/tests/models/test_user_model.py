@@ -30,12 +30,22 @@ def test_the_model_learns_the_signal(user_model):
     assert model_mae < score(y, np.zeros(len(y)))["mae"] - 0.2
 
 
-def test_flattened_trees_equal_scikit_learn(user_model, user_sample):
+@pytest.fixture(scope="module")
+def booster(user_model, user_sample):
+    """A scikit-learn booster as the model fits one (the model keeps only its flattened trees)."""
+    X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
+    return user_model._booster(len(X)).fit(np.nan_to_num(X), user_sample["value"].to_numpy())
+
+
+def test_the_model_keeps_no_scikit_learn_object(user_model):
+    """Predicting walks ``forest_``; the estimator it came from is not kept (nor stored)."""
+    assert not [k for k, v in vars(user_model).items() if type(v).__module__.startswith("sklearn")]
+
+
+def test_flattened_trees_equal_scikit_learn(user_model, user_sample, booster):
     X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
     X[::7, 1] = np.nan  # missing values take the learned branch
-    np.testing.assert_allclose(
-        flatten(user_model.booster_).predict(X), user_model.booster_.predict(X), rtol=0, atol=1e-12
-    )
+    np.testing.assert_allclose(flatten(booster).predict(X), booster.predict(X), rtol=0, atol=1e-12)
 
 
 def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_model):
@@ -259,7 +269,7 @@ def test_predict_arrays_checks_its_input(user_model):
     assert user_model.predict_many([]) == []
 
 
-def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
+def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample, booster):
     X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
     rng = np.random.default_rng(2)
     groups = []
@@ -274,9 +284,9 @@ def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
     groups.append(X[:50])  # a group sharing nothing
     bounds = np.cumsum([0, *(len(g) for g in groups)])
     rows = np.concatenate(groups)
-    forest = user_model.forest_
+    forest = flatten(booster)
     grouped = forest.predict_groups(rows, bounds)
-    np.testing.assert_allclose(grouped, user_model.booster_.predict(rows), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grouped, booster.predict(rows), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(grouped, forest.predict(rows))  # the same sums, whatever the groups
     np.testing.assert_array_equal(grouped[::17], [forest.predict(row[None, :])[0] for row in rows[::17]])
 

@@ -6,11 +6,12 @@ only) URLs; :class:`RoutedStore` joins a time-series store to a store of the oth
 ``storage.timeseries_url`` sets up). The model store keeps trained model files.
 The control worker's stores are chosen by URL the same way: ``open_decision_log(url)`` (SQL,
 ``mongodb://``, ``memory://``) and ``open_live_store(url)`` (``redis://``, ``memory://``).
+Every server adapter has connect and read timeouts (:data:`TIMEOUTS`, overridable per URL).
 Storage never imports models.
 """
 
 from skynet.errors import StorageError
-from skynet.storage._base import RecordStore
+from skynet.storage._base import TIMEOUTS, RecordStore, Timeouts
 from skynet.storage._registry import known_schemes, open_store, register_scheme
 from skynet.storage._routed import TIMESERIES_KINDS, RoutedStore, is_timeseries
 from skynet.storage.decisions import DecisionLog, open_decision_log
@@ -20,6 +21,8 @@ from skynet.storage.model_store import LocalModelStore
 __all__ = [
     "RecordStore",
     "StorageError",
+    "Timeouts",
+    "TIMEOUTS",
     "open_store",
     "known_schemes",
     "register_scheme",

@@ -17,11 +17,15 @@ CORE = [
     "pandas>=2.1",
     "pyarrow>=14",
     "scikit-learn>=1.4",
+    "scipy>=1.11",  # the ordinal model's fit (optimize.minimize, special.ndtr)
+    "numba>=0.59",  # the user model's tree walk and the simulator's psychrometrics (njit)
+    "threadpoolctl>=3.1",  # one BLAS / OpenMP thread where many decisions run side by side
     "joblib>=1.3",
     "pythermalcomfort>=2.10",
     "sqlalchemy>=2.0",
     # SQLite frames straight into Arrow (read_frame); without it the DBAPI cursor reads them
     "adbc-driver-sqlite>=1.0",
+    "adbc-driver-manager>=1.0",  # its Error is caught where ADBC staging falls back
     "alembic>=1.13",
     "matplotlib>=3.8",
     "tqdm>=4.66",

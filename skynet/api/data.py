@@ -14,14 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from skynet.api._context import open_records
-from skynet.config import Settings
+from skynet.api._context import open_records, records_url
+from skynet.config import Settings, masked
 from skynet.domain import Device, Feedback, Record, SensorReading, User, Weather
 from skynet.errors import DataError
 
 __all__ = ["import_ashrae", "load_comfort_frame", "latest_context", "device_history"]
-
-_CHUNK = 20_000
 
 
 def import_ashrae(
@@ -30,8 +28,11 @@ def import_ashrae(
     """Import the ASHRAE Global Thermal Comfort Database II into the record store.
 
     Validates every row (impossible values are counted and skipped, never stored) and writes
-    devices, users, sensor readings, weather and feedback. Idempotent: importing the same
-    files again adds nothing.
+    devices, users, sensor readings, weather and feedback, in one transaction on SQL stores.
+    Idempotent: every key comes from the record itself (DB II's ``record_id``), so importing
+    the same files again adds nothing, and importing a corrected file after a faulty one
+    leaves the store as a fresh import of the corrected file would. On a store without
+    transactions (Cassandra), an import that was cut short is completed by running it again.
 
     Args:
         settings: the effective configuration (``storage.url`` names the store).
@@ -60,21 +61,15 @@ def import_ashrae(
         (SensorReading, data.readings),
         (Feedback, data.feedback),
     ]
-    added = {kind.kind: 0 for kind, _ in parts}
     total = sum(len(frame) for _, frame in parts)
     with (
         open_records(settings) as store,
         tqdm(total=total, unit="rec", desc="import ashrae-db2", disable=not progress, leave=False) as bar,
     ):
-        for kind, frame in parts:
-            for start in range(0, len(frame), _CHUNK):
-                chunk = frame.iloc[start : start + _CHUNK]
-                added[kind.kind] += store.write_frame(kind, chunk)
-                bar.update(len(chunk))
-        url = store.describe()["url"]
+        added = {kind.kind: 0 for kind, _ in parts} | store.write_frames(parts, progress=bar.update)
     return {
         "source": str(measurements),
-        "store": url,
+        "store": masked(records_url(settings)),
         "rows_read": data.rows_read,
         "votes_imported": len(data.feedback),
         "skipped": dict(data.skipped),

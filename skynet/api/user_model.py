@@ -23,7 +23,8 @@ from skynet.api._context import reports_path
 from skynet.api.data import device_history, latest_context, load_comfort_frame
 from skynet.api.models import load_trained, register_trained, select_training_frame
 from skynet.config import Settings
-from skynet.errors import DataError
+from skynet.data import PREDICT_RANGES, validated
+from skynet.errors import DataError, brief
 
 __all__ = ["train", "evaluate", "predict", "load", "MODEL_TYPE"]
 
@@ -173,6 +174,49 @@ def _read_rows(path: str | Path) -> pd.DataFrame:
     raise DataError(f"{path}: expected a .csv, .csv.gz or .parquet file")
 
 
+#: What ``conditions`` may name: a comfort frame's columns but the vote.
+_CONDITION_KEYS = (
+    "device_id",
+    "user_id",
+    "timestamp",
+    *PREDICT_RANGES,
+    "climate",
+    "building_type",
+    "cooling_type",
+)
+
+
+def _input_rows(
+    settings: Settings, device_id: str | None, conditions: Mapping[str, Any] | None, path: str | Path | None
+) -> pd.DataFrame:
+    """The rows to predict for, each value checked against what is physically possible.
+
+    One check for every way in (options, a file, the store's latest readings): a room at
+    500 °C or a metabolic rate of 0 is an error naming the field, the value and the range,
+    never a confident answer. In a file or the store a missing optional value is unknown (the
+    model imputes it); a value given as a condition must be a number.
+
+    Raises:
+        DataError: an unknown condition, or a value that is not a number, not a date or not
+            possible; no rows.
+    """
+    if path is not None:
+        rows = validated(_read_rows(path), where=str(path))
+    elif conditions is not None:
+        given = {key: value for key, value in dict(conditions).items() if value is not None}
+        unknown = [key for key in given if key not in _CONDITION_KEYS]
+        if unknown:
+            raise DataError(f"unknown condition {brief(unknown[0])}; known: {', '.join(_CONDITION_KEYS)}")
+        given.update({"device_id": device_id} if device_id else {})
+        rows = validated(pd.DataFrame([given]), name_rows=False, missing_ok=False)
+    else:
+        rows = validated(latest_context(settings, str(device_id)), where=f"device {brief(device_id)}'s latest readings",
+                         name_rows=False)  # fmt: skip
+    if rows.empty:
+        raise DataError("nothing to predict: no rows")
+    return rows
+
+
 def predict(
     settings: Settings,
     device_id: str | None = None,
@@ -192,26 +236,21 @@ def predict(
         ``median``, ``offset`` and ``p_-3`` … ``p_3``.
 
     Raises:
-        DataError: nothing or too much to predict from, or bad input; StorageError: no model.
+        DataError: nothing or too much to predict from, or bad input: an unknown condition, a
+            value that is not a number or not a date, or one outside what is physically possible
+            (:data:`skynet.data.PREDICT_RANGES`); StorageError: no model.
     """
     from skynet.models.user_model import VOTES
 
     given = [x is not None for x in (conditions, path)]
     if sum(given) > 1 or not (any(given) or device_id):
         raise DataError("predict needs exactly one of: a device id, conditions, or an input file")
+    rows = _input_rows(settings, device_id, conditions, path)
     name, user_model = load(settings, model)
     history = None
-    if path is not None:
-        rows = _read_rows(path)
-    elif conditions is not None:
-        rows = pd.DataFrame([{**dict(conditions), **({"device_id": device_id} if device_id else {})}])
-    else:
-        rows = latest_context(settings, str(device_id))
     if device_id:
         history = device_history(settings, device_id)
         history = history if len(history) else None
-    if rows.empty:
-        raise DataError("nothing to predict: no rows")
     proba = user_model.predict_proba(rows, history=history)
     expected = proba @ VOTES
     median = VOTES[np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-9, axis=1)]

@@ -104,8 +104,10 @@ _MAX_ERROR = 2000
 
 
 def _shown(exc: BaseException) -> str:
-    """The error's message, at most :data:`_MAX_ERROR` characters."""
-    text = str(exc)
+    """The error's message, passwords masked, at most :data:`_MAX_ERROR` characters."""
+    from skynet.config import masked  # a driver's own message may hold a URL with its password
+
+    text = masked(str(exc))
     return (
         text if len(text) <= _MAX_ERROR else f"{text[:_MAX_ERROR]}… (message cut, {len(text):,} characters)"
     )

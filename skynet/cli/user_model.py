@@ -25,20 +25,22 @@ _selection = [
     click.option("--end", type=click.DateTime(), default=None, help="Only votes before this time (UTC)."),
     click.option("--progress/--no-progress", default=True, help="Show progress on stderr."),
 ]
+# Given as text: the API checks every value (number, date, physically possible) in one place
+# for options, files and the store alike, so a bad one is one line naming the allowed range.
 _CONDITIONS = {
-    "temperature": (float, "Indoor air temperature (°C)."),
-    "humidity": (float, "Indoor relative humidity (%)."),
-    "air_speed": (float, "Air speed (m/s)."),
-    "clothing": (float, "Clothing insulation (clo)."),
-    "metabolic_rate": (float, "Metabolic rate (met); --met."),
-    "outdoor_temperature": (float, "Outdoor temperature (°C)."),
-    "outdoor_humidity": (float, "Outdoor relative humidity (%)."),
-    "outdoor_running_mean": (float, "7-day running mean outdoor temperature (°C)."),
-    "latitude": (float, "Latitude (°, negative south)."),
-    "climate": (str, "Köppen climate name, as in DB II."),
-    "building_type": (str, "Building type (office, multifamily housing, ...)."),
-    "cooling_type": (str, "air conditioned, mixed mode or naturally ventilated."),
-    "timestamp": (str, "When (ISO date/time, UTC; default now)."),
+    "temperature": "Indoor air temperature (°C, 0…50).",
+    "humidity": "Indoor relative humidity (%, 0…100).",
+    "air_speed": "Air speed (m/s, 0…5).",
+    "clothing": "Clothing insulation (clo, 0…4).",
+    "metabolic_rate": "Metabolic rate (met, 0.6…6); --met.",
+    "outdoor_temperature": "Outdoor temperature (°C, -70…60).",
+    "outdoor_humidity": "Outdoor relative humidity (%, 0…100).",
+    "outdoor_running_mean": "7-day running mean outdoor temperature (°C, -70…60).",
+    "latitude": "Latitude (°, -90…90, negative south).",
+    "climate": "Köppen climate name, as in DB II.",
+    "building_type": "Building type (office, multifamily housing, ...).",
+    "cooling_type": "air conditioned, mixed mode or naturally ventilated.",
+    "timestamp": "When (ISO date/time, UTC; default now).",
 }
 
 
@@ -116,8 +118,8 @@ def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, en
 
 @user_model.command()
 @device_option
-@_with([click.option(f"--{name.replace('_', '-')}" if name != "metabolic_rate" else "--met", name, type=kind,
-                     default=None, help=text) for name, (kind, text) in _CONDITIONS.items()])  # fmt: skip
+@_with([click.option(f"--{name.replace('_', '-')}" if name != "metabolic_rate" else "--met", name, default=None,
+                     help=text) for name, text in _CONDITIONS.items()])  # fmt: skip
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="CSV or Parquet comfort frame.")
 @model_name
 @output_format

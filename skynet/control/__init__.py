@@ -60,7 +60,14 @@ from skynet.control._decide import Controller, Models, decide, decide_by_rules
 from skynet.control._fallback import thermostat
 from skynet.control._personal import live_offset
 from skynet.control._predict import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
-from skynet.control._safety import SafetyResult, SafetyState, allowed_set_range, apply_safety
+from skynet.control._safety import (
+    DEVICE_FAULT,
+    SafetyResult,
+    SafetyState,
+    allowed_set_range,
+    apply_safety,
+    range_fault,
+)
 from skynet.control._types import Appliance, Context, ControlConfig, Decision, same_setting
 
 __all__ = [
@@ -81,6 +88,8 @@ __all__ = [
     "SafetyResult",
     "apply_safety",
     "allowed_set_range",
+    "range_fault",
+    "DEVICE_FAULT",
     "same_setting",
     "AIR_SPEED_BY_FAN",
     "AIR_SPEED_OFF",

@@ -73,7 +73,8 @@ def write_artifact(
     }
     text = json.dumps(tree, allow_nan=False, separators=(",", ":"))
     with open(file, "wb") as fh:
-        np.savez_compressed(fh, **{STATE_ENTRY: np.frombuffer(text.encode(), np.uint8)}, **encoder.arrays)
+        entries: dict[str, Any] = {STATE_ENTRY: np.frombuffer(text.encode(), np.uint8), **encoder.arrays}
+        np.savez_compressed(fh, **entries)
 
 
 def read_artifact(

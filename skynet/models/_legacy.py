@@ -49,7 +49,7 @@ def convert_legacy(path: str | os.PathLike[str], model_class: type[Model]) -> Pa
     else:
         raise ModelError(f"model {directory.name} is already in the pickle-free format")
     artifact = directory / LEGACY_ARTIFACT
-    section = manifest.get("artifact") if isinstance(manifest.get("artifact"), dict) else {}
+    section = manifest["artifact"] if isinstance(manifest.get("artifact"), dict) else {}
     if not artifact.is_file():
         raise ModelError(f"model artifact {artifact} is missing")
     if sha256_file(artifact) != section.get("sha256"):

@@ -9,11 +9,12 @@ keeps their files in a folder or ``s3://bucket/prefix`` (cached per host by sha2
 :class:`LocalModelStore` reads a folder of saved models (names, manifests).
 The control worker's stores are chosen by URL the same way: ``open_decision_log(url)`` (SQL,
 ``mongodb://``, ``memory://``) and ``open_live_store(url)`` (``redis://``, ``memory://``).
+Every server adapter has connect and read timeouts (:data:`TIMEOUTS`, overridable per URL).
 Storage never imports models.
 """
 
 from skynet.errors import StorageError
-from skynet.storage._base import RecordStore
+from skynet.storage._base import TIMEOUTS, RecordStore, Timeouts
 from skynet.storage._registry import known_schemes, open_store, register_scheme
 from skynet.storage._routed import TIMESERIES_KINDS, RoutedStore, is_timeseries
 from skynet.storage.artifacts import ArtifactCache, ArtifactStore, open_artifact_store
@@ -25,6 +26,8 @@ from skynet.storage.registry import ModelRegistry, ModelVersion, open_registry
 __all__ = [
     "RecordStore",
     "StorageError",
+    "Timeouts",
+    "TIMEOUTS",
     "open_store",
     "known_schemes",
     "register_scheme",

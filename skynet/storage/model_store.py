@@ -112,11 +112,11 @@ class LocalModelStore:
             if model_type is not None and kind != model_type:
                 continue
             created = info.get("created")
-            metrics = info.get("metrics") if isinstance(info.get("metrics"), dict) else {}
+            metrics = info["metrics"] if isinstance(info.get("metrics"), dict) else {}
             numeric = {
                 k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
             }
-            training = info.get("training") if isinstance(info.get("training"), dict) else {}
+            training = info["training"] if isinstance(info.get("training"), dict) else {}
             rows.append(
                 {
                     "name": name,

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from skynet.config import masked
 from skynet.errors import StorageError
+from skynet.storage._base import TIMEOUTS
 from skynet.storage.live._base import DEFAULT_PARTITIONS, DeadLetter, Entry, LiveStore
 
 __all__ = ["RedisLiveStore"]
@@ -109,7 +110,10 @@ class RedisLiveStore(LiveStore):
 
     Args:
         url: ``redis://[:password@]host:port/db`` with optional ``?namespace=NAME`` (key
-            prefix, default ``skynet``) and ``?partitions=N`` (for a new namespace).
+            prefix, default ``skynet``) and ``?partitions=N`` (for a new namespace), and
+            redis-py's ``?socket_connect_timeout=S&socket_timeout=S`` (defaults:
+            :data:`~skynet.storage._base.TIMEOUTS`; a blocking read waits at most half of
+            ``socket_timeout``).
         namespace: key prefix (overrides the URL's).
         partitions: event partitions of a new namespace (default 16); an existing namespace
             keeps its own, and asking for another number is an error.
@@ -132,7 +136,21 @@ class RedisLiveStore(LiveStore):
         self.namespace = namespace or ours.get("namespace") or "skynet"
         asked = partitions if partitions is not None else ours.get("partitions")
         with self._guard(f"connecting to {masked(url)}"):
-            self._client = redis.Redis.from_url(client_url, decode_responses=True, socket_connect_timeout=5)
+            try:  # the URL's own socket_connect_timeout / socket_timeout win over these
+                # surrogateescape: bytes a producer wrote that are not UTF-8 reach the worker (which
+                # dead-letters them, bytes intact) instead of failing every read of their stream
+                self._client = redis.Redis.from_url(
+                    client_url,
+                    decode_responses=True,
+                    encoding_errors="surrogateescape",
+                    socket_connect_timeout=TIMEOUTS.connect,
+                    socket_timeout=TIMEOUTS.read,
+                )
+            except ValueError as exc:  # e.g. ?socket_timeout=abc
+                raise StorageError(self.name, f"bad URL {masked(url)!r}: {exc}") from None
+            timeout = self._client.connection_pool.connection_kwargs.get("socket_timeout")
+            # a blocking XREADGROUP must answer before the socket times out
+            self._max_block_ms = None if not timeout else max(1, int(timeout * 500))
             self._commit = self._client.register_script(_COMMIT)
             self._acquire = self._client.register_script(_ACQUIRE)
             self._release = self._client.register_script(_RELEASE)
@@ -150,6 +168,8 @@ class RedisLiveStore(LiveStore):
             yield
         except self._errors.RedisError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, self._errors.TimeoutError):
+                reason += " (the URL can set the timeouts: ?socket_connect_timeout=S&socket_timeout=S)"
             raise StorageError(self.name, f"{what} failed: {reason}") from exc
 
     def _key(self, *parts: object) -> str:
@@ -197,6 +217,8 @@ class RedisLiveStore(LiveStore):
             return []
         streams = {self._events(p): ">" for p in chosen}
         with self._guard("reading events"):
+            if block_ms > 0 and self._max_block_ms is not None:
+                block_ms = min(block_ms, self._max_block_ms)
             reply = self._client.xreadgroup(
                 GROUP, consumer, streams, count=count, block=block_ms if block_ms > 0 else None
             )

@@ -114,3 +114,43 @@ def test_evaluate_prints_one_table_the_curve_and_plot_paths(imported, runner, cl
     for path in plots:
         assert imported / "reports" in Path(path).parents
         assert Path(path).stat().st_size > 0
+
+
+def test_predict_refuses_an_impossible_room_in_one_line(trained, runner, cli, tmp_path, capsys):
+    """Issue 10, finding 9: these answered with confidence; each is now one line and exit 1."""
+    from skynet.cli import main
+
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame({"temperature": [24.0, 25.0, 26.0], "humidity": [40.0, None, 150.0]}).to_csv(
+        rows, index=False
+    )
+    cases = [
+        (["--temperature", "500"], "temperature 500.0 is outside 0 … 50 (indoor air temperature (°C))"),
+        (["--temperature", "-273"], "temperature -273.0 is outside 0 … 50"),
+        (["--temperature", "24", "--met", "0"], "metabolic_rate 0.0 is outside 0.6 … 6 (metabolic rate (met))"),
+        (["--temperature", "24", "--humidity", "150"], "humidity 150.0 is outside 0 … 100"),
+        (["--temperature", "nan"], "temperature 'nan' is not a number (indoor air temperature (°C), 0 … 50)"),
+        (["--temperature", "24", "--air-speed", "fast"], "air_speed 'fast' is not a number"),
+        (["--temperature", "24", "--timestamp", "soon"], "timestamp 'soon' is not a date"),
+        (["--input", str(rows)], f"{rows}, row 3: humidity 150.0 is outside 0 … 100"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main(["user_model", "predict", *args])
+        assert exit_.value.code == 1, args
+        captured = capsys.readouterr()
+        assert captured.err == f"Error: {message}\n" or captured.err.startswith(f"Error: {message} ("), args
+        assert captured.out == ""
+    # the edges of the ranges are possible rooms
+    edge = runner.invoke(cli, ["user_model", "predict", "--temperature", "0", "--humidity", "100", "--met", "6",
+                               *_SMALL])  # fmt: skip
+    assert edge.exit_code == 0, edge.output
+    assert json.loads(edge.stdout)["rows"][0]["metabolic_rate"] == 6.0
+
+
+def test_predict_help_states_the_ranges_the_check_uses(runner, cli):
+    from skynet.data import PREDICT_RANGES
+
+    text = " ".join(runner.invoke(cli, ["user_model", "predict", "--help"]).output.split())
+    for column, rng in PREDICT_RANGES.items():
+        assert f"{rng.low:g}…{rng.high:g}" in text, column

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from typing import Any
 
 import joblib
 import numpy as np
@@ -62,7 +63,8 @@ def npz_with(path, state: dict, **arrays):
         {"format": "skynet-state", "version": 1, "model_type": kind, "params": {"$dict": []}, **state}
     )
     buffer = io.BytesIO()
-    np.savez(buffer, **{STATE_ENTRY: np.frombuffer(text.encode(), np.uint8)}, **arrays)
+    entries: dict[str, Any] = {STATE_ENTRY: np.frombuffer(text.encode(), np.uint8), **arrays}
+    np.savez(buffer, **entries)
     (path / "model.npz").write_bytes(buffer.getvalue())
     artifact = read_manifest(path)["artifact"]
     rewrite_manifest(path, artifact={**artifact, "sha256": sha256_file(path / "model.npz")})

@@ -151,7 +151,7 @@ def test_unreachable_mongodb_is_a_one_line_storage_error():
     from skynet.storage.decisions._mongodb import MongoDecisionLog
 
     with pytest.raises(StorageError, match=r"decisions\[mongodb\]: .*failed") as info:
-        MongoDecisionLog("mongodb://user:secret@127.0.0.1:1/skynet", timeout_ms=300)
+        MongoDecisionLog("mongodb://user:secret@127.0.0.1:1/skynet?serverSelectionTimeoutMS=300")
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
 
 

@@ -51,7 +51,8 @@ RESERVED_ENV_PREFIXES: tuple[str, ...] = (
     "SKYNET_MOTO_",  # install/servers.sh: the moto server's venv
     "SKYNET_INVENTORY",  # fab: the deployment inventory
     "SKYNET_DEPLOY_",  # fab: SKYNET_DEPLOY_ROOT
-    "SKYNET_BUILD_",  # fab: SKYNET_BUILD_STORE
+    "SKYNET_BUILD_",  # fab: SKYNET_BUILD_STORE; a model's lineage: SKYNET_BUILD_TAG
+    "SKYNET_GIT_",  # a model's lineage: SKYNET_GIT_COMMIT (skynet.api._lineage)
 )
 
 #: ``general.log_level`` values (any case; stored upper case).
@@ -129,11 +130,28 @@ class Storage:
 
 @dataclass(frozen=True)
 class Models:
-    """Where trained models are kept."""
+    """Where trained models, their registry, caches and training data sets are kept."""
 
+    #: The artifact store: a folder, or ``s3://bucket/prefix`` shared by every host.
     store: str = field(default="{data_dir}/models", metadata=_checked(_path))
     reports: str = field(default="{data_dir}/reports", metadata=_checked(_path))
     seed: int = field(default=0, metadata=_checked(_seed))
+    #: The model registry (versions, aliases, lineage): empty = ``storage.url``'s SQL database;
+    #: any SQL URL, or ``memory://``.
+    registry_url: str = field(default="", metadata=_checked(_no_nul))
+    #: Artifacts fetched from a remote store, one folder per artifact sha256 (verified on download).
+    cache: str = field(default="{data_dir}/cache/models", metadata=_checked(_path))
+    #: Training frames materialised as parquet (``<min>-<max>-<dates-hash>-<feature-hash>.parquet``).
+    datasets: str = field(default="{data_dir}/data/processed/train", metadata=_checked(_path))
+
+
+@dataclass(frozen=True)
+class Aws:
+    """AWS (S3 model stores); credentials come from boto3's usual chain (``AWS_*`` variables, ...)."""
+
+    #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
+    endpoint_url: str = field(default="", metadata=_checked(_no_nul))
+    region: str = field(default="us-east-1", metadata=_checked(_no_nul))
 
 
 #: The settings that are store URLs (``config check`` validates each).
@@ -147,6 +165,7 @@ class Settings:
     general: General = field(default_factory=General)
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
+    aws: Aws = field(default_factory=Aws)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
 

@@ -1,7 +1,7 @@
 """Application functions of the estimation model: build its frame from the store, train, evaluate, predict.
 
 Records are read a few devices at a time and joined by :func:`skynet.data.estimation_frame`;
-models live in the local model store (``models.store``), evaluation reports (tables as JSON
+models are registered (:func:`skynet.api.models.register_trained`), evaluation reports (tables as JSON
 and forecast plots) under ``models.reports``. Devices can be named by glob patterns
 (``eplus-*``), so one store holding simulated homes and EnergyPlus zones can train on one
 kind and test on the other.
@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skynet.api._context import model_store_path, open_records, reports_path
-from skynet.api.models import load_trained
+from skynet.api._context import open_records, reports_path
+from skynet.api.models import load_trained, register_trained, select_training_frame
 from skynet.config import Settings
 from skynet.domain import AC_MODES, FAN_SPEEDS, ApplianceState, Device, SensorReading, Weather
 from skynet.errors import DataError, brief
-from skynet.storage import LocalModelStore, RecordStore
+from skynet.storage import RecordStore
 
 __all__ = ["MODEL_TYPE", "load_frame", "train", "load", "evaluate", "predict", "parse_command"]
 
@@ -100,8 +100,12 @@ def train(
     params: Mapping[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    *,
+    dataset: str | Path | None = None,
+    holdout_days: float = 0.0,
+    alias: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Train the estimation model on the store's devices and save it in the model store.
+    """Train the estimation model on the store's devices, save it in the artifact store and register it.
 
     Args:
         settings: the effective configuration (``models.seed`` seeds the model).
@@ -110,19 +114,25 @@ def train(
         params: EstimationModel hyper-parameters overriding the defaults.
         frame: an estimation frame to learn from instead of the store's.
         progress: show progress on stderr.
+        dataset: a materialised data set (parquet) to learn from instead.
+        holdout_days: leave the last days before ``end`` out (the promotion gate's window).
+        alias: point this alias (e.g. ``candidate``) at the new model.
 
     Returns:
-        The model's name in the store and its training figures.
+        The model's name in the registry and its training figures.
     """
     from skynet.models.estimation import EstimationModel
 
-    data = load_frame(settings, device_ids, start, end, progress=progress) if frame is None else frame
+    data, selection, source = select_training_frame(
+        settings, lambda lo, hi: load_frame(settings, device_ids, lo, hi, progress=progress), device_ids, start,
+        end, frame, dataset, holdout_days,
+    )  # fmt: skip
     model = EstimationModel(**{"random_state": settings.models.seed, **dict(params or {})}).fit(data)
-    store = LocalModelStore(model_store_path(settings))
-    name = store.model_name(model.model_type, model.param_desc(), model.training_)
     info = model.training_
     metrics = {key: info[key] for key in ("n_rows", "rows_learned", "n_devices", "epochs", "validation_loss")}
-    model.save(store.path_for(name, must_exist=False), metrics=metrics)
+    name = register_trained(
+        settings, model, metrics, frame=data, selection=selection, dataset=source, alias=alias
+    )
     return name, metrics
 
 

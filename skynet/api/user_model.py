@@ -1,7 +1,9 @@
 """Application functions of the user comfort model: train, evaluate, predict.
 
-They read comfort frames through :mod:`skynet.api.data`, keep models in the local model store
-(``models.store``) and write evaluation reports under ``models.reports``.
+They read comfort frames through :mod:`skynet.api.data`, register trained models (artifact in
+``models.store``, version in the registry, training frame materialised under
+``models.datasets``: :func:`skynet.api.models.register_trained`) and write evaluation reports
+under ``models.reports``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 
 from skynet.api._context import reports_path
 from skynet.api.data import device_history, latest_context, load_comfort_frame
-from skynet.api.models import load_trained, save_trained
+from skynet.api.models import load_trained, register_trained, select_training_frame
 from skynet.config import Settings
 from skynet.data import PREDICT_RANGES, validated
 from skynet.errors import DataError, brief
@@ -43,8 +45,12 @@ def train(
     params: dict[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    *,
+    dataset: str | Path | None = None,
+    holdout_days: float = 0.0,
+    alias: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Train the user model on the store's votes and save it in the model store.
+    """Train the user model on the store's votes, save it in the artifact store and register it.
 
     Args:
         settings: the effective configuration (``models.seed`` seeds the model).
@@ -52,18 +58,25 @@ def train(
         params: UserModel hyper-parameters overriding the defaults.
         frame: a comfort frame to learn from instead of the store's.
         progress: show progress on stderr.
+        dataset: a materialised data set (parquet) to learn from instead: exactly the rows a
+            registered model was trained on (its lineage names the file).
+        holdout_days: leave the last days before ``end`` out (the promotion gate's window).
+        alias: point this alias (e.g. ``candidate``) at the new model.
 
     Returns:
-        The model's name in the store and its metrics (out-of-fold on the training devices).
+        The model's name and its metrics (out-of-fold on the training devices).
 
     Raises:
-        DataError: no votes in that selection, or bad data.
+        DataError: no votes in that selection, bad data, or an unreadable data set.
     """
     from skynet.models.user_model import UserModel
 
     with _bar(progress, 3, "train user_model") as bar:
         bar.set_postfix_str("reading votes")
-        data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
+        data, selection, source = select_training_frame(
+            settings, lambda lo, hi: load_comfort_frame(settings, device_ids, lo, hi), device_ids, start, end,
+            frame, dataset, holdout_days,
+        )  # fmt: skip
         bar.update()
         bar.set_postfix_str(f"fitting on {len(data)} votes")
         model = UserModel(**{"random_state": settings.models.seed, **(params or {})}).fit(data)
@@ -73,7 +86,8 @@ def train(
             "n_rows": model.training_["n_rows"],
             "n_devices": model.training_["n_devices"],
         }
-        name = save_trained(settings, model, metrics)
+        name = register_trained(settings, model, metrics, frame=data, selection=selection, dataset=source,
+                                alias=alias)  # fmt: skip
         bar.update()
     return name, metrics
 

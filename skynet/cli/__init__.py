@@ -35,7 +35,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "skynet.cli.estimation:estimation",
         "Train, evaluate and use the room climate estimation model.",
     ),
-    "models": ("skynet.cli.models:models", "List and inspect trained models in the model store."),
+    "models": ("skynet.cli.models:models", "The model registry: list, promote, compare, clean up models."),
     "sim": ("skynet.cli.sim:sim", "Simulate AC-equipped homes and write their data to the store."),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
 }

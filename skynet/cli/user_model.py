@@ -6,7 +6,16 @@ from datetime import datetime
 
 import click
 
-from skynet.cli.options import device_option, echo_json, echo_table, model_name, output_format, settings
+from skynet.cli.options import (
+    device_option,
+    echo_comparison,
+    echo_json,
+    echo_table,
+    model_name,
+    output_format,
+    settings,
+    train_options,
+)
 
 __all__ = ["user_model"]
 
@@ -51,28 +60,43 @@ def user_model() -> None:
 
 @user_model.command()
 @_with(_selection)
+@_with(train_options)
 @output_format
-def train(
-    device_ids: tuple[str, ...], start: datetime | None, end: datetime | None, progress: bool, fmt: str
-) -> None:
-    """Train on the store's votes and save the model in the model store."""
+def train(device_ids: tuple[str, ...], start: datetime | None, end: datetime | None, progress: bool,
+          dataset: str | None, holdout_days: float, alias: str | None, fmt: str) -> None:  # fmt: skip
+    """Train on the store's votes (or a --dataset), save the model and register it."""
     from skynet.api.user_model import train as run
 
-    name, metrics = run(settings(), list(device_ids) or None, start, end, progress=progress)
+    name, metrics = run(settings(), list(device_ids) or None, start, end, progress=progress, dataset=dataset,
+                        holdout_days=holdout_days, alias=alias)  # fmt: skip
     if fmt == "json":
         echo_json({"model": name, "metrics": metrics})
         return
-    click.echo(f"saved model {name}")
+    click.echo(f"saved model {name}" + (f" as user_model@{alias}" if alias else ""))
     echo_table([{"metric": k, "value": v} for k, v in metrics.items()])
 
 
 @user_model.command()
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Device-grouped folds.")
 @_with(_selection)
+@model_name
+@click.option("--days", type=click.FloatRange(0, min_open=True), default=7.0, show_default=True,
+              help="With --model: the window's length when --start is not given.")  # fmt: skip
 @output_format
 def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, end: datetime | None,
-             progress: bool, fmt: str) -> None:  # fmt: skip
-    """Cross-validate by device against PMV and "always comfy"; print tables and plot paths."""
+             progress: bool, model: str | None, days: float, fmt: str) -> None:  # fmt: skip
+    """Cross-validate by device against PMV and "always comfy"; print tables and plot paths.
+
+    With --model REF (a NAME or user_model@ALIAS), backtest that stored model instead: score it
+    on the held-out window [--start, --end) (default: the newest --days of votes).
+    """
+    if model is not None:
+        from skynet.api.promotion import backtest
+
+        result = backtest(settings(), model, "user_model", start, end, days)
+        if fmt == "json":
+            return echo_json(result)
+        return echo_comparison(result)
     from skynet.api.user_model import evaluate as run
 
     result = run(settings(), folds, list(device_ids) or None, start, end, progress=progress)

@@ -18,6 +18,7 @@ renamed into place):
     created       UTC, ISO 8601 with a Z
     python, versions   Python and library versions at training (drift warns on load)
     params, param_desc, metrics, training   hyper-parameters, evaluation figures, data facts
+    lineage       (when registered) data set, build, Airflow run, parent: see skynet.api.models
     artifact      {"file": "model.npz", "sha256": ..., "bytes": ...}
     signature     {"algorithm": "hmac-sha256", "value": ...} when $SKYNET_MODEL_SIGNING_KEY
                   was set at save: HMAC of the canonical JSON of every other key
@@ -221,7 +222,12 @@ class Model:
             "training": json.loads(json.dumps(getattr(self, "training_", {}), default=str)),
         }
 
-    def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        metrics: dict[str, Any] | None = None,
+        lineage: dict[str, Any] | None = None,
+    ) -> Path:
         """Write ``<path>/model.npz`` and ``<path>/manifest.json`` atomically.
 
         Both files are written into a temporary directory next to ``path`` which then
@@ -231,6 +237,8 @@ class Model:
         Args:
             path: the model's directory.
             metrics: evaluation figures to record in the manifest.
+            lineage: where the model came from (data set, build, run; see
+                :mod:`skynet.api.models`), recorded as the manifest's ``lineage`` (signed with it).
 
         Returns:
             The model directory.
@@ -238,7 +246,10 @@ class Model:
         Raises:
             ModelError: the model holds something that is not plain state.
         """
-        return self._write(Path(path), self.manifest(metrics))
+        manifest = self.manifest(metrics)
+        if lineage:
+            manifest["lineage"] = json.loads(json.dumps(lineage, default=str))
+        return self._write(Path(path), manifest)
 
     def _write(self, target: Path, manifest: dict[str, Any]) -> Path:
         """Write the artifact and ``manifest`` (completed with the artifact's digest) atomically."""

@@ -57,11 +57,19 @@ class LocalModelStore:
             training: the manifest's ``training`` section (``start``, ``end``,
                 ``data_digest``, ``feature_digest``).
         """
-        dates = "|".join(str(training.get(k)) for k in ("start", "end", "data_digest"))
-        dates_hash = hashlib.sha256(dates.encode()).hexdigest()[:8]
-        feature_hash = str(training.get("feature_digest") or "none")[:8]
+        dates_hash, feature_hash = LocalModelStore.data_hashes(training)
         slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", param_desc)
         return f"{model_type}-{slug}-{dates_hash}-{feature_hash}"
+
+    @staticmethod
+    def data_hashes(training: dict[str, Any]) -> tuple[str, str]:
+        """(dates hash, feature hash) of a model's training facts: the last two parts of its
+        name, and of its materialised data set's file name (``<min>-<max>-<dates>-<features>``)."""
+        dates = "|".join(str(training.get(k)) for k in ("start", "end", "data_digest"))
+        return (
+            hashlib.sha256(dates.encode()).hexdigest()[:8],
+            str(training.get("feature_digest") or "none")[:8],
+        )
 
     def path_for(self, name: str, must_exist: bool = True) -> Path:
         """The directory of model ``name``.

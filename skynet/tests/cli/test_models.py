@@ -30,9 +30,9 @@ def _set(path, **changes):
 @pytest.fixture
 def store(settings, data_dir, user_models):
     """(models folder, older name, newer name): two sound user models a day apart."""
-    from skynet.api.models import save_trained
+    from skynet.api.models import register_trained
 
-    older, newer = (save_trained(settings, model, {"mae": 0.5}) for model in user_models)
+    older, newer = (register_trained(settings, model, {"mae": 0.5}) for model in user_models)
     root = data_dir / "models"
     _set(root / older, created="2026-01-01T00:00:00Z")
     _set(root / newer, created="2026-01-02T00:00:00Z")
@@ -127,11 +127,11 @@ def test_predict_refuses_a_corrupt_newest_model_in_one_line(store, capsys, tmp_p
 
 def test_estimation_load_refuses_a_corrupt_newest_model(settings, data_dir):
     from skynet.api.estimation import load
-    from skynet.api.models import save_trained
+    from skynet.api.models import register_trained
     from skynet.errors import ModelError
     from skynet.models.estimation import SAMPLE_PARAMS, EstimationModel, sample_data
 
-    names = [save_trained(settings, EstimationModel(**SAMPLE_PARAMS).fit(sample_data(200, seed=s)), {})
+    names = [register_trained(settings, EstimationModel(**SAMPLE_PARAMS).fit(sample_data(200, seed=s)), {})
              for s in (1, 2)]  # fmt: skip
     _set(data_dir / "models" / names[0], created="2026-01-01T00:00:00Z")
     _set(data_dir / "models" / names[1], created="2026-01-02T00:00:00Z")

@@ -395,7 +395,8 @@ def gc_models(
         by_type: dict[str, list[ModelVersion]] = {}
         for version in registry.versions(model_type):
             by_type.setdefault(version.model_type, []).append(version)
-    doomed, kept = [], []
+    doomed: list[str] = []
+    kept: list[str] = []
     for versions in by_type.values():
         for rank, version in enumerate(versions):
             (kept if rank < keep or version.name in aliased else doomed).append(version.name)
@@ -422,12 +423,10 @@ def lineage(settings: Settings, ref: str) -> dict[str, Any]:
     from skynet.storage.artifacts import sha256_of
 
     with open_model_registry(settings) as registry:
-        if "@" in ref:
-            version, _ = resolve(settings, ref, registry=registry)
-        else:
-            version = registry.get(check_name(ref))
-            if version is None:
-                raise StorageError(registry.name, _unregistered(settings, ref))
+        found = resolve(settings, ref, registry=registry)[0] if "@" in ref else registry.get(check_name(ref))
+        if found is None:
+            raise StorageError(registry.name, _unregistered(settings, ref))
+        version = found
         aliases = [a.reference for a in registry.aliases(version.model_type) if a.name == version.name]
         history = [e.to_dict() for e in registry.history(version.model_type)
                    if version.name in (e.old_name, e.new_name)]  # fmt: skip

@@ -211,7 +211,7 @@ def compare(
         raise ModelError(f"models of different types cannot be compared: {', '.join(sorted(kinds))}")
     model_type = kinds.pop()
     frame, start, end = _window(settings, model_type, start, end, days)
-    scored = []
+    scored: list[dict[str, Any]] = []
     for ref, version in zip(refs, versions, strict=True):
         name, model = load_trained(settings, model_type, version.name)
         scored.append({"ref": ref, "name": name, "metrics": _score(model_type, model, frame),

@@ -79,11 +79,12 @@ class MemoryRegistry(ModelRegistry):
 
     def _set_alias(self, event: AliasEvent) -> AliasEvent:
         with _LOCK:
-            assert event.new_name is not None
-            self._target(self._state.versions.get(event.new_name), event)
+            new_name = event.new_name
+            assert new_name is not None
+            self._target(self._state.versions.get(new_name), event)
             key = (event.model_type, event.alias)
             event = replace(event, old_name=self._state.aliases.get(key))
-            self._state.aliases[key] = event.new_name
+            self._state.aliases[key] = new_name
             self._state.events.append(event)
             return event
 

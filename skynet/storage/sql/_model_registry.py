@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 
 from skynet.config import masked
 from skynet.errors import StorageError
@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlRegistry"]
 
-VERSIONS = ModelVersionRow.__table__
-ALIASES = ModelAliasRow.__table__
-EVENTS = ModelAliasEventRow.__table__
+# Core tables of the ORM classes (typed as Table: insert()/update() take them).
+VERSIONS: Table = ModelVersionRow.__table__  # type: ignore[assignment]
+ALIASES: Table = ModelAliasRow.__table__  # type: ignore[assignment]
+EVENTS: Table = ModelAliasEventRow.__table__  # type: ignore[assignment]
 
 
 def _version(row: Row) -> ModelVersion:

@@ -126,3 +126,66 @@ def ingest_drop() -> None:
     click.echo(
         f"dropped the ingest group on {result['live']}: backlogs {result['before']} -> {result['after']}"
     )
+
+
+_WHEN = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+
+def _kinds(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+    from skynet.api.data import TIMED_KINDS
+
+    kinds = [k.strip() for item in value for k in item.split(",") if k.strip()] or ["sensor_reading"]
+    for kind in kinds:
+        if kind not in TIMED_KINDS:
+            raise click.BadParameter(f"{kind!r} is not one of {', '.join(TIMED_KINDS)}")
+    return list(dict.fromkeys(kinds))
+
+
+def _gaps(
+    ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> list[tuple[str | None, float]]:
+    out = []
+    for item in value:
+        kind, equals, minutes = item.rpartition("=")
+        try:
+            out.append((kind if equals else None, float(minutes)))
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not MINUTES or KIND=MINUTES") from None
+    return out
+
+
+@data.command("collect")
+@click.option("--start", type=_WHEN, required=True, help="Start of the interval (UTC, included).")
+@click.option("--end", type=_WHEN, required=True, help="End of the interval (UTC, excluded).")
+@click.option("--kinds", multiple=True, callback=_kinds, metavar="KIND[,KIND...]",
+              help="Record kinds that must have arrived  [default: sensor_reading].")  # fmt: skip
+@click.option("--min-devices", type=click.IntRange(1), default=1, show_default=True,
+              help="Fewest devices each kind needs records from.")  # fmt: skip
+@click.option("--max-gap", multiple=True, callback=_gaps, metavar="[KIND=]MINUTES",
+              help="Longest stretch without a record of a kind (of every listed kind without KIND=).")  # fmt: skip
+@click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
+@output_format
+def collect(start, end, kinds: list[str], min_devices: int, max_gap: list[tuple[str | None, float]],
+            progress: bool, fmt: str) -> None:  # fmt: skip
+    """Check what arrived in the store for an interval; exit 1 on a missing kind or a gap.
+
+    The nightly training DAGs run it first, so a model is never trained on an interval whose
+    data did not arrive (an ingestion outage shows as a gap).
+    """
+    from skynet.api.data import collect_report
+
+    gaps = {
+        kind: minutes
+        for kind_or_all, minutes in max_gap
+        for kind in ([kind_or_all] if kind_or_all else kinds)
+    }
+    kinds = list(dict.fromkeys([*kinds, *gaps]))  # a kind with a gap limit is checked too
+    result = collect_report(
+        settings(), start, end, kinds, min_devices=min_devices, max_gap=gaps, progress=progress
+    )
+    if fmt == "json":
+        echo_json(result)
+        return
+    click.echo(f"arrived {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} in {result['store']}:")
+    echo_table([{k: row[k] for k in ("kind", "rows", "devices", "first", "last", "largest_gap_min", "max_gap_min")}
+                for row in result["kinds"]], floatfmt=".1f")  # fmt: skip

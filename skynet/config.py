@@ -15,12 +15,21 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from skynet.errors import ConfigError
+from skynet.errors import ConfigError, brief
 
-__all__ = ["Settings", "load_settings", "masked"]
+__all__ = ["Settings", "load_settings", "masked", "LOG_FORMATS"]
 
 ENV_PREFIX = "SKYNET_"
 CONFIG_ENV = "SKYNET_CONFIG"
+#: ``general.log_format`` values: ``text`` lines for people, ``json`` lines for log collectors.
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str, where: str) -> str:
+    shown = value.strip().lower()
+    if shown not in LOG_FORMATS:
+        raise ConfigError(f"{where}: log format must be one of {', '.join(LOG_FORMATS)}, not {brief(value)}")
+    return shown
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class General:
     #: Everything embedded lives here: the SQLite database, models, reports.
     data_dir: str = "~/.skynet"
     log_level: str = "WARNING"
+    #: How services write their logs: ``text`` or ``json`` (one JSON object a line).
+    log_format: str = field(default="text", metadata={"check": _log_format})
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,11 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     if key not in hints:
         known = ", ".join(f.name for f in fields(current))
         raise ConfigError(f"{where}: unknown key {section}.{key} (known in {section}: {known})")
-    return replace(settings, **{section: replace(current, **{key: _coerce(value, hints[key], where)})})
+    value = _coerce(value, hints[key], where)
+    check = next(f for f in fields(current) if f.name == key).metadata.get("check")
+    if check is not None:
+        value = check(value, where)
+    return replace(settings, **{section: replace(current, **{key: value})})
 
 
 def load_settings(

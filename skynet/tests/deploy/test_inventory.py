@@ -15,7 +15,9 @@ def test_repository_inventory_loads():
     assert set(inv.environments) == {"staging", "production"}
     assert inv.hosts("production", "pred") == ("pred-1.skynet.internal", "pred-2.skynet.internal")
     assert inv.services["pred"]["control-worker"].command.startswith("control worker ")
-    assert [t.id for t in inv.dags["train"]["estimation_training"].tasks] == ["train_estimation"]
+    assert inv.services["pred"]["ingest"].health.startswith("data ingest-health ")
+    for dag in ("user_model_training", "estimation_training"):
+        assert inv.dags["train"][dag].tasks[0].command.startswith("data collect --start ")
 
 
 def test_environment_overrides_root_and_store(tmp_path):

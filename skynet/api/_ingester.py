@@ -238,7 +238,8 @@ class Ingester:
                 logger.info("ingester %s took over %d pending events", self.consumer, len(entries))
         if not entries:
             block_ms = self.options.block_ms if block else 0
-            entries = self.live.read_events(self.consumer, range(self.live.partitions), count, block_ms,
+            each = -(-count // self.live.partitions)  # the count is per partition: about `count` in all
+            entries = self.live.read_events(self.consumer, range(self.live.partitions), each, block_ms,
                                             group=INGEST_GROUP)  # fmt: skip
         if entries:
             self.ingest(entries)

@@ -228,7 +228,8 @@ def collect_report(
     limits = max_gap or {}
     rows, problems = [], []
     with open_records(settings) as store:
-        for kind in tqdm(kinds, desc="collect", unit="kind", disable=not progress, leave=False):
+        # (disable=None: a bar only where stderr is a terminal)
+        for kind in tqdm(kinds, desc="collect", unit="kind", disable=None if progress else True, leave=False):
             frame = store.read_frame(RECORD_KINDS[kind], None, start, end)
             row = {"kind": kind, **_arrival(frame, start, end), "max_gap_min": limits.get(kind)}
             rows.append(row)

@@ -163,7 +163,7 @@ def _gaps(
               help="Fewest devices each kind needs records from.")  # fmt: skip
 @click.option("--max-gap", multiple=True, callback=_gaps, metavar="[KIND=]MINUTES",
               help="Longest stretch without a record of a kind (of every listed kind without KIND=).")  # fmt: skip
-@click.option("--progress/--no-progress", default=False, help="Show a progress bar on stderr.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 @output_format
 def collect(start, end, kinds: list[str], min_devices: int, max_gap: list[tuple[str | None, float]],
             progress: bool, fmt: str) -> None:  # fmt: skip

@@ -375,7 +375,7 @@ class RedisLiveStore(LiveStore):
             else:
                 ms, seq = _order(info["last-delivered-id"])
                 needed.append(f"{ms}-{seq + 1}")
-        return min(needed, key=_order)
+        return min(needed, key=_order) if needed else "0-0"  # no group left: trim nothing
 
     # -- device state -------------------------------------------------------------------------
 

@@ -293,3 +293,34 @@ def test_readings_and_weather_go_to_the_time_series_store(redis_url, tmp_path):
     assert counts(series) == {**dict.fromkeys(SENT, 0), "sensor_reading": 2, "weather": 2}
     assert counts(records) == {**SENT, "sensor_reading": 0, "weather": 0}
     assert Path(tmp_path / "series.db").exists()
+
+
+def test_sigterm_finishes_the_batch_and_leaves_a_stopped_heartbeat(redis_url, tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYNET_") or k.startswith("SKYNET_TEST_")}
+    env.update(SKYNET_GENERAL_DATA_DIR=str(tmp_path / "data"), SKYNET_STORAGE_URL=url, SKYNET_STORAGE_LIVE_URL=redis_url,
+               SKYNET_GENERAL_LOG_LEVEL="INFO")  # fmt: skip
+    beat = tmp_path / "ingest.json"
+    proc = subprocess.Popen([sys.executable, "-m", "skynet", "data", "ingest", "--heartbeat-file", str(beat)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        settings = load_settings(None, environ={"SKYNET_STORAGE_LIVE_URL": redis_url})
+        for i in range(3):
+            send_event(settings, "d1", "reading", at=T0 + timedelta(minutes=i), fields={"temperature": 25.0})
+        wait_for(
+            lambda: beat.exists() and ingest_health(beat)["ingester"].get("events") == 3,
+            60,
+            "3 events ingested",
+        )
+        assert ingest_health(beat)["healthy"]
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out.startswith("ingested 3 events from redis://") and "sensor_reading    3" in out
+    assert "INFO skynet.ingest: ingester " in err and " stopped: {'events': 3" in err
+    health = ingest_health(beat)
+    assert not health["healthy"] and health["problem"] == "the ingester stopped"
+    assert counts(url)["sensor_reading"] == 3

@@ -55,6 +55,20 @@ def live_store(redis: str):
     return open_live_store(f"{redis}{'&' if '?' in redis else '?'}namespace=bench-{uuid.uuid4().hex[:10]}")
 
 
+def drop(live, redis: str) -> None:
+    """Delete every key of the store's namespace (``clear`` would set it up again) and close it."""
+    import redis as client
+
+    server = client.Redis.from_url(redis)
+    try:
+        keys = list(server.scan_iter(match=f"{live.namespace}:*", count=1000))
+        for lo in range(0, len(keys), 500):
+            server.delete(*keys[lo : lo + 500])
+    finally:
+        server.close()
+        live.close()
+
+
 def ingest_run(redis: str, folder: Path, queued: list[tuple[str, str]], batch: int) -> dict:
     live, url = live_store(redis), f"sqlite:///{folder / f'{uuid.uuid4().hex}.db'}"
     try:
@@ -71,8 +85,7 @@ def ingest_run(redis: str, folder: Path, queued: list[tuple[str, str]], batch: i
             assert live.backlog(group=INGEST_GROUP) == 0
         return {"first": rates[0], "again": rates[1]}
     finally:
-        live.clear()
-        live.close()
+        drop(live, redis)
 
 
 def baseline_run(folder: Path, queued: list[tuple[str, str]], batch: int) -> float:
@@ -107,8 +120,7 @@ def commit_run(redis: str, batch: int, group: str | None, ingest_first: bool) ->
             times.append(time.perf_counter() - started)
         return statistics.median(times) / batch * 1e6
     finally:
-        live.clear()
-        live.close()
+        drop(live, redis)
 
 
 def main() -> None:

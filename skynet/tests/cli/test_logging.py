@@ -88,8 +88,8 @@ def test_a_wrong_level_or_format_is_one_line(capsys, monkeypatch, data_dir):
     from skynet.cli import main
 
     for variable, value, message in (
-        ("SKYNET_GENERAL_LOG_LEVEL", "verbose", "Error: general.log_level must be one of DEBUG, INFO, WARNING, ERROR, "
-                                                "CRITICAL, not 'verbose'\n"),
+        ("SKYNET_GENERAL_LOG_LEVEL", "verbose", "Error: environment variable SKYNET_GENERAL_LOG_LEVEL: log level must "
+                                                "be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'verbose'\n"),
         ("SKYNET_GENERAL_LOG_FORMAT", "xml", "Error: environment variable SKYNET_GENERAL_LOG_FORMAT: log format must "
                                              "be one of text, json, not 'xml'\n"),
     ):  # fmt: skip

@@ -58,12 +58,22 @@ class Models:
 
 
 @dataclass(frozen=True)
+class Aws:
+    """AWS (S3, SQS, DynamoDB); credentials come from boto3's usual chain (``AWS_*`` variables, ...)."""
+
+    #: Empty = AWS itself; another AWS-compatible server's URL otherwise (e.g. moto in tests).
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The effective configuration."""
 
     general: General = field(default_factory=General)
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
+    aws: Aws = field(default_factory=Aws)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
 

@@ -101,10 +101,9 @@ def batch(predictor: str | None, model: str | None, input_url: str | None, input
     if fmt == "json":
         echo_json(summary)
         return
-    click.echo(
-        f"request {summary['requests'][0]['request_id']}: " if len(summary["requests"]) == 1 else "", nl=False
-    )
-    click.echo(f"{summary['rows']:,} rows in {summary['chunks']} chunks -> {summary['output']} "
+    requests = summary["requests"]
+    head = f"request {requests[0]['request_id']}" if len(requests) == 1 else f"{len(requests)} requests"
+    click.echo(f"{head}: {summary['rows']:,} rows in {summary['chunks']} chunks -> {summary['output']} "
                f"(model {summary['model']}, {summary['seconds']} s, {summary['rows_per_second']} rows/s)")  # fmt: skip
     if len(summary["requests"]) > 1:
         echo_table(

@@ -100,6 +100,8 @@ class Predictor(ABC):
                 values = pd.DataFrame({"prediction": array})
             else:
                 values = pd.DataFrame(array, columns=[f"prediction_{i}" for i in range(array.shape[1])])
+        if len(values) != len(frame):
+            raise ModelError(f"{self!r} predicted {len(values)} rows for {len(frame)} input rows")
         kept = _normalized(frame[[c for c in self.keep_columns if c in frame.columns and c not in values]])
         return pd.concat([kept, values], axis=1)
 

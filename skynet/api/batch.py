@@ -85,9 +85,9 @@ SEED_ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
     ("MAX_PER_REQUEST_PROCESSING_SECONDS", "--message-timeout", "seconds a received message stays hidden"),
     ("SQS_VISIBILITYTIMEOUT_SECONDS_ON_EXCEPTION", "--retry-after", "seconds before a failed message is visible again"),
     ("REQUEST_S3URI_KEYS", "--s3-uri-keys", "comma-separated message keys holding S3 URIs"),
-    ("S3_ENDPOINT", "(aws.endpoint_url)", "S3's endpoint, before aws.endpoint_url"),
-    ("SQS_ENDPOINT", "(aws.endpoint_url)", "SQS's endpoint, before aws.endpoint_url"),
-    ("DYNAMODB_ENDPOINT", "(aws.endpoint_url)", "DynamoDB's endpoint, before aws.endpoint_url"),
+    ("S3_ENDPOINT", "aws.endpoint_url", "S3's endpoint, before aws.endpoint_url"),
+    ("SQS_ENDPOINT", "aws.endpoint_url", "SQS's endpoint, before aws.endpoint_url"),
+    ("DYNAMODB_ENDPOINT", "aws.endpoint_url", "DynamoDB's endpoint, before aws.endpoint_url"),
 )  # fmt: skip
 
 
@@ -251,6 +251,7 @@ def run_batch(settings: Settings, request: BatchRequest, progress: bool = True) 
 
     if request.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {request.chunk_size}")
+    engine = open_engine(request.engine, request.scheduler, request.workers, request.processes)
     predictor = load_predictor(settings, request.predictor, request.model)
     day = request.date or datetime.now(UTC).date()
     request_id = request.request_id or f"{predictor.model_id}-{day.isoformat()}"
@@ -273,7 +274,7 @@ def run_batch(settings: Settings, request: BatchRequest, progress: bool = True) 
         chunk_size = min(request.chunk_size, output.max_rows or request.chunk_size)
         output.check()
         meta = {"model_id": predictor.model_id, "input": request.input, "output": spec.url}
-        with open_engine(request.engine, request.scheduler, request.workers, request.processes) as engine:
+        with engine:
             for claim in source.claims():
                 rid = claim.request_id or request_id
                 run = _Run(claim, rid, predictor, output, spec, chunk_size, request.attempts)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from skynet.errors import ConfigError, DataError, ModelError, SkynetError, StorageError
 from skynet.models.predictors import Predictor
-from skynet.storage.batch import RESULT_KEYS, BatchOutput, OutputSpec, ResultChunk, Source, row_id
+from skynet.storage.batch import RESULT_KEYS, BatchOutput, OutputSpec, ResultChunk, Source, row_ids
 
 __all__ = ["predict_source", "write_chunk", "LocalEngine", "DaskEngine", "open_engine", "Totals"]
 
@@ -57,7 +57,7 @@ def _keyed(result: pd.DataFrame, request_id: str, source: str, first: int) -> pd
     if clash:
         raise ModelError(f"the predictor's results have the column(s) {', '.join(clash)}, which skynet adds")
     positions = np.arange(first, first + len(result))
-    keys = pd.DataFrame({"request_id": request_id, "row_id": [row_id(source, int(p)) for p in positions],
+    keys = pd.DataFrame({"request_id": request_id, "row_id": row_ids(source, first, len(result)),
                          "source": source, "source_row": positions})  # fmt: skip
     return pd.concat([keys, result.reset_index(drop=True)], axis=1)
 

@@ -20,6 +20,7 @@ from skynet.storage.batch._base import (
     ResultChunk,
     Source,
     row_id,
+    row_ids,
     source_digest,
 )
 from skynet.storage.batch._registry import (
@@ -45,6 +46,7 @@ __all__ = [
     "output_schemes",
     "register_output",
     "row_id",
+    "row_ids",
     "source_digest",
     "REQUEST_ID",
     "RESULT_KEYS",

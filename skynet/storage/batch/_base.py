@@ -38,6 +38,7 @@ __all__ = [
     "BatchOutput",
     "ResultChunk",
     "row_id",
+    "row_ids",
     "source_digest",
     "reason",
     "part_name",
@@ -86,6 +87,12 @@ def overlapped_parts(names: Iterable[str], chunk: ResultChunk) -> list[str]:
         if first < end and chunk.first_row < first + int(match["rows"]):
             found.append(name)
     return found
+
+
+def row_ids(source: str, first: int, count: int) -> list[str]:
+    """:func:`row_id` of ``count`` rows of ``source`` from row ``first`` (one digest for all)."""
+    digest = source_digest(source)
+    return [f"{digest}:{row:09d}" for row in range(first, first + count)]
 
 
 def reason(exc: BaseException) -> str:

@@ -160,7 +160,10 @@ def open_input(url: str, **options: Any) -> BatchInput:
     Raises:
         StorageError: an unknown scheme (the known ones are listed); DataError: a bad query.
     """
-    return _builder(url, _INPUTS, "input")(url, **options)
+    builder = _builder(url, _INPUTS, "input")
+    if options.get("query") and builder is not _sql_input:
+        raise DataError(f"a query (--input-query) reads a SQL URL, not {masked(url)!r}")
+    return builder(url, **options)
 
 
 def open_output(url: str, **options: Any) -> BatchOutput:

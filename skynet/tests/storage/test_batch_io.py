@@ -221,6 +221,8 @@ def test_sql_input_refuses_what_is_not_a_select(sql_url):
         open_input(sql_url, query="DELETE FROM devices")
     with pytest.raises(DataError, match="needs a query"):
         open_input(sql_url)
+    with pytest.raises(DataError, match=r"a query \(--input-query\) reads a SQL URL, not 'rows.parquet'"):
+        open_input("rows.parquet", query="SELECT 1")
     (claim,) = list(open_input(sql_url, query="SELECT * FROM no_such_table").claims())
     with pytest.raises(StorageError, match=r"batch\[sql:.*cannot read the columns of sql:SELECT"):
         claim.sources[0].columns()

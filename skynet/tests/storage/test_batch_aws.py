@@ -271,3 +271,12 @@ def test_dynamodb_tables_of_the_wrong_shape_are_refused(aws, tables):
         open_output(f"dynamodb://{results_table}?requests={results_table}", aws=aws).check()
     with pytest.raises(StorageError, match="ResourceNotFoundException"):
         open_output(f"dynamodb://{results_table}-nope", aws=aws).check()
+
+
+def test_per_service_endpoints_come_before_the_common_one(aws, bucket):
+    """The seed's S3_ENDPOINT & co.: one service elsewhere, the others on aws.endpoint_url."""
+    split = AwsOptions("http://127.0.0.1:9", "us-east-1", endpoints=(("s3", aws.endpoint_url),))
+    assert (split.endpoint("s3"), split.endpoint("sqs")) == (aws.endpoint_url, "http://127.0.0.1:9")
+    _put_frame(aws, bucket, "x.csv", FRAME)
+    (claim,) = list(open_input(f"s3://{bucket}/x.csv", aws=split).claims())  # reached through moto
+    assert claim.sources[0].columns() == ["temperature", "device_id"]

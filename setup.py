@@ -38,6 +38,10 @@ EXTRAS = {
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
     "s3": ["boto3>=1.34"],
+    # batch predictions from/to S3, SQS and DynamoDB (skynet predict batch)
+    "aws": ["boto3>=1.34"],
+    # batch predictions on a Dask cluster (skynet predict batch --engine dask)
+    "dask": ["dask>=2024.8", "distributed>=2024.8"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
     # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).

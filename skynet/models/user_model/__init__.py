@@ -8,11 +8,16 @@ and answers one row in microseconds
 predicting "comfy" on devices held out by grouped cross-validation.
 """
 
-from skynet.models.user_model._evaluate import Evaluation, evaluate, score
+from skynet.models.user_model._evaluate import Evaluation, evaluate, recover_offsets, score
 from skynet.models.user_model._model import UserModel
 from skynet.models.user_model._ordinal import VOTES
 from skynet.models.user_model._people import Ledger, PeoplePrior, PersonalParams
-from skynet.models.user_model._plots import plot_personalization, plot_predicted_vs_voted
+from skynet.models.user_model._plots import (
+    plot_offset_recovery,
+    plot_person_curve,
+    plot_personalization,
+    plot_predicted_vs_voted,
+)
 from skynet.models.user_model._sample import SAMPLE_PARAMS, sample_data
 
 __all__ = [
@@ -23,9 +28,12 @@ __all__ = [
     "PeoplePrior",
     "Evaluation",
     "evaluate",
+    "recover_offsets",
     "score",
     "sample_data",
     "SAMPLE_PARAMS",
     "plot_personalization",
+    "plot_person_curve",
+    "plot_offset_recovery",
     "plot_predicted_vs_voted",
 ]

@@ -30,14 +30,16 @@ from skynet.errors import DataError
 from skynet.models.user_model import _features as F
 from skynet.models.user_model._assess import (
     holdout_devices,
+    offset_recovery,
     online_shifts,
     person_curve,
     summarize_person_curve,
+    summarize_recovery,
 )
 from skynet.models.user_model._model import UserModel, _median, _unknown
 from skynet.models.user_model._ordinal import VOTES, round_votes
 
-__all__ = ["Evaluation", "evaluate", "score"]
+__all__ = ["Evaluation", "evaluate", "recover_offsets", "score"]
 
 COMFY = "always comfy (0)"
 PMV = "PMV (ISO 7730, pythermalcomfort)"
@@ -325,3 +327,51 @@ def _curve(model: UserModel, test: pd.DataFrame, counts: Sequence[int], min_rema
             }
         )
     return pd.DataFrame(rows)
+
+
+def recover_offsets(
+    frame: pd.DataFrame,
+    truth: dict[str, float],
+    folds: int = 5,
+    params: dict[str, Any] | None = None,
+    counts: Sequence[int] = (5, 10, 20),
+    random_state: int = 0,
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """How well people's known comfort offsets are found from their votes, on devices held out.
+
+    Args:
+        frame: comfort frame with ``device_id``, ``user_id`` and votes (e.g. simulated).
+        truth: user id -> true offset (vote units).
+        folds: device-grouped folds; each fold's people are scored by a model that never saw
+            their device.
+        params: UserModel hyper-parameters.
+        counts: also from each person's first ``n`` votes.
+        random_state: seed of the folds and the models.
+
+    Returns:
+        Summary rows (correlation, RMSE, bias per estimate; see :func:`summarize_recovery`) and
+        the per-person table.
+
+    Raises:
+        DataError: no ``user_id``/``device_id``/``value`` column, or fewer devices than folds.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    for column in ("device_id", "user_id", "value"):
+        if column not in frame:
+            raise DataError(f"comfort frame lacks the column {column!r}")
+    frame = _ordered(frame)
+    devices = frame["device_id"].astype(str).to_numpy()
+    if len(np.unique(devices)) < folds:
+        raise DataError(f"{len(np.unique(devices))} devices cannot be split into {folds} folds")
+    params = {"random_state": random_state, **(params or {})}
+    found = []
+    for train, test in GroupKFold(folds, shuffle=True, random_state=random_state).split(
+        frame, groups=devices
+    ):
+        model = UserModel(**params).fit(frame.iloc[train])
+        held = frame.iloc[test].reset_index(drop=True)
+        residuals = held["value"].to_numpy(dtype=float) - model.predict(held, personalize=False)
+        found.append(offset_recovery(model.ledger, held, residuals, truth, counts))
+    table = pd.concat(found, ignore_index=True)
+    return summarize_recovery(table, counts), table

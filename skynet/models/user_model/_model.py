@@ -35,6 +35,7 @@ from skynet.models.user_model._people import (
     learn_prior,
     row_shifts,
 )
+from skynet.models.user_model._personalize import PersonalMixin
 
 __all__ = ["UserModel"]
 
@@ -43,7 +44,7 @@ _MIN_ROWS = 20
 Personal = PersonalParams | float | None
 
 
-class UserModel(Model):
+class UserModel(PersonalMixin, Model):
     """Predicts a user's thermal sensation vote from the indoor climate and its context.
 
     Args:
@@ -232,18 +233,6 @@ class UserModel(Model):
             return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
         return self.booster_.predict(X)  # pragma: no cover
 
-    def _lookup(self, history: pd.DataFrame | None):
-        """``(device, user) -> PersonalParams``: from ``history`` for its devices, else from training."""
-        ledger = self.ledger(history) if history is not None and len(history) else None
-        known = set(ledger.devices()) if ledger is not None else set()
-
-        def lookup(device: str, user: str | None) -> PersonalParams:
-            if device in known:
-                return ledger.params(device, user)
-            return from_summary(self.personal_, device, user)
-
-        return lookup
-
     def _distribution(
         self, frame: pd.DataFrame, history: pd.DataFrame | None, personalize: bool
     ) -> np.ndarray:
@@ -282,52 +271,6 @@ class UserModel(Model):
     ) -> np.ndarray:
         """The median vote of :meth:`predict_proba` (the point estimate with the least MAE)."""
         return _median(self._distribution(frame, history, personalize))
-
-    def ledger(self, history: pd.DataFrame | None = None) -> Ledger:
-        """A :class:`Ledger` of this model's prior holding ``history``'s votes.
-
-        Keep it and feed it each new vote with :meth:`observe` (O(1) a vote) rather than
-        recomputing from the whole history.
-        """
-        self.check_is_fitted()
-        ledger = Ledger(self.people_)
-        if history is None or not len(history):
-            return ledger
-        if "value" not in history or "device_id" not in history:
-            raise DataError("feedback history needs the columns 'device_id' and 'value'")
-        y = pd.to_numeric(history["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        keep = np.isfinite(y)
-        history, y = history.loc[keep], y[keep]
-        if len(history):
-            users = history["user_id"] if "user_id" in history else [None] * len(history)
-            temperature = pd.to_numeric(history["temperature"], errors="coerce").to_numpy(dtype=float)
-            residual = y - self.predict(history, personalize=False)
-            ledger.add_many(history["device_id"], users, temperature, residual)
-        return ledger
-
-    def observe(self, ledger: Ledger, row: Mapping[str, Any], vote: float) -> None:
-        """Add one vote (its context as a dict with ``device_id``, ``user_id``) to ``ledger``."""
-        expected = self.predict_one(row, offset=PersonalParams())
-        ledger.add(
-            str(row.get("device_id")), as_user(row.get("user_id")), float(row["temperature"]), vote - expected
-        )
-
-    def personal_params(self, history: pd.DataFrame) -> dict[tuple[str, str | None], PersonalParams]:
-        """Per device in ``history`` (key ``(device, None)``: its typical person) and per person
-        in it (key ``(device, user)``): the posterior :class:`PersonalParams`."""
-        ledger = self.ledger(history)
-        out: dict[tuple[str, str | None], PersonalParams] = {}
-        for device in ledger.devices():
-            out[(device, None)] = ledger.params(device)
-            for user in ledger.people(device):
-                out[(device, user)] = ledger.params(device, user)
-        return out
-
-    def personal_offsets(self, history: pd.DataFrame) -> dict[str, tuple[float, int]]:
-        """Per device in ``history``: (offset of its typical person at the reference
-        temperature, votes used); see :meth:`personal_params` for people and slopes."""
-        ledger = self.ledger(history)
-        return {d: (p.offset, p.n) for d in ledger.devices() for p in [ledger.params(d)]}
 
     def predict_arrays(self, columns: Mapping[str, Any], offset: Personal = None) -> np.ndarray:
         """The expected vote of rows given as columns (fast path for a controller, no DataFrame).

@@ -27,6 +27,7 @@ per element), so the same few lines serve one vote at a time and every person at
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from skynet.errors import DataError, brief
 
 __all__ = [
     "PersonalParams",
@@ -240,7 +243,11 @@ def learn_prior(
     if mode == "none" or len(r) < 2:
         zero = np.diag([_TINY, _TINY])
         return PeoplePrior(np.zeros(2), zero, zero.copy(), 1.0, reference, "none")
-    users = np.full(len(r), None, dtype=object) if users is None else np.asarray(users, dtype=object)
+    users = (
+        np.full(len(r), None, dtype=object)
+        if users is None
+        else np.array([as_user(u) for u in users], dtype=object)
+    )
     g = _groups(r, t - reference, np.asarray(devices), users)
     var = float(np.var(r)) or 1.0
     if mode == "slope":
@@ -291,10 +298,57 @@ class Ledger:
         self._devices: dict[str, _Device] = {}
 
     def __len__(self) -> int:
+        """The number of votes held."""
         return sum(d.n for d in self._devices.values())
+
+    def digest(self) -> str:
+        """A short digest of the prior: a device's state only fits a ledger with the same one."""
+        p = self.prior
+        numbers = np.concatenate([p.mean, p.device_cov.ravel(), p.person_cov.ravel(), [p.noise, p.reference]])
+        return hashlib.sha256(np.round(numbers, 12).tobytes() + p.mode.encode()).hexdigest()[:16]
+
+    def device_state(self, device: str) -> dict[str, Any]:
+        """One device's posterior as plain numbers (JSON-ready), e.g. for a worker's live state.
+
+        Restore it with :meth:`set_device_state` on a ledger of the same model; after a
+        retraining (another prior) rebuild it from the votes (``UserModel.ledger(history)``).
+        """
+        d = self._devices.get(device) or _Device()
+        people = {u: {"A": list(p.A), "b": list(p.b), "M": list(p.M), "m": list(p.m), "n": p.n}
+                  for u, p in d.people.items()}  # fmt: skip
+        return {"prior": self.digest(), "M": list(d.M), "m": list(d.m), "n": d.n, "people": people}
+
+    def set_device_state(self, device: str, state: dict[str, Any]) -> None:
+        """Replace one device's posterior by a :meth:`device_state`.
+
+        Raises:
+            DataError: the state was made with another prior, or is not a device state.
+        """
+        if state.get("prior") != self.digest():
+            raise DataError(
+                f"device state of {brief(device)} was made with another model's prior: rebuild it"
+            )
+        try:
+            d = _Device()
+            d.M, d.m, d.n = tuple(map(float, state["M"])), tuple(map(float, state["m"])), int(state["n"])
+            for user, item in state["people"].items():
+                p = d.people[str(user)] = _Person()
+                p.A, p.b = tuple(map(float, item["A"])), tuple(map(float, item["b"]))
+                p.M, p.m, p.n = tuple(map(float, item["M"])), tuple(map(float, item["m"])), int(item["n"])
+                if (len(p.A), len(p.b), len(p.M), len(p.m)) != (4, 2, 4, 2):
+                    raise ValueError("a person's statistics are 4 + 2 + 4 + 2 numbers")
+            if (len(d.M), len(d.m)) != (4, 2):
+                raise ValueError("a device's statistics are 4 + 2 numbers")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"not a device state of a comfort ledger: {brief(state)} ({exc})") from None
+        self._devices[device] = d
 
     def add(self, device: str, user: str | None, temperature: float, residual: float) -> None:
         """One vote: its device, user (None: unknown), temperature (°C) and residual."""
+        if not (math.isfinite(temperature) and math.isfinite(residual)):
+            raise DataError(
+                f"a vote needs a temperature and a residual, got {temperature!r} and {residual!r}"
+            )
         if self.prior.mode == "none":
             return
         z = float(temperature) - self.prior.reference

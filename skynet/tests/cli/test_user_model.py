@@ -125,18 +125,8 @@ def test_evaluate_prints_one_table_the_curves_and_plot_paths(imported, runner, c
 
 
 def test_evaluate_reports_held_out_devices_and_simulated_offsets(imported, runner, cli):
-    args = [
-        "user_model",
-        "evaluate",
-        "--folds",
-        "2",
-        "--holdout",
-        "0.34",
-        "--sim-homes",
-        "4",
-        "--sim-days",
-        "2",
-    ]
+    args = ["user_model", "evaluate", "--folds", "2", "--holdout", "0.34"]
+    args += ["--sim-homes", "6", "--sim-days", "6"]
     result = runner.invoke(cli, [*args, "--no-progress", "--format", "json"])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
@@ -144,7 +134,7 @@ def test_evaluate_reports_held_out_devices_and_simulated_offsets(imported, runne
     assert held["n_devices"] == 2 and found["n_devices"] == 4  # 6 buildings: every third is held out
     assert held["n_rows"] + found["n_rows"] == 360
     recovery = found["recovery"]
-    assert recovery["homes"] == 4 and recovery["people"] >= 4
+    assert recovery["homes"] == 6 and recovery["people"] >= 6
     assert {row["estimate"] for row in recovery["table"]} >= {"all votes", "device's typical person"}
     names = sorted(Path(p).name for p in found["plots"])
     assert names == ["holdout_person_curve.png", "offset_recovery.png", "person_curve.png",

@@ -98,6 +98,28 @@ def _numbers(params: PersonalParams) -> tuple[float, float, int]:
     return params.offset, params.slope, params.n
 
 
+def test_a_device_state_restores_its_posterior_and_refuses_another_prior():
+    import json
+
+    votes = _votes(seed=5)
+    ledger = Ledger(PRIOR).add_many(votes["device"], votes["user"], votes["t"], votes["r"])
+    state = json.loads(json.dumps(ledger.device_state("a")))
+    restored = Ledger(PRIOR)
+    restored.set_device_state("a", state)
+    for user in ("p", "q", None):
+        assert _numbers(restored.params("a", user)) == pytest.approx(
+            _numbers(ledger.params("a", user)), abs=1e-15
+        )
+    restored.add("a", "p", 26.0, 1.0)
+    ledger.add("a", "p", 26.0, 1.0)
+    assert _numbers(restored.params("a", "p")) == pytest.approx(_numbers(ledger.params("a", "p")), abs=1e-15)
+    other = PeoplePrior(PRIOR.mean, PRIOR.device_cov, PRIOR.person_cov * 2, PRIOR.noise, PRIOR.reference)
+    with pytest.raises(DataError, match="another model's prior"):
+        Ledger(other).set_device_state("a", state)
+    with pytest.raises(DataError, match="not a device state"):
+        Ledger(PRIOR).set_device_state("a", {"prior": state["prior"], "M": [1]})
+
+
 def test_the_marginal_likelihood_is_the_joint_gaussian_one():
     votes = _votes(seed=1, n=30)
     theta = np.array(
@@ -244,6 +266,14 @@ def test_the_online_evaluation_predicts_like_the_product(people_model):
         assert online[i] == pytest.approx(product, abs=1e-12)
 
 
-def test_a_bad_personal_mode_is_a_data_error(people_sample):
+def test_bad_input_is_a_data_error(people_sample, people_model):
     with pytest.raises(DataError, match="personal must be one of"):
         UserModel(**SAMPLE_PARAMS, personal="per-room").fit(people_sample)
+    ledger = people_model.ledger()
+    with pytest.raises(DataError, match="needs a temperature and a residual"):
+        ledger.add("home", "u", float("nan"), 0.5)
+    with pytest.raises(DataError, match="needs a temperature and a residual"):
+        people_model.observe(ledger, {"device_id": "home", "temperature": 24.0}, float("nan"))
+    assert len(ledger) == 0  # nothing half-added
+    with pytest.raises(DataError, match="'device_id' and 'value'"):
+        people_model.personal_params(pd.DataFrame({"temperature": [24.0]}))

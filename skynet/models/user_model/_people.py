@@ -456,10 +456,18 @@ def row_shifts(
     n = len(devices)
     if n == 0:
         return np.zeros(0)
-    users = np.full(n, None, dtype=object) if users is None else np.asarray(users, dtype=object)
-    keys = pd.DataFrame({"d": np.asarray(devices).astype(str), "u": [as_user(u) or "" for u in users]})
-    codes, pairs = pd.factorize(pd.MultiIndex.from_frame(keys), sort=False)
-    found = [lookup(d, u or None) for d, u in pairs]
+    device = pd.Series(np.asarray(devices), dtype=object).astype(str)
+    if users is None:
+        user = pd.Series("", index=device.index)
+    else:
+        user = pd.Series(np.asarray(users, dtype=object), dtype=object)
+        user = user.where(user.notna(), "").astype(str)  # missing -> "" (unknown, as as_user says)
+    codes, keys = pd.factorize(device + "\x1f" + user, sort=False)
+    first = np.zeros(len(keys), dtype=np.intp)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each (device, user)
+    found = [
+        lookup(d, u or None) for d, u in zip(device.to_numpy()[first], user.to_numpy()[first], strict=True)
+    ]
     offset = np.array([p.offset for p in found])[codes]
     slope = np.array([p.slope for p in found])[codes]
     reference = np.array([p.reference for p in found])[codes]

@@ -277,3 +277,17 @@ def test_bad_input_is_a_data_error(people_sample, people_model):
     assert len(ledger) == 0  # nothing half-added
     with pytest.raises(DataError, match="'device_id' and 'value'"):
         people_model.personal_params(pd.DataFrame({"temperature": [24.0]}))
+
+
+def test_row_shifts_look_up_each_row_with_the_fallbacks():
+    from skynet.models.user_model._people import row_shifts
+
+    ledger = Ledger(PRIOR).add_many(["a", "a", "b"], ["p", None, "q"], [22.0, 25.0, 27.0], [1.0, -0.5, 0.8])
+    devices = np.array(["a", "a", "a", "a", "b", "c"], dtype=object)
+    users = np.array(["p", None, np.nan, "", "p", "q"], dtype=object)
+    temperatures = np.array([20.0, 21.0, 22.0, 23.0, 24.0, 25.0])
+    found = row_shifts(ledger.params, devices, users, temperatures)
+    expected = [ledger.params("a", "p").shift(20.0), ledger.params("a").shift(21.0), ledger.params("a").shift(22.0),
+                ledger.params("a").shift(23.0), ledger.params("b").shift(24.0), 0.0]  # fmt: skip
+    np.testing.assert_allclose(found, expected, atol=1e-15)
+    assert ledger.params("a", "p").offset != ledger.params("a").offset

@@ -189,25 +189,26 @@ def offset_recovery(
 
     Returns:
         One row per person: ``user_id``, ``device_id``, ``votes``, ``true``, ``found`` (all
-        their votes), ``found_<n>`` and ``device`` (the device's typical person, i.e. what a
-        per-device model would give everyone there).
+        their votes), ``found_<n>`` and ``device`` (the device's offset from the same votes
+        with the users ignored: what a model of devices, not people, gives everyone there).
     """
     devices, users = _keys(frame)
     temperature = frame["temperature"].to_numpy(dtype=float)
     out = []
     for device in pd.unique(devices):
         rows = np.flatnonzero(devices == device)
-        full = new_ledger()
+        full, anonymous = new_ledger(), new_ledger()
         for i in rows:
             full.add(device, users[i], temperature[i], residuals[i])
-        typical = full.params(device).offset
+            anonymous.add(device, None, temperature[i], residuals[i])
+        per_device = anonymous.params(device).offset  # what a model of devices, not people, finds
         for user in full.people(device):
             if user not in truth:
                 continue
             own = rows[users[rows] == user]
             others = rows[users[rows] != user]
             record = {"user_id": user, "device_id": device, "votes": len(own), "true": float(truth[user]),
-                      "found": full.params(device, user).offset, "device": typical}  # fmt: skip
+                      "found": full.params(device, user).offset, "device": per_device}  # fmt: skip
             for n in counts:
                 ledger = new_ledger()
                 for i in [*others, *own[:n]]:
@@ -221,7 +222,7 @@ def summarize_recovery(found: pd.DataFrame, counts: Sequence[int] = (5, 10, 20))
     """Correlation, RMSE and bias of found vs true offsets (all votes, first ``n``, per device, none)."""
     rows = []
     columns = [("all votes", "found"), *((f"first {n} votes", f"found_{n}") for n in counts),
-               ("device's typical person", "device")]  # fmt: skip
+               ("per device (users ignored)", "device")]  # fmt: skip
     for label, column in columns:
         sub = found[[column, "true"]].dropna() if column in found else pd.DataFrame(columns=[column, "true"])
         if len(sub) < 3:

@@ -131,7 +131,7 @@ def plot_offset_recovery(found: pd.DataFrame, path: str | os.PathLike[str]) -> P
     ax = figure.add_subplot()
     if not found.empty:
         for column, label, colour in (("found", "all their votes", "C0"), ("found_10", "their first 10 votes", "C1"),
-                                      ("device", "their device's typical person", "C7")):  # fmt: skip
+                                      ("device", "their device's (users ignored)", "C7")):  # fmt: skip
             if column in found:
                 ax.scatter(found["true"], found[column], s=12, alpha=0.7, color=colour, label=label)
         lo = float(np.nanmin(found[["true", "found"]].to_numpy())) - 0.2

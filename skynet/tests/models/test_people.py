@@ -291,3 +291,33 @@ def test_row_shifts_look_up_each_row_with_the_fallbacks():
                 ledger.params("a").shift(23.0), ledger.params("b").shift(24.0), 0.0]  # fmt: skip
     np.testing.assert_allclose(found, expected, atol=1e-15)
     assert ledger.params("a", "p").offset != ledger.params("a").offset
+
+
+def test_recover_offsets_finds_known_offsets_better_than_a_model_of_devices():
+    from skynet.models.user_model import recover_offsets
+
+    rng = np.random.default_rng(12)
+    truth = {f"dev-{d:02d}/u{k}": float(rng.normal(0, 0.8)) for d in range(12) for k in range(2)}
+    frame = sample_data(2400, seed=12, n_devices=12, people=2, offsets={f"dev-{d:02d}": 0.0 for d in range(12)},
+                        person_offsets={u: (o, 0.0) for u, o in truth.items()})  # fmt: skip
+    rows, found = recover_offsets(frame, truth, folds=3, params=SAMPLE_PARAMS)
+    assert len(found) == 24 and set(found["user_id"]) == set(truth)
+    table = {row["estimate"]: row for row in rows}
+    assert table["all votes"]["correlation"] > 0.9
+    assert table["all votes"]["rmse"] < 0.5 * table["all votes"]["rmse_no_personalization"]
+    assert table["all votes"]["rmse"] < table["per device (users ignored)"]["rmse"] - 0.2
+    assert table["first 5 votes"]["rmse"] > table["all votes"]["rmse"]
+
+
+def test_the_holdout_is_fixed_by_device_ids_and_stratified_by_people_with_many_votes():
+    from skynet.models.user_model._assess import holdout_devices
+
+    rows = []
+    for d in range(40):
+        votes = 30 if d < 10 else 5  # ten devices with someone of many votes
+        rows += [{"device_id": f"home{d}", "user_id": f"home{d}/p", "value": 0.0}] * votes
+    frame = pd.DataFrame(rows)
+    held = holdout_devices(frame, 0.2, min_votes=20)
+    assert held == holdout_devices(frame.sample(frac=1.0, random_state=1), 0.2, min_votes=20)
+    assert len(held) == 8 and len(held & {f"home{d}" for d in range(10)}) == 2
+    assert holdout_devices(frame, 0.0) == set()

@@ -37,9 +37,10 @@ EXTRAS = {
     "redis": ["redis>=5"],
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
-    "s3": ["boto3>=1.34"],
+    # model artifacts in S3 (models.store: s3://bucket/prefix); botocore's config and errors are used directly
+    "s3": ["boto3>=1.34", "botocore>=1.34"],
     # batch predictions from/to S3, SQS and DynamoDB (skynet predict batch)
-    "aws": ["boto3>=1.34"],
+    "aws": ["boto3>=1.34", "botocore>=1.34"],
     # batch predictions on a Dask cluster (skynet predict batch --engine dask)
     "dask": ["dask>=2024.8", "distributed>=2024.8"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],

@@ -23,6 +23,7 @@ from skynet.worker._events import (
     parse_time,
 )
 from skynet.worker._loop import Worker, WorkerOptions, WorkerStats, assigned_partitions
+from skynet.worker._models import ModelsProvider
 from skynet.worker._process import MAX_SKEW, BatchResult, Processor
 from skynet.worker._state import DeviceState
 
@@ -30,6 +31,7 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "WorkerStats",
+    "ModelsProvider",
     "Processor",
     "BatchResult",
     "DeviceState",

@@ -38,11 +38,14 @@ EXTRAS = {
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
     "s3": ["boto3>=1.34"],
+    # the REST service (skynet serve); prometheus-client also serves the worker's --metrics-port
+    "serve": ["fastapi>=0.115", "uvicorn>=0.30", "pydantic>=2.7", "prometheus-client>=0.20"],
+    "metrics": ["prometheus-client>=0.20"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
     # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).
     "energyplus": ["pyenergyplus-lbnl==26.1.0"],
-    "test": ["pytest>=8", "hypothesis>=6.100"],
+    "test": ["pytest>=8", "hypothesis>=6.100", "httpx>=0.27", "schemathesis>=4.0"],
 }
 EXTRAS["servers"] = EXTRAS["mysql"] + EXTRAS["postgresql"] + EXTRAS["redis"]
 

@@ -160,7 +160,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from starlette.concurrency import run_in_threadpool
+        from fastapi.concurrency import run_in_threadpool
 
         publish(await run_in_threadpool(served.refresh))
         stop = threading.Event()

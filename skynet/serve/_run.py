@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,12 +33,11 @@ def run(
     from skynet.serve._app import create_app
 
     app = create_app(settings, refs, reload_interval=reload_interval)
-    level = logging.getLevelName(settings.general.log_level).lower()
     uvicorn.run(
         app,
         host=host or settings.serve.host,
         port=settings.serve.port if port is None else port,
-        log_level=level,
+        log_level=settings.general.log_level.lower(),
         access_log=False,  # Prometheus counts the requests; a line per request costs more than the answer
         timeout_keep_alive=30,
         timeout_graceful_shutdown=max(settings.serve.request_timeout, 5),

@@ -39,7 +39,7 @@ EXTRAS = {
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
     "s3": ["boto3>=1.34"],
     # the REST service (skynet serve); prometheus-client also serves the worker's --metrics-port
-    "serve": ["fastapi>=0.115", "uvicorn>=0.30", "pydantic>=2.7", "prometheus-client>=0.20"],
+    "serve": ["fastapi>=0.115", "starlette>=0.40", "uvicorn>=0.30", "pydantic>=2.7", "prometheus-client>=0.20"],
     "metrics": ["prometheus-client>=0.20"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],

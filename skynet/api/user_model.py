@@ -208,7 +208,8 @@ def _input_rows(
     elif conditions is not None:
         many = not isinstance(conditions, Mapping)
         given = [_condition(row, device_id) for row in (conditions if many else [conditions])]
-        rows = validated(pd.DataFrame(given), name_rows=many, missing_ok=False)
+        # a value one row gives and another does not is unknown in that row (imputed), as in a file
+        rows = validated(pd.DataFrame(given), name_rows=many, missing_ok=many)
     else:
         rows = validated(latest_context(settings, str(device_id)), where=f"device {brief(device_id)}'s latest readings",
                          name_rows=False)  # fmt: skip

@@ -31,6 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from skynet import __version__
 from skynet.api import serving
@@ -53,6 +54,7 @@ __all__ = ["create_app"]
 logger = logging.getLogger("skynet.serve")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be read (not UTF-8 text)."},
     413: {"model": ErrorBody, "description": "The request body is over serve.max_body_bytes."},
     422: {
         "model": ErrorBody,
@@ -110,6 +112,11 @@ async def _invalid(_request: Request, exc: Exception) -> Response:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     given = f", got {brief(first['input'])}" if "input" in first and first.get("type") != "missing" else ""
     return _error(422, f"{field}: {first.get('msg')}{given}{more}", field)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail))
 
 
 async def _skynet_error(_request: Request, exc: Exception) -> Response:
@@ -184,6 +191,7 @@ def create_app(
         metrics=metrics,
     )
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SkynetError, _skynet_error)
     app.add_exception_handler(Exception, _unexpected)
     _routes(app, settings, served, metrics)

@@ -39,6 +39,8 @@ MAX_COMMANDS = 500
 MAX_READINGS = 500
 
 _FORBID = ConfigDict(extra="forbid")
+#: Numbers and booleans are not coerced (``false`` is no number, ``"1"`` no boolean), as JSON Schema reads them.
+_STRICT = {"strict": True}
 Mode = Literal[AC_MODES]  # type: ignore[valid-type]
 FanSpeed = Literal[FAN_SPEEDS]  # type: ignore[valid-type]
 
@@ -48,7 +50,9 @@ def _text(description: str, default: Any = None) -> Any:
 
 
 def _ranged(low: float, high: float, label: str, required: bool = False) -> Any:
-    return Field(... if required else None, ge=low, le=high, allow_inf_nan=False, description=label)
+    return Field(
+        ... if required else None, ge=low, le=high, allow_inf_nan=False, description=label, **_STRICT
+    )
 
 
 def _number_fields(ranges: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +114,7 @@ RoomState = create_model(  # type: ignore[call-overload]
         "hour and the AC in force."
     ),
     **_number_fields(state_ranges()),
-    power=(bool, Field(..., description="whether the AC in force is on")),
+    power=(bool, Field(..., description="whether the AC in force is on", **_STRICT)),
     mode=(Mode | None, Field(None, description="its mode (needed when on)")),
     fan=(FanSpeed | None, Field(None, description="its fan speed (default auto)")),
 )
@@ -120,7 +124,7 @@ class Command(BaseModel):
     """An AC command to forecast the room under."""
 
     model_config = _FORBID
-    power: bool = True
+    power: bool = Field(True, **_STRICT)
     mode: Mode | None = None
     set_temperature: float | None = _ranged(SET_TEMPERATURE.low, SET_TEMPERATURE.high, SET_TEMPERATURE.label)
     fan: FanSpeed | None = None
@@ -170,7 +174,7 @@ class Reading(_Event):
     humidity: float | None = _limit("humidity")
     luminosity: float | None = _limit("luminosity")
     air_speed: float | None = _limit("air_speed")
-    occupancy: int | None = Field(None, ge=LIMITS["occupancy"][0], le=LIMITS["occupancy"][1])
+    occupancy: int | None = Field(None, ge=LIMITS["occupancy"][0], le=LIMITS["occupancy"][1], **_STRICT)
     outdoor_temperature: float | None = _limit("outdoor_temperature")
     outdoor_humidity: float | None = _limit("outdoor_humidity")
 
@@ -179,7 +183,11 @@ class WeatherNow(_Event):
     """The outdoor weather (the worker's ``weather`` event)."""
 
     temperature: float = Field(
-        ..., ge=LIMITS["outdoor_temperature"][0], le=LIMITS["outdoor_temperature"][1], allow_inf_nan=False
+        ...,
+        ge=LIMITS["outdoor_temperature"][0],
+        le=LIMITS["outdoor_temperature"][1],
+        allow_inf_nan=False,
+        **_STRICT,
     )
     humidity: float | None = _limit("outdoor_humidity")
     running_mean_temperature: float | None = _limit("running_mean_temperature")
@@ -188,7 +196,7 @@ class WeatherNow(_Event):
 class Vote(_Event):
     """A comfort vote (the worker's ``feedback`` event)."""
 
-    value: float = Field(..., ge=-3, le=3, allow_inf_nan=False)
+    value: float = Field(..., ge=-3, le=3, allow_inf_nan=False, **_STRICT)
     user_id: str | None = _text("who voted")
     clothing: float | None = _limit("clothing")
     metabolic_rate: float | None = _limit("metabolic_rate")
@@ -198,14 +206,14 @@ class Target(_Event):
     """The control target (the worker's ``target`` event)."""
 
     mode: Literal["comfort", "temperature", "humidity", "away", "off", "manual"]
-    value: float | None = Field(None, ge=0, le=100, allow_inf_nan=False, description="°C or %RH")
+    value: float | None = Field(None, ge=0, le=100, allow_inf_nan=False, description="°C or %RH", **_STRICT)
     origin: str | None = _text("who set it")
 
 
 class ApplianceNow(_Event):
     """The AC's state in force (the worker's ``appliance`` event)."""
 
-    power: bool
+    power: bool = Field(..., **_STRICT)
     mode: Mode | None = None
     set_temperature: float | None = _limit("set_temperature")
     fan: FanSpeed | None = None

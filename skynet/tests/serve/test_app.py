@@ -28,6 +28,24 @@ def test_comfort_answers_are_the_cli_functions(client, served_settings, trained_
     assert body["rows"][1]["expected"] > body["rows"][0]["expected"]  # warmer feels warmer
 
 
+def test_the_fast_path_gives_the_frame_paths_answers_and_errors(client, served_settings):
+    from skynet.api.serving import predict_comfort
+    from skynet.errors import DataError
+
+    served = client.app.state.served
+    rows = [ROW, {"temperature": 31.0}, {"temperature": 18.0, "clothing": 1.2, "outdoor_temperature": -5.0}]
+    fast = predict_comfort(served_settings, served, rows)["rows"]  # anonymous numbers: the fast path
+    _, framed = user_model.predict(served_settings, conditions=rows)  # a value some rows leave out is unknown
+    assert len(fast) == 3 and all(a == pytest.approx(b) for a, b in zip(fast, framed, strict=True))
+    for bad in ([ROW, {"temperature": 500.0}], [{"humidity": 40.0}], [{"temperature": float("nan")}], [{"temperature": float("inf")}],
+                [ROW, {"temperature": True}]):  # fmt: skip
+        with pytest.raises(DataError) as fast_error:
+            predict_comfort(served_settings, served, bad)
+        with pytest.raises(DataError) as frame_error:
+            user_model.predict(served_settings, conditions=bad)
+        assert str(fast_error.value) == str(frame_error.value)
+
+
 def test_a_device_seen_in_training_is_personalized(client, served_settings):
     plain = client.post("/v1/user_model/predict", json={"rows": [ROW]}).json()["rows"][0]
     offsets = ServedModels(served_settings)

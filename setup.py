@@ -38,6 +38,10 @@ EXTRAS = {
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
     "s3": ["boto3>=1.34"],
+    # batch predictions from/to S3, SQS and DynamoDB (skynet predict batch)
+    "aws": ["boto3>=1.34"],
+    # batch predictions on a Dask cluster (skynet predict batch --engine dask)
+    "dask": ["dask>=2024.8", "distributed>=2024.8"],
     # the REST service (skynet serve); prometheus-client also serves the worker's --metrics-port
     "serve": ["fastapi>=0.115", "starlette>=0.40", "uvicorn>=0.30", "pydantic>=2.7", "prometheus-client>=0.20"],
     "metrics": ["prometheus-client>=0.20"],

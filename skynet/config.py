@@ -161,7 +161,7 @@ class Models:
 
 @dataclass(frozen=True)
 class Aws:
-    """AWS (S3 model stores); credentials come from boto3's usual chain (``AWS_*`` variables, ...)."""
+    """AWS (S3 model stores, S3/SQS/DynamoDB batch I/O); credentials: boto3's chain (``AWS_*``, ...)."""
 
     #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
     endpoint_url: str = field(default="", metadata=_checked(_no_nul))

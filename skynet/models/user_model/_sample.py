@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 __all__ = ["sample_data", "SAMPLE_PARAMS"]
 
 #: Hyper-parameters that fit the sample in about a second (tests, examples).
-SAMPLE_PARAMS = {"max_iter": 40, "min_samples_leaf": 20, "calibration_folds": 3}
+SAMPLE_PARAMS: dict[str, Any] = {"max_iter": 40, "min_samples_leaf": 20, "calibration_folds": 3}
 
 
 def sample_data(

@@ -235,7 +235,9 @@ def predict_comfort(
 def is_fast(rows: Sequence[Mapping[str, Any]], device_id: str | None = None) -> bool:
     """Whether :func:`predict_comfort` answers these rows by the fast path (a fraction of a
     millisecond a row: a server may answer them on its event loop rather than a thread)."""
-    return device_id is None and 0 < len(rows) <= FAST_ROWS and all(_FAST_KEYS.issuperset(row) for row in rows)
+    return (
+        device_id is None and 0 < len(rows) <= FAST_ROWS and all(_FAST_KEYS.issuperset(row) for row in rows)
+    )
 
 
 def _fast_row(model: Any, row: Mapping[str, Any], index: int) -> dict[str, Any]:
@@ -345,7 +347,8 @@ def decide(
     from skynet.storage.live import Entry
     from skynet.worker import Processor
 
-    history, processed = [], []
+    history: list[tuple[str, Any, str]] = []
+    processed: list[tuple[str, Any, str]] = []
     for where, event, text in _events(device_id, context):
         (history if event.type in ("reading", "target") else processed).append((where, event, text))
     readings = [item for item in history if item[1].type == "reading"]

@@ -207,7 +207,8 @@ def _input_rows(
         rows = validated(_read_rows(path), where=str(path))
     elif conditions is not None:
         many = not isinstance(conditions, Mapping)
-        given = [_condition(row, device_id) for row in (conditions if many else [conditions])]
+        listed: Sequence[Mapping[str, Any]] = [conditions] if isinstance(conditions, Mapping) else conditions
+        given = [_condition(row, device_id) for row in listed]
         # a value one row gives and another does not is unknown in that row (imputed), as in a file
         rows = validated(pd.DataFrame(given), name_rows=many, missing_ok=many)
     else:

@@ -56,6 +56,6 @@ def health(url: str | None, timeout: float) -> None:
 @serve.command("openapi")
 def openapi() -> None:
     """Print the service's OpenAPI schema (JSON)."""
-    from skynet.serve import create_app
+    from skynet.serve._app import create_app
 
     echo_json(create_app(settings()).openapi())

@@ -205,7 +205,7 @@ def _routes(app: FastAPI, settings: Settings, served: serving.ServedModels, metr
         """Rows in (comfort-frame values); the expected vote, the median vote and the
         probability of each vote -3 … +3 out. With ``device_id``, personalized with the
         device's stored votes (and a row's ``user_id``)."""
-        rows = [row.model_dump(exclude_none=True) for row in body.rows]
+        rows = [row.model_dump(exclude_none=True) for row in body.rows]  # type: ignore[attr-defined]
         if serving.is_fast(rows, body.device_id):
             # a fraction of a millisecond: answered here, without two thread hand-overs (on a
             # busy machine each waits for the scheduler, several times the answer's own cost)

@@ -114,7 +114,8 @@ class LimitsMiddleware:
 
     async def _body(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the limit."""
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

@@ -39,8 +39,7 @@ MAX_COMMANDS = 500
 MAX_READINGS = 500
 
 _FORBID = ConfigDict(extra="forbid")
-#: Numbers and booleans are not coerced (``false`` is no number, ``"1"`` no boolean), as JSON Schema reads them.
-_STRICT = {"strict": True}
+# Numbers and booleans are strict (``false`` is no number, ``"1"`` no boolean), as JSON Schema reads them.
 Mode = Literal[AC_MODES]  # type: ignore[valid-type]
 FanSpeed = Literal[FAN_SPEEDS]  # type: ignore[valid-type]
 
@@ -51,7 +50,7 @@ def _text(description: str, default: Any = None) -> Any:
 
 def _ranged(low: float, high: float, label: str, required: bool = False) -> Any:
     return Field(
-        ... if required else None, ge=low, le=high, allow_inf_nan=False, description=label, **_STRICT
+        ... if required else None, ge=low, le=high, allow_inf_nan=False, description=label, strict=True
     )
 
 
@@ -63,7 +62,7 @@ def _number_fields(ranges: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- user comfort -----------------------------------------------------------------------------
-ComfortRow = create_model(  # type: ignore[call-overload]
+ComfortRow = create_model(
     "ComfortRow",
     __config__=_FORBID,
     __doc__="One situation to predict comfort in: a comfort frame's values (temperature required).",
@@ -106,7 +105,7 @@ class ComfortResponse(BaseModel):
 
 
 # -- estimation -------------------------------------------------------------------------------
-RoomState = create_model(  # type: ignore[call-overload]
+RoomState = create_model(
     "RoomState",
     __config__=_FORBID,
     __doc__=(
@@ -114,7 +113,7 @@ RoomState = create_model(  # type: ignore[call-overload]
         "hour and the AC in force."
     ),
     **_number_fields(state_ranges()),
-    power=(bool, Field(..., description="whether the AC in force is on", **_STRICT)),
+    power=(bool, Field(..., description="whether the AC in force is on", strict=True)),
     mode=(Mode | None, Field(None, description="its mode (needed when on)")),
     fan=(FanSpeed | None, Field(None, description="its fan speed (default auto)")),
 )
@@ -124,7 +123,7 @@ class Command(BaseModel):
     """An AC command to forecast the room under."""
 
     model_config = _FORBID
-    power: bool = Field(True, **_STRICT)
+    power: bool = Field(True, strict=True)
     mode: Mode | None = None
     set_temperature: float | None = _ranged(SET_TEMPERATURE.low, SET_TEMPERATURE.high, SET_TEMPERATURE.label)
     fan: FanSpeed | None = None
@@ -174,7 +173,7 @@ class Reading(_Event):
     humidity: float | None = _limit("humidity")
     luminosity: float | None = _limit("luminosity")
     air_speed: float | None = _limit("air_speed")
-    occupancy: int | None = Field(None, ge=LIMITS["occupancy"][0], le=LIMITS["occupancy"][1], **_STRICT)
+    occupancy: int | None = Field(None, ge=LIMITS["occupancy"][0], le=LIMITS["occupancy"][1], strict=True)
     outdoor_temperature: float | None = _limit("outdoor_temperature")
     outdoor_humidity: float | None = _limit("outdoor_humidity")
 
@@ -187,7 +186,7 @@ class WeatherNow(_Event):
         ge=LIMITS["outdoor_temperature"][0],
         le=LIMITS["outdoor_temperature"][1],
         allow_inf_nan=False,
-        **_STRICT,
+        strict=True,
     )
     humidity: float | None = _limit("outdoor_humidity")
     running_mean_temperature: float | None = _limit("running_mean_temperature")
@@ -196,7 +195,7 @@ class WeatherNow(_Event):
 class Vote(_Event):
     """A comfort vote (the worker's ``feedback`` event)."""
 
-    value: float = Field(..., ge=-3, le=3, allow_inf_nan=False, **_STRICT)
+    value: float = Field(..., ge=-3, le=3, allow_inf_nan=False, strict=True)
     user_id: str | None = _text("who voted")
     clothing: float | None = _limit("clothing")
     metabolic_rate: float | None = _limit("metabolic_rate")
@@ -206,14 +205,14 @@ class Target(_Event):
     """The control target (the worker's ``target`` event)."""
 
     mode: Literal["comfort", "temperature", "humidity", "away", "off", "manual"]
-    value: float | None = Field(None, ge=0, le=100, allow_inf_nan=False, description="°C or %RH", **_STRICT)
+    value: float | None = Field(None, ge=0, le=100, allow_inf_nan=False, description="°C or %RH", strict=True)
     origin: str | None = _text("who set it")
 
 
 class ApplianceNow(_Event):
     """The AC's state in force (the worker's ``appliance`` event)."""
 
-    power: bool = Field(..., **_STRICT)
+    power: bool = Field(..., strict=True)
     mode: Mode | None = None
     set_temperature: float | None = _limit("set_temperature")
     fan: FanSpeed | None = None

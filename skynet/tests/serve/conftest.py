@@ -61,3 +61,18 @@ def client(served_settings):
 
     with TestClient(create_app(served_settings, reload_interval=0)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def runner(data_dir):
+    """A CliRunner on an isolated data directory."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+@pytest.fixture
+def cli():
+    from skynet.cli import cli as root
+
+    return root

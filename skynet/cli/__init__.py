@@ -42,6 +42,7 @@ GROUPS: dict[str, tuple[str, str]] = {
         "skynet.cli.predict:predict",
         "Batch predictions: files, SQL, S3 or SQS in; parquet, SQL, S3, SQS or DynamoDB out.",
     ),
+    "serve": ("skynet.cli.serve:serve", "Serve predictions and control decisions over HTTP (REST)."),
     "sim": ("skynet.cli.sim:sim", "Simulate AC-equipped homes and write their data to the store."),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
 }

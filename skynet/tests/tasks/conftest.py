@@ -110,10 +110,15 @@ def broker() -> str:
     return amqp_server()
 
 
-def _purge(settings: Any) -> None:
+def purge(settings: Any) -> None:
+    """Drop what an earlier test left in skynet's queues (on a new connection: the broker may
+    have been restarted since the pooled ones were made)."""
     from skynet.api._queue import client
 
-    client(settings).control.purge()
+    app = client(settings)
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=5)
+        app.control.purge(connection=connection)
 
 
 @pytest.fixture
@@ -125,9 +130,9 @@ def search_env(data_dir: Path, broker: str, monkeypatch: pytest.MonkeyPatch) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYNET_") or k.startswith("SKYNET_TEST_")}
     env.update(SKYNET_GENERAL_DATA_DIR=str(data_dir), SKYNET_TRAIN_BROKER_URL=broker, PYTHONUNBUFFERED="1")
     data_dir.mkdir(parents=True, exist_ok=True)
-    _purge(load_settings(None))
+    purge(load_settings(None))
     yield env
-    _purge(load_settings(None))
+    purge(load_settings(None))
 
 
 @pytest.fixture

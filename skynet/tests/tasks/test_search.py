@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from skynet.api._queue import client
 from skynet.config import load_settings
 from skynet.tests.conftest import redis_server
-from skynet.tests.tasks.conftest import grid_file, votes_file, wait_for
+from skynet.tests.tasks.conftest import grid_file, purge, votes_file, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +102,7 @@ def test_redis_is_a_broker_too(data_dir, workers, runner, cli, tmp_path, monkeyp
     url = redis_server().rsplit("/", 1)[0] + "/3"
     monkeypatch.setenv("SKYNET_TRAIN_BROKER_URL", url)
     workers.env["SKYNET_TRAIN_BROKER_URL"] = url
-    client(load_settings(None)).control.purge()  # what an earlier run may have left
+    purge(load_settings(None))  # what an earlier run may have left
     workers.start("redis-worker")
     workers.wait_ready("redis-worker")
     grid = grid_file(tmp_path / "grid.yml", {"max_iter": [5, 10]})

@@ -1,0 +1,105 @@
+"""Hyper-parameters on the train commands, and what the search commands say before any worker
+is involved (no broker configured, a broker that does not answer, a bad grid)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from skynet.models.user_model import sample_data
+
+
+def _error(capsys, *args: str) -> str:
+    from skynet.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("Error: ")
+    return err
+
+
+@pytest.fixture
+def votes(tmp_path):
+    path = tmp_path / "votes.parquet"
+    sample_data(300, n_devices=6).to_parquet(path, index=False)
+    return path
+
+
+def test_train_takes_parameters_from_pairs_and_a_file(runner, cli, votes, tmp_path):
+    params = tmp_path / "params.yml"
+    params.write_text("max_iter: 12\nmin_samples_leaf: 7\ncalibration_folds: 2\n")
+    result = runner.invoke(cli, ["user_model", "train", "--dataset", str(votes), "--params", str(params),
+                                 "--param", "max_iter=8", "--param", "learning_rate=0.3", "--no-progress",
+                                 "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    name = json.loads(result.stdout)["model"]
+    shown = json.loads(runner.invoke(cli, ["models", "show", name, "--format", "json"]).stdout)
+    stored = shown["registry"]["params"]
+    assert (stored["max_iter"], stored["min_samples_leaf"], stored["learning_rate"]) == (8, 7, 0.3)
+
+
+def test_an_unknown_parameter_is_one_line_and_trains_nothing(capsys, votes, data_dir):
+    err = _error(capsys, "user_model", "train", "--dataset", str(votes), "--param", "max_iters=8")
+    assert err.startswith("Error: --param: unknown user_model parameter 'max_iters' (known: max_iter, ")
+    assert err.endswith("did you mean max_iter?")
+    assert not (data_dir / "models").exists() or not any((data_dir / "models").iterdir())
+    err = _error(capsys, "estimation", "train", "--param", "epochs=lots")
+    assert "estimation parameter epochs = 'lots': expected a whole number" in err
+
+
+def test_a_search_without_a_broker_says_which_setting_to_set(capsys, votes, tmp_path, data_dir):
+    grid = tmp_path / "grid.yml"
+    grid.write_text("params: {max_iter: [5, 10]}\n")
+    err = _error(capsys, "user_model", "search", "--grid", str(grid), "--dataset", str(votes))
+    assert "train.broker_url is empty and there is no Redis storage.live_url: set train.broker_url" in err
+
+
+def test_a_broker_that_does_not_answer_is_one_line_and_nothing_is_recorded(
+    capsys, votes, tmp_path, monkeypatch, settings
+):
+    monkeypatch.setenv("SKYNET_TRAIN_BROKER_URL", "amqp://skynet:secret@127.0.0.1:1/none")
+    grid = tmp_path / "grid.yml"
+    grid.write_text("params: {max_iter: [5, 10]}\n")
+    err = _error(capsys, "user_model", "search", "--grid", str(grid), "--dataset", str(votes))
+    assert err.startswith("Error: broker[amqp]: cannot reach amqp://skynet:***@127.0.0.1:1/none")
+    assert "secret" not in err
+    from skynet.api.experiments import list_searches
+
+    assert list_searches(settings) == []
+
+
+def test_a_bad_grid_is_refused_before_the_broker_is_asked(capsys, votes, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKYNET_TRAIN_BROKER_URL", "amqp://skynet:skynet@127.0.0.1:1/none")
+    grid = tmp_path / "grid.yml"
+    grid.write_text("params: {epochs: [5, 10]}\n")
+    err = _error(capsys, "user_model", "search", "--grid", str(grid), "--dataset", str(votes))
+    assert "grid.yml: unknown user_model parameter 'epochs'" in err
+
+
+def test_a_broker_url_that_is_no_broker_is_refused(capsys, votes, tmp_path, monkeypatch):
+    monkeypatch.setenv("SKYNET_TRAIN_BROKER_URL", "http://127.0.0.1:1")
+    grid = tmp_path / "grid.yml"
+    grid.write_text("params: {max_iter: [5]}\n")
+    err = _error(capsys, "user_model", "search", "--grid", str(grid), "--dataset", str(votes))
+    assert (
+        "train.broker_url is 'http://127.0.0.1:1': a Celery broker is amqp:// (RabbitMQ) or redis://" in err
+    )
+
+
+def test_worker_options_map_the_seed_command(settings):
+    import socket
+
+    from skynet.errors import ConfigError
+    from skynet.tasks import worker_options
+
+    options = worker_options(settings, ["training"], 2, "w1@%h")
+    assert options["queues"] == ["training"] and options["concurrency"] == 2
+    assert options["hostname"] == f"w1@{socket.gethostname()}" and options["threads"] >= 1
+    default = worker_options(settings)
+    assert default["queues"] == ["collect_data", "training", "save_result"]
+    assert default["hostname"].startswith("train-worker@")
+    with pytest.raises(ConfigError, match="unknown queue 'trainig'"):
+        worker_options(settings, ["trainig"])

@@ -103,3 +103,18 @@ def test_worker_options_map_the_seed_command(settings):
     assert default["hostname"].startswith("train-worker@")
     with pytest.raises(ConfigError, match="unknown queue 'trainig'"):
         worker_options(settings, ["trainig"])
+
+
+def test_models_differing_only_in_a_parameter_the_name_leaves_out_are_two_versions(runner, cli, votes):
+    """Regression: the name showed max_iter, learning_rate and the seed only, so a model trained
+    with another min_samples_leaf (a search's best, --param) replaced the default one's row."""
+    names = []
+    for extra in ([], ["--param", "min_samples_leaf=7"], ["--param", "n_jobs=1"]):
+        result = runner.invoke(cli, ["user_model", "train", "--dataset", str(votes), "--param", "max_iter=6",
+                                     "--param", "calibration_folds=2", *extra, "--no-progress", "--format", "json"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        names.append(json.loads(result.stdout)["model"])
+    assert names[0] != names[1] and "-p" in names[1].split("-s0")[1]
+    assert names[2] == names[0]  # n_jobs changes the speed only: the same model
+    listed = json.loads(runner.invoke(cli, ["models", "list", "--format", "json"]).stdout)
+    assert {r["name"] for r in listed} == {names[0], names[1]}

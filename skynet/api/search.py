@@ -308,10 +308,12 @@ def worker_health(
     """
     from skynet.api._queue import check_broker, client
 
+    from celery.utils.nodenames import default_nodename, host_format
+
     app = client(settings)
     check_broker(app)
     control = app.control
-    destination = [hostname] if hostname else None
+    destination = [host_format(default_nodename(hostname))] if hostname else None  # %h: this host
     answered = control.ping(destination=destination, timeout=timeout) or []
     names = sorted(name for reply in answered for name in reply)
     active = control.inspect(destination=names, timeout=timeout).active() or {} if names else {}

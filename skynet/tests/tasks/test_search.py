@@ -28,6 +28,10 @@ def test_search_spreads_over_two_workers_stores_every_fold_and_registers_the_bes
     workers.start("beta")
     workers.wait_ready("alpha")
     workers.wait_ready("beta")
+    health = runner.invoke(cli, ["train", "health", "--hostname", "alpha@%h"])  # what the deployment runs
+    assert health.exit_code == 0, health.output
+    assert [w["worker"] for w in json.loads(health.stdout)] == [workers.node("alpha")]
+    assert runner.invoke(cli, ["train", "health", "--hostname", "nobody@%h", "--timeout", "1"]).exit_code == 1
     grid = grid_file(tmp_path / "grid.yml", {"max_iter": [5, 10], "learning_rate": [0.05, 0.3]})
     votes = votes_file(tmp_path / "votes.parquet")
     result = runner.invoke(cli, ["user_model", "search", "--grid", str(grid), "--dataset", str(votes), "--wait",

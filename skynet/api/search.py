@@ -306,9 +306,9 @@ def worker_health(
     Raises:
         StorageError: the broker cannot be reached.
     """
-    from skynet.api._queue import check_broker, client
-
     from celery.utils.nodenames import default_nodename, host_format
+
+    from skynet.api._queue import check_broker, client
 
     app = client(settings)
     check_broker(app)

@@ -22,16 +22,16 @@ Public methods validate their input (:class:`~skynet.errors.DataError`) and call
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from skynet.errors import DataError, brief
+from skynet.storage.registry._base import _check_json, utc_now  # the registry's checks: one home
 
 __all__ = [
     "ExperimentStore",
@@ -57,11 +57,6 @@ OVERALL = -1
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _METRIC = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_ERROR = 2000
-
-
-def utc_now() -> datetime:
-    """Now, naive UTC, to the microsecond (what the store keeps)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -140,16 +135,6 @@ def check_search_id(search_id: Any) -> str:
     if not isinstance(search_id, str) or not _ID.match(search_id):
         raise DataError(f"{brief(search_id, 80)} is not a search id (letters, digits and '_.-', at most 64)")
     return search_id
-
-
-def _check_json(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise DataError(f"{what} must be a JSON object, got {type(value).__name__}")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{what} is not plain JSON ({exc})") from None
-    return value
 
 
 def _check_metric(metric: Metric, search_id: str, point_id: int) -> Metric:

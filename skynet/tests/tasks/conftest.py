@@ -14,14 +14,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skynet.tests.conftest import amqp_server
+from skynet.tests.worker.conftest import wait_for
+
+__all__ = ["QUICK", "grid_file", "votes_file", "wait_for", "purge", "Workers"]
 
 #: Tiny user-model points: a 3-fold cross-validation of one takes about a second.
 QUICK = {"max_iter": 10, "min_samples_leaf": 10, "calibration_folds": 2}
@@ -42,17 +44,6 @@ def votes_file(path: Path, n: int = 600, devices: int = 9, seed: int = 0) -> Pat
 
     sample_data(n, seed=seed, n_devices=devices).to_parquet(path, index=False)
     return path
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.2) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(poll)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
 class Workers:

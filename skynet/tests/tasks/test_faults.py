@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_task_is_redelivered_finished_elsewhere_and_stored_o
         point = _points(settings, search_id)[0]
         return point if point.status == "running" else None
 
-    first = wait_for(running, 120, "the point to start on the doomed worker", poll=0.05)
+    first = wait_for(running, 120, "the point to start on the doomed worker", every=0.05)
     assert (first.worker, first.attempts) == (workers.node("doomed"), 1)
     time.sleep(0.5)
     workers.kill("doomed")  # SIGKILL: the worker and its pool process, mid cross-validation

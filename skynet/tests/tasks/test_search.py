@@ -83,7 +83,7 @@ def test_experiments_list_show_and_compare(workers, runner, cli, tmp_path):
         rows = json.loads(listed.stdout)
         return all(r["status"] == "done" for r in rows) and len(rows) == 2 and rows
 
-    rows = wait_for(ended, 180, "both searches to end", poll=1.0)
+    rows = wait_for(ended, 180, "both searches to end", every=1.0)
     assert {r["id"] for r in rows} == set(ids) and all(r["points"] == "2/2" for r in rows)
     table = runner.invoke(cli, ["experiments", "list"])
     assert ids[0] in table.stdout and "2/2" in table.stdout

@@ -264,6 +264,7 @@ class GridSearchParameterRow(Base):
     #: The Celery worker (``name@host``) of the last attempt.
     worker: Mapped[str | None] = mapped_column(_NAME)
     attempts: Mapped[int] = mapped_column(Integer)
+    #: When the last attempt's training began, and when the point's result was stored (or it failed).
     started: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     finished: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     error: Mapped[str | None] = mapped_column(Text)

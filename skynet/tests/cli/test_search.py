@@ -118,3 +118,28 @@ def test_models_differing_only_in_a_parameter_the_name_leaves_out_are_two_versio
     assert names[2] == names[0]  # n_jobs changes the speed only: the same model
     listed = json.loads(runner.invoke(cli, ["models", "list", "--format", "json"]).stdout)
     assert {r["name"] for r in listed} == {names[0], names[1]}
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("SKYNET_TRAIN_CONCURRENCY", "-1", r"concurrency must be 0 \(one per core\) to 256, not -1"),
+        ("SKYNET_TRAIN_CONCURRENCY", "many", "expected int"),
+        ("SKYNET_TRAIN_QUEUES", "training, save result", "expected comma-separated queue names"),
+        ("SKYNET_TRAIN_BROKR_URL", "amqp://x", "unknown key train.brokr_url.*did you mean train.broker_url"),
+    ],
+)
+def test_train_settings_are_checked_when_loaded(variable, value, message):
+    from skynet.config import load_settings
+    from skynet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, environ={variable: value})
+
+
+def test_config_show_masks_the_broker_password(runner, cli, monkeypatch):
+    monkeypatch.setenv("SKYNET_TRAIN_BROKER_URL", "amqp://skynet:hunter2@rabbit:5672/prod")
+    shown = runner.invoke(cli, ["config", "show", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["train"]["broker_url"] == "amqp://skynet:***@rabbit:5672/prod"
+    assert "hunter2" not in shown.stdout

@@ -51,6 +51,7 @@ __all__ = [
     "save_point",
     "fail_point",
     "claim_finish",
+    "search_status",
     "finish_search",
     "abandon_search",
     "worker_health",
@@ -236,6 +237,16 @@ def claim_finish(settings: Settings, search_id: str) -> bool:
     """Whether this caller moved the search to ``finishing`` (every point ended): then it queues the finish."""
     with open_experiments(settings) as store:
         return store.claim_finish(search_id)
+
+
+def search_status(settings: Settings, search_id: str) -> str:
+    """The search's status (``running``, ``finishing``, ``done`` or ``failed``).
+
+    Raises:
+        StorageError: no such search.
+    """
+    with open_experiments(settings) as store:
+        return _get(store, search_id).status
 
 
 def finish_search(settings: Settings, search_id: str, threads: int | None = None) -> dict[str, Any]:

@@ -189,7 +189,13 @@ def run_search(model_type: str, grid: str, wait: bool, timeout: float | None, pr
             f"queued {search.spec['points']} points; follow it: skynet experiments show {search.id}", err=True
         )
         return None
-    summary = wait_search(settings(), search.id, timeout, progress=selection.get("progress", True))
+    try:
+        summary = wait_search(settings(), search.id, timeout, progress=selection.get("progress", True))
+    except KeyboardInterrupt:
+        click.echo(
+            f"stopped waiting; search {search.id} goes on: skynet experiments show {search.id}", err=True
+        )
+        raise
     if fmt == "json":
         return echo_json(summary)
     echo_search(summary)

@@ -24,6 +24,8 @@ __all__ = ["create_app", "RETRY_DELAY"]
 log = logging.getLogger("skynet.tasks")
 #: Seconds before the first retry of a failed step (then twice that, ...).
 RETRY_DELAY = 1.0
+#: Retries of a step whose store or broker failed (not the point itself): about 15 minutes.
+_STORE_RETRIES = 20
 _ERROR = 1500
 
 
@@ -34,9 +36,26 @@ def _text(exc: BaseException) -> str:
     return text if len(text) <= _ERROR else f"{text[:_ERROR]}…"
 
 
-def _finish_if_last(app: Celery, settings: Settings, search_id: str) -> None:
-    """Queue the search's finish when this caller ended its last point (exactly one caller does)."""
-    if search.claim_finish(settings, search_id):
+def _later(task: Task, exc: Exception) -> Exception:
+    """A retry of ``task`` after a failure of the store or broker itself (not of the point):
+    1, 2, 4, ... 60 s apart, about 15 minutes in all; after that the task fails and its point
+    stays as it was (``skynet experiments show`` lists it)."""
+    retries = int(task.request.retries)
+    if retries >= _STORE_RETRIES:
+        log.error("%s gave up after %d retries: %s", task.name, retries, _text(exc))
+        raise exc
+    return task.retry(exc=exc, countdown=min(60.0, 2.0**retries), max_retries=_STORE_RETRIES)
+
+
+def _finish_if_last(app: Celery, settings: Settings, search_id: str, task: Task) -> None:
+    """Queue the search's finish when this caller ended its last point (exactly one caller
+    claims it). A task run again (retried, redelivered) whose search is already finishing
+    queues it again: its first run may have claimed the finish and failed to queue it. The
+    finish is idempotent, so a second one costs time, never a second result."""
+    again = int(task.request.retries or 0) > 0 or bool((task.request.delivery_info or {}).get("redelivered"))
+    if search.claim_finish(settings, search_id) or (
+        again and search.search_status(settings, search_id) == "finishing"
+    ):
         log.info("search %s: every point ended, queueing its finish", search_id)
         app.send_task("skynet.finish_search", args=(search_id,))
 
@@ -59,7 +78,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             raise task.retry(exc=exc, countdown=RETRY_DELAY * attempts)
         log.error("search %s point %s failed %d times: %s", search_id, point_id, attempts, _text(exc))
         search.fail_point(settings, search_id, point_id, f"failed {attempts} times; the last: {_text(exc)}")
-        _finish_if_last(app, settings, search_id)
+        _finish_if_last(app, settings, search_id, task)
         raise Ignore()  # the chain stops here: nothing to save
 
     @app.task(name="skynet.collect_data", bind=True, max_retries=None)
@@ -71,10 +90,14 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             retry_or_fail(self, search_id, point_id, exc, self.request.retries + 1)
             raise  # not reached: retry_or_fail raises
 
-    @app.task(name="skynet.training", bind=True, max_retries=None)
+    # resultrepr_maxsize: the worker logs a glimpse of a point's metrics, not every fold's
+    @app.task(name="skynet.training", bind=True, max_retries=None, resultrepr_maxsize=160)
     def training(self: Task, search_id: str, point_id: int) -> dict[str, Any]:
         """Cross-validate one point; its attempts are counted in the metadata store."""
-        point = search.start_point(settings, search_id, point_id, str(self.request.hostname))
+        try:
+            point = search.start_point(settings, search_id, point_id, str(self.request.hostname))
+        except Exception as exc:  # noqa: BLE001 - the store is down: nothing was counted, try later
+            raise _later(self, exc) from None
         if point.status == "done":
             log.info(
                 "search %s point %s is done already (a redelivered task): nothing to do", search_id, point_id
@@ -83,7 +106,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
         if point.attempts > search.MAX_ATTEMPTS:  # earlier attempts died with their worker
             search.fail_point(settings, search_id, point_id, f"gave up after {point.attempts - 1} attempts whose "
                               "worker died or lost its broker (killed, out of memory?)")  # fmt: skip
-            _finish_if_last(app, settings, search_id)
+            _finish_if_last(app, settings, search_id, self)
             raise Ignore()
         try:
             return search.evaluate_point(settings, search_id, point_id, threads)
@@ -91,14 +114,14 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             retry_or_fail(self, search_id, point_id, exc, point.attempts)
             raise  # not reached
 
-    @app.task(name="skynet.save_result", bind=True, max_retries=10)
+    @app.task(name="skynet.save_result", bind=True, max_retries=_STORE_RETRIES)
     def save_result(self: Task, payload: dict[str, Any], search_id: str, point_id: int) -> bool:
         """Store a point's metrics once; the caller that ends the last point queues the finish."""
         try:
             stored = search.save_point(settings, search_id, point_id, payload)
-        except Exception as exc:  # noqa: BLE001 - the store may be restarting: retry
-            raise self.retry(exc=exc, countdown=RETRY_DELAY * (self.request.retries + 1)) from None
-        _finish_if_last(app, settings, search_id)
+            _finish_if_last(app, settings, search_id, self)
+        except Exception as exc:  # noqa: BLE001 - the store may be restarting: both steps are idempotent
+            raise _later(self, exc) from None
         return stored
 
     @app.task(name="skynet.finish_search", bind=True, max_retries=search.MAX_ATTEMPTS - 1)

@@ -114,3 +114,33 @@ def test_redis_is_a_broker_too(data_dir, workers, runner, cli, tmp_path, monkeyp
                                  str(votes_file(tmp_path / "votes.parquet")), "--wait", "--timeout", "120"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "2 done, 0 failed" in result.stdout and "\nmodel user_model-" in result.stdout
+
+
+def test_an_estimation_search_from_the_store_materialises_its_slice_once(
+    workers, runner, cli, settings, tmp_path
+):
+    simulated = runner.invoke(
+        cli, ["sim", "generate", "--devices", "6", "--days", "2", "--seed", "5", "--no-progress"]
+    )
+    assert simulated.exit_code == 0, simulated.output
+    workers.start("est")
+    workers.wait_ready("est")
+    grid = grid_file(tmp_path / "grid.yml", {"epochs": [2, 4]}, fixed={"hidden": [8], "max_rows": 3000},
+                     metric="rmse")  # fmt: skip
+    result = runner.invoke(cli, ["estimation", "search", "--grid", str(grid), "--wait", "--timeout", "240",
+                                 "--no-progress", "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    search = summary["search"]
+    assert (search["status"], summary["counts"]["done"], search["metric"]) == ("done", 2, "rmse")
+    dataset = Path(search["spec"]["dataset"]["path"])
+    assert dataset.parent == Path(settings.path(settings.models.datasets))
+    assert dataset.name.endswith(f"-{search['dataset_hash'][:8]}.parquet") and dataset.is_file()
+    assert len(list(dataset.parent.iterdir())) == 1  # the slice, written once: the workers read it
+    lineage = json.loads(
+        runner.invoke(cli, ["models", "lineage", summary["model"], "--format", "json"]).stdout
+    )
+    assert (
+        lineage["dataset"]["path"] == str(dataset) and lineage["model"]["selection"]["search"] == search["id"]
+    )
+    assert lineage["model"]["type"] == "estimation"

@@ -1,6 +1,6 @@
 """Benchmark: wall time of a 16-point hyper-parameter search with 1 and with 2 worker processes.
 
-    python benchmarks/bench_search.py [--runs 3] [--rows 3000] [--devices 16] [--json]
+    python benchmarks/bench_search.py [--runs 3] [--rows 2000] [--devices 16] [--json]
 
 A real ``skynet train worker --concurrency N`` (N = 1, then 2 pool processes; each process
 gets its share of the cores as BLAS/OpenMP threads, so both use the whole machine) on the
@@ -65,7 +65,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=3000, help="simulated votes in the data slice")
+    parser.add_argument("--rows", type=int, default=2000, help="simulated votes in the data slice")
     parser.add_argument("--devices", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds one search may take")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")

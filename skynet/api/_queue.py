@@ -37,7 +37,8 @@ TASKS = {
     "skynet.save_result": "save_result",
     "skynet.finish_search": "training",
 }
-_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+#: Broker URL schemes; ``memory://`` is kombu's in-process transport (one process: tests).
+_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss", "memory")
 _CLIENTS: dict[str, Celery] = {}
 _LOCK = threading.Lock()
 

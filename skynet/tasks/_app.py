@@ -70,6 +70,8 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
     from celery.exceptions import Ignore
 
     app = search.celery_app(settings)
+    # shared=False below: each app keeps its own tasks (Celery would otherwise hand the first
+    # app's tasks, and so its settings, to every app made later in the same process)
 
     def retry_or_fail(task: Task, search_id: str, point_id: int, exc: Exception, attempts: int) -> None:
         if attempts < search.MAX_ATTEMPTS:
@@ -81,7 +83,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
         _finish_if_last(app, settings, search_id, task)
         raise Ignore()  # the chain stops here: nothing to save
 
-    @app.task(name="skynet.collect_data", bind=True, max_retries=None)
+    @app.task(name="skynet.collect_data", bind=True, shared=False, max_retries=None)
     def collect_data(self: Task, search_id: str, point_id: int) -> int:
         """Make sure this host has the search's data slice (its hash checked)."""
         try:
@@ -91,7 +93,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             raise  # not reached: retry_or_fail raises
 
     # resultrepr_maxsize: the worker logs a glimpse of a point's metrics, not every fold's
-    @app.task(name="skynet.training", bind=True, max_retries=None, resultrepr_maxsize=160)
+    @app.task(name="skynet.training", bind=True, shared=False, max_retries=None, resultrepr_maxsize=160)
     def training(self: Task, search_id: str, point_id: int) -> dict[str, Any]:
         """Cross-validate one point; its attempts are counted in the metadata store."""
         try:
@@ -114,7 +116,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             retry_or_fail(self, search_id, point_id, exc, point.attempts)
             raise  # not reached
 
-    @app.task(name="skynet.save_result", bind=True, max_retries=_STORE_RETRIES)
+    @app.task(name="skynet.save_result", bind=True, shared=False, max_retries=_STORE_RETRIES)
     def save_result(self: Task, payload: dict[str, Any], search_id: str, point_id: int) -> bool:
         """Store a point's metrics once; the caller that ends the last point queues the finish."""
         try:
@@ -124,7 +126,7 @@ def create_app(settings: Settings, threads: int | None = None) -> Celery:
             raise _later(self, exc) from None
         return stored
 
-    @app.task(name="skynet.finish_search", bind=True, max_retries=search.MAX_ATTEMPTS - 1)
+    @app.task(name="skynet.finish_search", bind=True, shared=False, max_retries=search.MAX_ATTEMPTS - 1)
     def finish_search(self: Task, search_id: str) -> str | None:
         """Train the best point on the whole slice, register it (and promote it)."""
         try:

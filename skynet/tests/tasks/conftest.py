@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from skynet.tests.api.conftest import recorded  # noqa: F401 - the api tests' recorded search, for test_app
 from skynet.tests.conftest import amqp_server
 from skynet.tests.worker.conftest import wait_for
 

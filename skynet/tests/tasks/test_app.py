@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from skynet.api import search as steps
-from skynet.tests.api.conftest import recorded  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.usefixtures("recorded")
 
@@ -38,9 +37,7 @@ def _queued(app, queue: str) -> list:
     return found
 
 
-def test_a_point_failing_is_retried_then_marked_failed_after_three_attempts(
-    app, settings, recorded
-):  # noqa: F811
+def test_a_point_failing_is_retried_then_marked_failed_after_three_attempts(app, settings, recorded):
     result = app.tasks["skynet.training"].apply(args=(recorded.id, 2))  # a negative learning rate
     assert result.state == "IGNORED"  # the chain stops: nothing to save
     point = _point(settings, recorded.id, 2)
@@ -51,7 +48,7 @@ def test_a_point_failing_is_retried_then_marked_failed_after_three_attempts(
     )
 
 
-def test_a_redelivered_task_of_a_done_point_does_nothing(app, settings, recorded):  # noqa: F811
+def test_a_redelivered_task_of_a_done_point_does_nothing(app, settings, recorded):
     payload = app.tasks["skynet.training"].apply(args=(recorded.id, 0)).get()
     assert app.tasks["skynet.save_result"].apply(args=(payload, recorded.id, 0)).get() is True
     again = app.tasks["skynet.training"].apply(args=(recorded.id, 0))
@@ -59,7 +56,7 @@ def test_a_redelivered_task_of_a_done_point_does_nothing(app, settings, recorded
     assert app.tasks["skynet.save_result"].apply(args=(payload, recorded.id, 0)).get() is False
 
 
-def test_a_point_whose_workers_died_three_times_is_given_up(app, settings, recorded):  # noqa: F811
+def test_a_point_whose_workers_died_three_times_is_given_up(app, settings, recorded):
     for _ in range(3):  # three attempts counted, none ended: their workers died
         steps.start_point(settings, recorded.id, 1, "gone@host")
     assert app.tasks["skynet.training"].apply(args=(recorded.id, 1)).state == "IGNORED"
@@ -67,7 +64,7 @@ def test_a_point_whose_workers_died_three_times_is_given_up(app, settings, recor
     assert point.status == "failed" and point.error.startswith("gave up after 3 attempts whose worker died")
 
 
-def test_the_point_that_ends_the_search_queues_its_finish(app, settings, recorded):  # noqa: F811
+def test_the_point_that_ends_the_search_queues_its_finish(app, settings, recorded):
     _queued(app, "training")
     steps.fail_point(settings, recorded.id, 1, "x")
     steps.fail_point(settings, recorded.id, 2, "y")

@@ -143,3 +143,19 @@ def test_config_show_masks_the_broker_password(runner, cli, monkeypatch):
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["train"]["broker_url"] == "amqp://skynet:***@rabbit:5672/prod"
     assert "hunter2" not in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["train", "--help"], ["experiments", "--help"], ["user_model", "--help"]]
+)
+def test_help_never_imports_celery(args):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from skynet.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        "print('LOADED:' + ','.join(m for m in ('celery', 'kombu', 'amqp', 'billiard') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "LOADED:"

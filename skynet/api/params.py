@@ -6,10 +6,11 @@
   unknown one and the known ones) and every value of the kind its default is.
 - :func:`read_grid` / :class:`SearchSpec`: a search's ``grid.yml``::
 
-      kind: grid              # grid (every combination) or random (``trials`` draws)
+      kind: grid              # grid (every combination), random (``trials`` draws) or tpe (Optuna's TPE)
       metric: mae             # what picks the best point (default: mae)
       folds: 3                # device-grouped cross-validation folds
-      trials: 16              # random only
+      trials: 16              # random and tpe
+      batch: 4                # tpe: points in work at once (the first batch is drawn at random)
       seed: 0                 # random only: the draws (default models.seed)
       params:                 # the space
         max_iter: [50, 100]                          # values (random: one of them)
@@ -47,7 +48,9 @@ METRICS = {
 }
 #: At most this many points in one search (a grid grows fast).
 MAX_POINTS = 1000
-_GRID_KEYS = {"kind", "metric", "folds", "trials", "seed", "params", "fixed"}
+_GRID_KEYS = {"kind", "metric", "folds", "trials", "batch", "seed", "params", "fixed"}
+#: Search kinds: every combination, seeded random draws, or Optuna's TPE planning as points end.
+KINDS = ("grid", "random", "tpe")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -185,10 +188,16 @@ class SearchSpec:
     fixed: dict[str, Any] = field(default_factory=dict)
     trials: int = 10
     seed: int = 0
+    batch: int = 4
 
     def points(self) -> list[dict[str, Any]]:
-        """The points: every combination (grid) or ``trials`` seeded draws (random), in order."""
+        """The points: every combination (grid) or ``trials`` seeded draws (random), in order
+        (tpe: the first batch, drawn by :func:`skynet.api._tpe.plan`)."""
         names = sorted(self.space)
+        if self.kind == "tpe":
+            from skynet.api._tpe import plan
+
+            return plan(self, [], [], self.batch)
         if self.kind == "grid":
             combos = itertools.product(*(self.space[n] for n in names))
             return [{**self.fixed, **dict(zip(names, combo, strict=True))} for combo in combos]
@@ -199,7 +208,7 @@ class SearchSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "metric": self.metric, "folds": self.folds, "space": self.space,
-                "fixed": self.fixed, "trials": self.trials, "seed": self.seed}  # fmt: skip
+                "fixed": self.fixed, "trials": self.trials, "seed": self.seed, "batch": self.batch}  # fmt: skip
 
 
 def _draw(rng: Any, values: Any) -> Any:
@@ -244,14 +253,14 @@ def read_grid(model_type: str, path: str | Path, seed: int = 0) -> SearchSpec:
     if unknown:
         raise DataError(f"{where}unknown key {brief(unknown[0])} (known: {', '.join(sorted(_GRID_KEYS))})")
     kind = data.get("kind", "grid")
-    if kind not in ("grid", "random"):
-        raise DataError(f"{where}kind must be grid or random, not {brief(kind)}")
+    if kind not in KINDS:
+        raise DataError(f"{where}kind must be grid, random or tpe, not {brief(kind)}")
     metric = data.get("metric", "mae")
     if metric not in METRICS[model_type]:
         raise DataError(f"{where}metric {brief(metric)} is not one {model_type}'s cross-validation reports "
                         f"({', '.join(METRICS[model_type])})")  # fmt: skip
     numbers = {}
-    for key, default, low in (("folds", 3, 2), ("trials", 10, 1), ("seed", seed, 0)):
+    for key, default, low in (("folds", 3, 2), ("trials", 10, 1), ("seed", seed, 0), ("batch", 4, 1)):
         value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise DataError(f"{where}{key} must be a whole number of at least {low}, not {brief(value)}")
@@ -267,7 +276,9 @@ def read_grid(model_type: str, path: str | Path, seed: int = 0) -> SearchSpec:
     for name, values in raw.items():
         if isinstance(values, dict):
             if kind == "grid":
-                raise DataError(f"{where}params.{name}: a range needs kind: random (a grid lists values)")
+                raise DataError(
+                    f"{where}params.{name}: a range needs kind: random or tpe (a grid lists values)"
+                )
             space[name] = _range(model_type, name, values, defaults[name], where)
             continue
         values = values if isinstance(values, list) else [values]
@@ -281,7 +292,9 @@ def read_grid(model_type: str, path: str | Path, seed: int = 0) -> SearchSpec:
     both = sorted(set(fixed) & set(space))
     if both:
         raise DataError(f"{where}{both[0]} is both searched (params) and fixed")
-    spec = SearchSpec(kind, metric, numbers["folds"], space, fixed, numbers["trials"], numbers["seed"])
+    spec = SearchSpec(
+        kind, metric, numbers["folds"], space, fixed, numbers["trials"], numbers["seed"], numbers["batch"]
+    )
     count = math.prod(len(v) for v in space.values()) if kind == "grid" else spec.trials
     if count > MAX_POINTS:
         raise DataError(

@@ -51,6 +51,8 @@ __all__ = [
     "save_point",
     "fail_point",
     "claim_finish",
+    "queue_points",
+    "plan_points",
     "search_status",
     "finish_search",
     "abandon_search",
@@ -99,8 +101,6 @@ def start_search(
         DataError: a bad grid or parameter, no data, fewer devices than folds.
         ConfigError: no broker configured. StorageError: the broker or a store cannot be reached.
     """
-    from celery import chain
-
     from skynet.api._lineage import who
     from skynet.api._queue import check_broker, client
     from skynet.api.models import select_training_frame
@@ -123,21 +123,53 @@ def start_search(
     search = Search(id=_search_id(model_type), model_type=model_type, kind=spec.kind, dataset_hash=data["hash"],
                     metric=spec.metric, created_by=who(),
                     spec={"grid": spec.to_dict(), "grid_file": str(grid), "dataset": data, "selection": selection,
-                          "promote": promote, "seed": settings.models.seed, "points": len(points)})  # fmt: skip
+                          "promote": promote, "seed": settings.models.seed, "points": len(points),
+                          "trials": spec.trials if spec.kind == "tpe" else len(points)})  # fmt: skip
     with open_experiments(settings) as store:
         store.create_search(search, points)
-        queued = 0
         try:
-            for point in range(len(points)):
-                chain(app.signature("skynet.collect_data", args=(search.id, point), immutable=True),
-                      app.signature("skynet.training", args=(search.id, point), immutable=True),
-                      app.signature("skynet.save_result", args=(search.id, point))).apply_async()  # fmt: skip
-                queued += 1
+            queue_points(app, search.id, range(len(points)))
         except Exception as exc:  # noqa: BLE001 - kombu/amqp/redis errors: the search cannot go on
-            reason = f"queueing stopped after {queued} of {len(points)} points: {type(exc).__name__}: {exc}"
+            reason = f"queueing its points failed: {type(exc).__name__}: {exc}"
             store.end_search(search.id, "failed", error=reason)
             raise StorageError(f"broker[{str(app.conf.broker_url).split('://')[0]}]", reason) from None
     return search
+
+
+def queue_points(app: Any, search_id: str, point_ids: Sequence[int] | range) -> None:
+    """Queue one chain per point: collect_data -> training -> save_result (tasks named, not imported)."""
+    from celery import chain
+
+    for point in point_ids:
+        chain(app.signature("skynet.collect_data", args=(search_id, point), immutable=True),
+              app.signature("skynet.training", args=(search_id, point), immutable=True),
+              app.signature("skynet.save_result", args=(search_id, point))).apply_async()  # fmt: skip
+
+
+def plan_points(settings: Settings, search_id: str) -> list[int]:
+    """A TPE search's next points (up to ``batch`` in work, ``trials`` in all), recorded; [] for
+    a grid or random search (its points were all made at the start) or when none is due.
+
+    Returns:
+        The new points' ids (the caller queues them: :func:`queue_points`).
+    """
+    from skynet.api._tpe import plan
+    from skynet.api.params import SearchSpec
+
+    with open_experiments(settings) as store:
+        search = _get(store, search_id)
+        if search.kind != "tpe" or search.status != "running":
+            return []
+        spec = SearchSpec(**{k: v for k, v in search.spec["grid"].items()})
+        points, metrics = store.points(search_id), store.metrics(search_id)
+        working = sum(p.status in ("pending", "running") for p in points)
+        due = min(spec.batch - working, spec.trials - len(points))
+        if due <= 0:
+            return []
+        made = [
+            store.append_point(search_id, params, spec.trials) for params in plan(spec, points, metrics, due)
+        ]
+    return [p.point_id for p in made if p is not None]
 
 
 def wait_search(
@@ -157,7 +189,7 @@ def wait_search(
     deadline = None if timeout is None else time.monotonic() + timeout
     with open_experiments(settings) as store:
         search = _get(store, search_id)
-        total = len(store.points(search_id))
+        total = int(search.spec.get("trials") or len(store.points(search_id)))  # tpe: the points it will have
         with tqdm(total=total, desc=f"search {search_id}", unit="point", disable=None if progress else True,
                   leave=False) as bar:  # fmt: skip
             while True:

@@ -185,9 +185,10 @@ def run_search(model_type: str, grid: str, wait: bool, timeout: float | None, pr
         if fmt == "json":
             return echo_json({"search": search.id, "points": search.spec["points"]})
         click.echo(search.id)
-        click.echo(
-            f"queued {search.spec['points']} points; follow it: skynet experiments show {search.id}", err=True
-        )
+        later = search.spec["trials"] - search.spec["points"]
+        plans = f" (TPE plans {later} more as points end)" if later else ""
+        click.echo(f"queued {search.spec['points']} points{plans}; follow it: skynet experiments show {search.id}",
+                   err=True)  # fmt: skip
         return None
     try:
         summary = wait_search(settings(), search.id, timeout, progress=selection.get("progress", True))

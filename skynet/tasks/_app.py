@@ -48,10 +48,15 @@ def _later(task: Task, exc: Exception) -> Exception:
 
 
 def _finish_if_last(app: Celery, settings: Settings, search_id: str, task: Task) -> None:
-    """Queue the search's finish when this caller ended its last point (exactly one caller
-    claims it). A task run again (retried, redelivered) whose search is already finishing
+    """A point ended: queue a TPE search's next points, or the search's finish when this caller
+    ended its last point (exactly one caller claims it). A task run again (retried, redelivered) whose search is already finishing
     queues it again: its first run may have claimed the finish and failed to queue it. The
     finish is idempotent, so a second one costs time, never a second result."""
+    planned = search.plan_points(settings, search_id)  # a TPE search's next points, if due
+    if planned:
+        log.info("search %s: TPE planned points %s", search_id, planned)
+        search.queue_points(app, search_id, planned)
+        return
     again = int(task.request.retries or 0) > 0 or bool((task.request.delivery_info or {}).get("redelivered"))
     if search.claim_finish(settings, search_id) or (
         again and search.search_status(settings, search_id) == "finishing"

@@ -51,7 +51,7 @@ __all__ = [
 SEARCH_STATUSES = ("running", "finishing", "done", "failed")
 #: A point: ``pending`` (queued), ``running`` (a worker has it), ``done`` or ``failed``.
 POINT_STATUSES = ("pending", "running", "done", "failed")
-KINDS = ("grid", "random")
+KINDS = ("grid", "random", "tpe")
 #: The fold of a metric computed over every fold's held-out rows together.
 OVERALL = -1
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -251,6 +251,17 @@ class ExperimentStore(ABC):
             raise DataError(f"point {search_id}/{point_id}: a (fold, metric) pair is given twice")
         return self._finish_point(search_id, int(point_id), checked, utc_now())
 
+    def append_point(self, search_id: str, params: dict[str, Any], limit: int) -> Point | None:
+        """Add a point (``pending``, the next id) to a search while it has fewer than ``limit``
+        points; one at a time (the search's row is locked), so planners working at once never
+        add more than ``limit``. Returns the point, or None when the search has ``limit`` already.
+
+        Raises:
+            DataError: non-JSON parameters. StorageError: no such search.
+        """
+        return self._append_point(check_search_id(search_id), _check_json(dict(params), "the point's parameters"),
+                                  int(limit))  # fmt: skip
+
     def fail_point(self, search_id: str, point_id: int, error: str) -> bool:
         """Mark a point failed with its error (not one that is done). Returns whether it changed."""
         return self._fail_point(check_search_id(search_id), int(point_id), _cut_error(str(error)), utc_now())
@@ -289,6 +300,9 @@ class ExperimentStore(ABC):
 
     @abstractmethod
     def _finish_point(self, search_id: str, point_id: int, metrics: list[Metric], now: datetime) -> bool: ...
+
+    @abstractmethod
+    def _append_point(self, search_id: str, params: dict[str, Any], limit: int) -> Point | None: ...
 
     @abstractmethod
     def _fail_point(self, search_id: str, point_id: int, error: str, now: datetime) -> bool: ...

@@ -119,6 +119,17 @@ class MemoryExperimentStore(ExperimentStore):
             )
             return True
 
+    def _append_point(self, search_id: str, params: dict[str, Any], limit: int) -> Point | None:
+        with _LOCK:
+            if search_id not in self._state.searches:
+                raise StorageError(self.name, f"no search {search_id!r}")
+            count = sum(s == search_id for s, _ in self._state.points)
+            if count >= limit:
+                return None
+            point = Point(search_id, count, copy.deepcopy(params))
+            self._state.points[(search_id, count)] = point
+            return replace(point, params=copy.deepcopy(params))
+
     def _fail_point(self, search_id: str, point_id: int, error: str, now: datetime) -> bool:
         with _LOCK:
             point = self._point(search_id, point_id)

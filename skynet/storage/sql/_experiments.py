@@ -170,6 +170,24 @@ class SqlExperimentStore(ExperimentStore):
             connection.execute(update(POINTS).where(key).values(status="done", finished=now, error=None))
         return True
 
+    def _append_point(self, search_id: str, params: dict[str, Any], limit: int) -> Point | None:
+        key = SEARCHES.c.id == search_id
+        with self._guard(f"adding a point to {search_id}"), self._engine.begin() as connection:
+            if self._engine.dialect.name == "sqlite":  # the write lock first (see the module docstring)
+                connection.execute(update(SEARCHES).where(key).values(status=SEARCHES.c.status))
+            if connection.execute(select(SEARCHES.c.id).where(key).with_for_update()).first() is None:
+                raise StorageError(self.name, f"no search {search_id!r}")
+            count = connection.execute(
+                select(func.count()).select_from(POINTS).where(POINTS.c.search_id == search_id)
+            ).scalar_one()
+            if count >= limit:
+                return None
+            connection.execute(insert(POINTS).values(
+                search_id=search_id, point_id=count, params=json.dumps(params, allow_nan=False), status="pending",
+                worker=None, attempts=0, started=None, finished=None, error=None,
+            ))  # fmt: skip
+        return Point(search_id, count, params)
+
     def _fail_point(self, search_id: str, point_id: int, error: str, now: datetime) -> bool:
         with self._guard(f"failing point {search_id}/{point_id}"), self._engine.begin() as connection:
             if self._locked_point(connection, search_id, point_id).status == "done":

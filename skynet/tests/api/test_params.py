@@ -83,7 +83,7 @@ def test_a_random_search_draws_seeded_points_from_values_and_ranges(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("params: {max_iter: [1]}\nkind: tpe\n", "kind must be grid or random"),
+        ("params: {max_iter: [1]}\nkind: bayes\n", "kind must be grid, random or tpe"),
         ("params: {max_iter: [1]}\nfolds: 1\n", "folds must be a whole number of at least 2"),
         (
             "params: {max_iter: [1]}\nmetric: auc\n",
@@ -93,7 +93,7 @@ def test_a_random_search_draws_seeded_points_from_values_and_ranges(tmp_path):
         ("params: {}\n", "params: expected a mapping"),
         ("params: {max_itr: [1]}\n", "unknown user_model parameter 'max_itr'.*did you mean max_iter"),
         ("params: {max_iter: ['a']}\n", "max_iter = 'a': expected a whole number"),
-        ("params: {max_iter: {low: 1, high: 5}}\n", "a range needs kind: random"),
+        ("params: {max_iter: {low: 1, high: 5}}\n", "a range needs kind: random or tpe"),
         ("kind: random\nparams: {max_iter: {low: 5, high: 1}}\n", "needs numbers low < high"),
         ("params: {max_iter: [1]}\nfixed: {max_iter: 2}\n", "max_iter is both searched"),
         (

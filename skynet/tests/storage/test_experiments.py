@@ -63,7 +63,7 @@ def test_a_search_id_is_created_once(experiments):
     "changes, points, message",
     [
         ({"id": "../etc"}, [{}], "is not a search id"),
-        ({"kind": "tpe"}, [{}], "search kind 'tpe' is not one of grid, random"),
+        ({"kind": "bayes"}, [{}], "search kind 'bayes' is not one of grid, random, tpe"),
         ({}, [], "has no points"),
         ({}, [{"lr": float("nan")}], "point 0's parameters is not plain JSON"),
         ({"spec": {"x": object()}}, [{}], "spec is not plain JSON"),
@@ -181,3 +181,28 @@ def test_bad_metrics_and_unknown_points_are_refused(experiments):
 def test_unknown_scheme_lists_the_known_ones():
     with pytest.raises(StorageError, match="known: .*memory.*postgresql"):
         open_experiment_store("cassandra://h/ks")
+
+
+def test_points_appended_at_once_never_pass_the_limit(experiments):
+    experiments.create_search(search(kind="tpe"), [{"a": 0}, {"a": 1}])
+    added, errors = [], []
+
+    def append(i: int) -> None:
+        try:
+            added.append(experiments.append_point("user_model-1", {"a": 10 + i}, limit=5))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    made = [p for p in added if p is not None]
+    assert sorted(p.point_id for p in made) == [2, 3, 4] and added.count(None) == 3
+    points = experiments.points("user_model-1")
+    assert [p.point_id for p in points] == [0, 1, 2, 3, 4] and {p.status for p in points[2:]} == {"pending"}
+    assert experiments.append_point("user_model-1", {"a": 99}, limit=6).point_id == 5
+    with pytest.raises(StorageError, match="no search 'nope'"):
+        experiments.append_point("nope", {}, limit=3)

@@ -144,3 +144,25 @@ def test_an_estimation_search_from_the_store_materialises_its_slice_once(
         lineage["dataset"]["path"] == str(dataset) and lineage["model"]["selection"]["search"] == search["id"]
     )
     assert lineage["model"]["type"] == "estimation"
+
+
+def test_a_tpe_search_plans_its_points_as_points_end(workers, runner, cli, settings, tmp_path):
+    workers.start("tpe", concurrency=2)
+    workers.wait_ready("tpe")
+    grid = tmp_path / "grid.yml"
+    grid.write_text("kind: tpe\ntrials: 6\nbatch: 2\nparams:\n  learning_rate: {low: 0.03, high: 0.5, log: true}\n"
+                    "  max_iter: [4, 8]\nfixed: {min_samples_leaf: 10, calibration_folds: 2}\n")  # fmt: skip
+    votes = votes_file(tmp_path / "votes.parquet")
+    started = runner.invoke(cli, ["user_model", "search", "--grid", str(grid), "--dataset", str(votes)])
+    assert started.exit_code == 0, started.output
+    assert "queued 2 points (TPE plans 4 more as points end)" in started.stderr
+    from skynet.api.search import wait_search
+
+    summary = wait_search(settings, started.stdout.strip(), timeout=240, progress=False)
+    assert summary["search"]["status"] == "done" and summary["counts"]["done"] == 6
+    with _store(settings) as store:
+        points = store.points(summary["search"]["id"])
+    assert [p.point_id for p in points] == list(range(6))
+    first_end = min(p.finished for p in points[:2])
+    assert all(p.started >= first_end for p in points[2:])  # planned once points had ended
+    assert len({(p.params["learning_rate"], p.params["max_iter"]) for p in points}) == 6

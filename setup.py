@@ -37,7 +37,12 @@ EXTRAS = {
     "redis": ["redis>=5"],
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
-    "s3": ["boto3>=1.34"],
+    # model artifacts in S3 (models.store: s3://bucket/prefix); botocore's config and errors are used directly
+    "s3": ["boto3>=1.34", "botocore>=1.34"],
+    # batch predictions from/to S3, SQS and DynamoDB (skynet predict batch)
+    "aws": ["boto3>=1.34", "botocore>=1.34"],
+    # batch predictions on a Dask cluster (skynet predict batch --engine dask)
+    "dask": ["dask>=2024.8", "distributed>=2024.8"],
     # distributed training and hyper-parameter search (skynet train worker, TYPE search)
     "celery": ["celery>=5.4,<6", "kombu>=5.4,<6"],
     "tpe": ["optuna>=4.0"],  # kind: tpe searches (Optuna's TPE sampler)

@@ -35,6 +35,7 @@ __all__ = [
     "CONFIG_ENV",
     "RESERVED_ENV_PREFIXES",
     "LOG_LEVELS",
+    "LOG_FORMATS",
 ]
 
 ENV_PREFIX = "SKYNET_"
@@ -92,6 +93,17 @@ def _log_level(value: str, where: str) -> str:
     return level
 
 
+#: ``general.log_format`` values: ``text`` lines for people, ``json`` lines for log collectors.
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str, where: str) -> str:
+    shown = value.strip().lower()
+    if shown not in LOG_FORMATS:
+        raise ConfigError(f"{where}: log format must be one of {', '.join(LOG_FORMATS)}, not {brief(value)}")
+    return shown
+
+
 def _seed(value: int, where: str) -> int:
     if not 0 <= value <= _MAX_SEED:
         raise ConfigError(f"{where}: seed must be between 0 and {_MAX_SEED}, not {brief(value)}")
@@ -110,6 +122,8 @@ class General:
     data_dir: str = field(default="~/.skynet", metadata=_checked(_path))
     #: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
     log_level: str = field(default="WARNING", metadata=_checked(_log_level))
+    #: How services write their logs: ``text`` or ``json`` (one JSON object a line).
+    log_format: str = field(default="text", metadata=_checked(_log_format))
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,7 @@ class Models:
 
 @dataclass(frozen=True)
 class Aws:
-    """AWS (S3 model stores); credentials come from boto3's usual chain (``AWS_*`` variables, ...)."""
+    """AWS (S3 model stores, S3/SQS/DynamoDB batch I/O); credentials: boto3's chain (``AWS_*``, ...)."""
 
     #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
     endpoint_url: str = field(default="", metadata=_checked(_no_nul))

@@ -110,6 +110,9 @@ def evaluate(
     params: dict[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    holdout: float = 0.0,
+    sim_homes: int = 0,
+    sim_days: float = 30.0,
 ) -> dict[str, Any]:
     """Cross-validate the user model by device against PMV and "always comfy"; plot and save a report.
 
@@ -120,35 +123,81 @@ def evaluate(
         params: UserModel hyper-parameters.
         frame: a comfort frame to evaluate on instead of the store's.
         progress: show a progress bar on stderr.
+        holdout: share of the devices set aside and reported separately (0: none).
+        sim_homes: also simulate this many homes (in memory, ``models.seed``) for ``sim_days``
+            and measure how well their people's true comfort offsets are found (0: skip).
+        sim_days: days simulated.
 
     Returns:
-        ``table`` (one row per estimate), ``curve`` (personalization), ``calibration``,
-        ``plots`` and ``report`` (paths), ``n_rows``, ``n_devices``, ``folds``, ``seconds``.
+        ``table`` (one row per estimate), ``curve`` (device personalization), ``person_curve``,
+        ``calibration``, ``calibration_online``, ``holdout`` (the same on the held-out devices),
+        ``recovery`` (simulated offsets), ``plots`` and ``report`` (paths), ``n_rows``,
+        ``n_devices``, ``n_people``, ``folds``, ``seconds``.
+
+    Raises:
+        DataError: no votes, bad data, a holdout share outside [0, 0.5], or fewer devices than folds.
     """
     from skynet.models.user_model import evaluate as run
-    from skynet.models.user_model import plot_personalization, plot_predicted_vs_voted
+    from skynet.models.user_model import plot_person_curve, plot_personalization, plot_predicted_vs_voted
 
+    if not 0.0 <= holdout <= 0.5:
+        raise DataError(f"holdout must be a share of the devices in [0, 0.5], got {holdout:g}")
     data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
-    result = run(data, folds=folds, params=params, random_state=settings.models.seed, progress=progress)
+    result = run(data, folds=folds, params=params, random_state=settings.models.seed, progress=progress,
+                 holdout=holdout)  # fmt: skip
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = reports_path(settings) / f"{MODEL_TYPE}-evaluation-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     plots = [
         str(plot_personalization(result.curve, folder / "personalization.png")),
+        str(plot_person_curve(result.person_curve, folder / "person_curve.png")),
         str(plot_predicted_vs_voted(result.predictions, folder / "predicted_vs_voted.png")),
     ]
-    out = {
-        "table": result.table,
-        "curve": result.curve,
-        "calibration": result.calibration,
-        "n_rows": result.n_rows,
-        "n_devices": result.n_devices,
-        "folds": result.folds,
-        "seconds": result.seconds,
-        "plots": plots,
-    }
+    if result.holdout is not None:
+        plots.append(str(plot_person_curve(result.holdout.person_curve, folder / "holdout_person_curve.png")))
+    out = result.as_dict()
+    if sim_homes:
+        out["recovery"] = _simulated_recovery(
+            settings, sim_homes, sim_days, folds, params, progress, folder, plots
+        )
+    out["plots"] = plots
     out["report"] = str(_write_json(folder / "evaluation.json", out))
     return out
+
+
+def _simulated_recovery(settings: Settings, homes: int, days: float, folds: int, params: dict[str, Any] | None,
+                        progress: bool, folder: Path, plots: list[str]) -> dict[str, Any]:  # fmt: skip
+    """Simulate homes in memory and compare their people's true comfort offsets with the found ones."""
+    from tqdm import tqdm
+
+    from skynet.data import comfort_frame
+    from skynet.domain import Device, Feedback, SensorReading, Weather
+    from skynet.models.user_model import plot_offset_recovery, recover_offsets
+    from skynet.sim import simulate_fleet
+
+    if homes < folds:
+        raise DataError(f"{homes} simulated homes cannot be split into {folds} folds")
+    seed = settings.models.seed
+    with tqdm(total=int(round(days * 1440)), unit="min", desc="simulate", disable=not progress or None,
+              leave=False) as bar:  # fmt: skip
+        sim = simulate_fleet(
+            homes, days, seed, keep_truth=False, progress=lambda _s, done, _t: bar.update(done - bar.n)
+        )
+    votes = comfort_frame(
+        sim.frame(Feedback), sim.frame(SensorReading), sim.frame(Weather), sim.frame(Device)
+    )
+    truth = {f"{device}-u{p}": float(offset) for device, offsets in zip(sim.params["device_id"],
+             sim.params["comfort_offsets"], strict=True) for p, offset in enumerate(offsets)}  # fmt: skip
+    rows, found = recover_offsets(votes, truth, folds=folds, params=params, random_state=seed)
+    plots.append(str(plot_offset_recovery(found, folder / "offset_recovery.png")))
+    return {
+        "homes": homes,
+        "days": days,
+        "seed": seed,
+        "votes": len(votes),
+        "people": len(found),
+        "table": rows,
+    }
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:
@@ -254,16 +303,26 @@ def predict(
     proba = user_model.predict_proba(rows, history=history)
     expected = proba @ VOTES
     median = VOTES[np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-9, axis=1)]
-    offsets = user_model.personal_offsets(history) if history is not None else {}
+    found = user_model.personal_params(history) if history is not None else {}
     out = []
     for i, row in enumerate(rows.drop(columns=["value"], errors="ignore").to_dict("records")):
-        device = row.get("device_id")
-        offset, n = offsets.get(str(device), user_model.offsets_.get(str(device), (0.0, 0)))
         item = {k: _plain(v) for k, v in row.items() if not _missing(v)}
-        item.update(expected=float(expected[i]), median=float(median[i]), offset=offset, n_feedback=n)
+        params = _personal(user_model, found, row)
+        item.update(expected=float(expected[i]), median=float(median[i]), offset=params.offset,
+                    slope=params.slope, n_feedback=params.n, personal=params.level)  # fmt: skip
         item.update({f"p_{int(v)}": float(p) for v, p in zip(VOTES, proba[i], strict=True)})
         out.append(item)
     return name, out
+
+
+def _personal(model: Any, found: dict[tuple[str, str | None], Any], row: dict[str, Any]) -> Any:
+    """The personal parameters a row was predicted with: from the history, else from training."""
+    from skynet.models.user_model._people import as_user, from_summary
+
+    device, user = str(row.get("device_id")), as_user(row.get("user_id"))
+    if (device, None) in found:
+        return found.get((device, user), found[(device, None)])
+    return from_summary(model.personal_, device, user)
 
 
 def _missing(value: Any) -> bool:

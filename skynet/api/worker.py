@@ -150,6 +150,11 @@ def run_worker(
         url = f"{EMBEDDED_URL}-{uuid.uuid4().hex}"
     live = open_live_store(url)
     log = open_decision_log(decisions_url(settings), auto_migrate=settings.storage.auto_migrate)
+    import logging  # the start-up facts, at INFO (`general.log_level: INFO` shows them)
+
+    logging.getLogger("skynet.worker").info(
+        "worker %s: events from %s (%d partitions, shared with %d live workers), decisions to %s",
+        name, masked(url), live.partitions, len(live.members()), masked(decisions_url(settings)))  # fmt: skip
     processor = Processor(controller or _controller(settings), name, devices=_devices(settings),
                           max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
     options = WorkerOptions(batch=batch, lease_ms=lease_ms, heartbeat_ms=max(lease_ms // 5, 50))

@@ -102,14 +102,32 @@ def search(grid: str, wait: bool, timeout: float | None, promote: str | None, de
 
 @user_model.command()
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2), help="Device-grouped folds.")
+@click.option(
+    "--holdout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 0.5),
+    help="Share of the devices set aside (chosen by a hash of their id) and reported separately.",
+)
+@click.option(
+    "--sim-homes",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Also simulate this many homes and report how well their people's true offsets are found.",
+)
+@click.option(
+    "--sim-days", default=30.0, show_default=True, type=click.FloatRange(1.0), help="Days simulated."
+)
 @_with(_selection)
 @model_name
 @click.option("--days", type=click.FloatRange(0, min_open=True), default=7.0, show_default=True,
               help="With --model: the window's length when --start is not given.")  # fmt: skip
 @output_format
-def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, end: datetime | None,
-             progress: bool, model: str | None, days: float, fmt: str) -> None:  # fmt: skip
-    """Cross-validate by device against PMV and "always comfy"; print tables and plot paths.
+def evaluate(folds: int, holdout: float, sim_homes: int, sim_days: float, device_ids: tuple[str, ...],
+             start: datetime | None, end: datetime | None, progress: bool, model: str | None, days: float,
+             fmt: str) -> None:  # fmt: skip
+    """Cross-validate by device against PMV and "always comfy"; personalization curves; plot paths.
 
     With --model REF (a NAME or user_model@ALIAS), backtest that stored model instead: score it
     on the held-out window [--start, --end) (default: the newest --days of votes).
@@ -123,21 +141,40 @@ def evaluate(folds: int, device_ids: tuple[str, ...], start: datetime | None, en
         return echo_comparison(result)
     from skynet.api.user_model import evaluate as run
 
-    result = run(settings(), folds, list(device_ids) or None, start, end, progress=progress)
+    result = run(settings(), folds, list(device_ids) or None, start, end, progress=progress, holdout=holdout,
+                 sim_homes=sim_homes, sim_days=sim_days)  # fmt: skip
     if fmt == "json":
         echo_json(result)
         return
     click.echo(f"{result['folds']}-fold cross-validation grouped by device: {result['n_rows']} votes, "
-               f"{result['n_devices']} devices, {result['seconds']} s (held-out devices, no feedback)")  # fmt: skip
-    echo_table(result["table"])
-    cal = result["calibration"]
-    click.echo(f"calibration of the expected vote: slope {cal['slope']:.3f}, intercept {cal['intercept']:.3f}, "
-               f"decile error {cal['ece_deciles']:.3f}; log loss of the 7 probabilities {cal['log_loss']:.3f}")  # fmt: skip
-    click.echo("\npersonalization: MAE on each device's later votes after its first n votes")
-    echo_table(result["curve"])
+               f"{result['n_devices']} devices, {result['n_people']} people, {result['seconds']} s")  # fmt: skip
+    _echo_evaluation(result)
+    if "holdout" in result:
+        held = result["holdout"]
+        click.echo(f"\n=== held-out devices (never in the cross-validation; a model trained on all the others): "
+                   f"{held['n_rows']} votes, {held['n_devices']} devices, {held['n_people']} people ===")  # fmt: skip
+        _echo_evaluation(held)
+    if "recovery" in result:
+        rec = result["recovery"]
+        click.echo(f"\nsimulated homes ({rec['homes']} homes x {rec['days']:g} days, seed {rec['seed']}, "
+                   f"{rec['votes']} votes): true comfort offsets vs the ones found on held-out homes")  # fmt: skip
+        echo_table(rec["table"])
     click.echo("")
     for path in [*result["plots"], result["report"]]:
         click.echo(f"wrote {path}")
+
+
+def _echo_evaluation(result: dict) -> None:
+    click.echo("cold start (no vote of the device known) and online (each vote after the earlier ones):")
+    echo_table(result["table"])
+    cal = result["calibration"]
+    click.echo(f"calibration of the expected vote: slope {cal['slope']:.3f}, intercept {cal['intercept']:.3f}, "
+               f"decile error {cal['ece_deciles']:.3f} (online {result['calibration_online']['ece_deciles']:.3f}); "
+               f"log loss of the 7 probabilities {cal['log_loss']:.3f}")  # fmt: skip
+    click.echo("\npersonalization per person: median-vote MAE on a person's later votes after n of their own")
+    echo_table(result["person_curve"])
+    click.echo("\npersonalization per device: MAE on each device's later votes after its first n votes")
+    echo_table(result["curve"])
 
 
 @user_model.command()

@@ -104,13 +104,21 @@ def test_predict_without_a_model_or_input_is_a_clear_error(imported, runner, cli
     assert nothing.exit_code != 0 and "exactly one of" in str(nothing.exception)
 
 
-def test_evaluate_prints_one_table_the_curve_and_plot_paths(imported, runner, cli):
+def test_evaluate_prints_one_table_the_curves_and_plot_paths(imported, runner, cli):
     result = runner.invoke(cli, ["user_model", "evaluate", "--folds", "3", "--no-progress"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "PMV (ISO 7730, pythermalcomfort)" in out and "always comfy (0)" in out and "n_feedback" in out
+    assert (
+        "personalization per person" in out and "user_model online" in out and "held-out devices" not in out
+    )
     plots = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
-    assert len(plots) == 3
+    assert [Path(p).name for p in plots] == [
+        "personalization.png",
+        "person_curve.png",
+        "predicted_vs_voted.png",
+        "evaluation.json",
+    ]
     for path in plots:
         assert imported / "reports" in Path(path).parents
         assert Path(path).stat().st_size > 0
@@ -154,3 +162,22 @@ def test_predict_help_states_the_ranges_the_check_uses(runner, cli):
     text = " ".join(runner.invoke(cli, ["user_model", "predict", "--help"]).output.split())
     for column, rng in PREDICT_RANGES.items():
         assert f"{rng.low:g}…{rng.high:g}" in text, column
+
+
+def test_evaluate_reports_held_out_devices_and_simulated_offsets(imported, runner, cli):
+    args = ["user_model", "evaluate", "--folds", "2", "--holdout", "0.34"]
+    args += ["--sim-homes", "6", "--sim-days", "6"]
+    result = runner.invoke(cli, [*args, "--no-progress", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    held = found["holdout"]
+    assert held["n_devices"] == 2 and found["n_devices"] == 4  # 6 buildings: every third is held out
+    assert held["n_rows"] + found["n_rows"] == 360
+    recovery = found["recovery"]
+    assert recovery["homes"] == 6 and recovery["people"] >= 6
+    assert {row["estimate"] for row in recovery["table"]} >= {"all votes", "per device (users ignored)"}
+    names = sorted(Path(p).name for p in found["plots"])
+    assert names == ["holdout_person_curve.png", "offset_recovery.png", "person_curve.png",
+                     "personalization.png", "predicted_vs_voted.png"]  # fmt: skip
+    bad = runner.invoke(cli, ["user_model", "evaluate", "--holdout", "0.9"])
+    assert bad.exit_code == 2 and "0.9" in bad.output

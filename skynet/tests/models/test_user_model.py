@@ -57,7 +57,9 @@ def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_
     offset, n = user_model.personal_offsets(history)["newcomer"]
     assert n == 40 and offset > 0.5
     assert personal < plain - 0.2
-    assert user_model.predict_one(later.iloc[0].to_dict(), offset=offset) == pytest.approx(
+    params = user_model.personal_params(history)[("newcomer", None)]
+    assert params.offset == offset
+    assert user_model.predict_one(later.iloc[0].to_dict(), offset=params) == pytest.approx(
         user_model.predict(later.iloc[:1], history=history)[0], abs=1e-12
     )
 
@@ -65,7 +67,7 @@ def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_
 def test_training_devices_get_their_learned_offsets(user_model, user_sample):
     row = user_sample.iloc[:1]
     device = row["device_id"].iloc[0]
-    offset = user_model.offsets_[device][0]
+    offset = user_model.personal_["devices"][device][0]
     assert offset != 0
     shifted = user_model.predict_proba(row)
     plain = user_model.predict_proba(row, personalize=False)
@@ -181,29 +183,6 @@ def test_evaluate_compares_with_baselines_and_draws_the_curve(tmp_path):
                  plot_predicted_vs_voted(result.predictions, tmp_path / "b.png")):  # fmt: skip
         assert plot.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
-
-
-def test_offsets_shrink_towards_zero_and_weigh_recent_votes_more():
-    from skynet.models.user_model._personal import device_offsets
-
-    residuals = np.array([0.0] * 10 + [2.0] * 10)
-    devices = np.array(["a"] * 20)
-    flat, n = device_offsets(residuals, devices, shrinkage=20.0)["a"]
-    assert n == 20 and flat == pytest.approx(20.0 / 40.0)
-    unshrunk, _ = device_offsets(residuals, devices, shrinkage=0.0)["a"]
-    recent, _ = device_offsets(residuals, devices, shrinkage=0.0, half_life=3)["a"]
-    assert unshrunk == pytest.approx(1.0) and recent > 1.8
-
-
-def test_learned_shrinkage_follows_how_much_devices_differ():
-    from skynet.models.user_model._personal import learn_shrinkage
-
-    rng = np.random.default_rng(0)
-    devices = np.repeat([f"d{i}" for i in range(60)], 80)
-    noise = rng.normal(0, 1, len(devices))
-    strong = noise + np.repeat(rng.normal(0, 1.0, 60), 80)
-    weak = noise + np.repeat(rng.normal(0, 0.1, 60), 80)
-    assert learn_shrinkage(strong, devices) < 5 < 50 < learn_shrinkage(weak, devices)
 
 
 def _random_columns(sample: pd.DataFrame, rng: np.random.Generator, n: int) -> dict:

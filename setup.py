@@ -55,6 +55,9 @@ EXTRAS = {
         "prometheus-client>=0.20",
     ],
     "metrics": ["prometheus-client>=0.20"],
+    # distributed training and hyper-parameter search (skynet train worker, TYPE search)
+    "celery": ["celery>=5.4,<6", "kombu>=5.4,<6"],
+    "tpe": ["optuna>=4.0"],  # kind: tpe searches (Optuna's TPE sampler)
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
     # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).

@@ -113,6 +113,7 @@ def run_worker(
     on_command: Callable[[str], None] | None = None,
     controller: Any = None,
     max_skew: timedelta | None = None,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     """Run a control worker until SIGTERM / SIGINT (or, embedded, until its events are done).
 
@@ -129,6 +130,8 @@ def run_worker(
             for newer ones as they are promoted; see :mod:`skynet.api._model_watch`).
         max_skew: how far ahead of its queueing an event may be dated (default
             :data:`skynet.worker.MAX_SKEW`, 10 minutes); later ones are dead-lettered.
+        metrics_port: serve Prometheus metrics on this port (:mod:`skynet.worker._metrics`;
+            0: a free one; None: none).
 
     Returns:
         The worker's statistics (counts, latency percentiles) and the live store's description.
@@ -160,12 +163,21 @@ def run_worker(
         "worker %s: events from %s (%d partitions, shared with %d live workers), decisions to %s",
         name, masked(url), live.partitions, len(live.members()), masked(decisions_url(settings)))  # fmt: skip
     watch = _models(settings) if controller is None else None
+    make_processor: Callable[..., Processor] = Processor
+    stop_metrics = None
     try:
-        processor = Processor(controller if watch is None else watch.controller, name, devices=_devices(settings),
-                              max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
+        if metrics_port is not None:
+            from skynet.worker import serve_metrics
+
+            make_processor, stop_metrics, _ = serve_metrics(metrics_port, live)
+        processor = make_processor(controller if watch is None else watch.controller, name,
+                                   devices=_devices(settings),
+                                   max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
     except BaseException:
         if watch is not None:
             watch.close()
+        if stop_metrics is not None:
+            stop_metrics()
         raise
     options = WorkerOptions(batch=batch, lease_ms=lease_ms, heartbeat_ms=max(lease_ms // 5, 50))
     beat = None
@@ -185,6 +197,8 @@ def run_worker(
         if watch is not None:
             watch.close()
         log.close()
+        if stop_metrics is not None:
+            stop_metrics()
         if embedded:
             live.clear()  # its states are in the states file
     return {"consumer": name, **stats.summary(), "live": described}

@@ -115,9 +115,12 @@ def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: s
 )
 @click.option("--lease-ms", type=click.IntRange(100), default=5000, show_default=True,
               help="How long a silent worker keeps its partitions.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics at http://0.0.0.0:PORT/metrics [default: off].")  # fmt: skip
 def worker(
-    embedded: bool, consumer: str | None, batch: int, events, heartbeat_file: str | None, lease_ms: int
-) -> None:
+    embedded: bool, consumer: str | None, batch: int, events, heartbeat_file: str | None, lease_ms: int,
+    metrics_port: int | None,
+) -> None:  # fmt: skip
     """Consume device events, decide, emit commands; SIGTERM drains and stops.
 
     Reads the live store at storage.live_url (Redis); with --embedded it runs on an in-process
@@ -127,7 +130,8 @@ def worker(
     from skynet.api.worker import run_worker
 
     summary = run_worker(settings(), embedded=embedded, consumer=consumer, batch=batch, events=events,
-                         heartbeat_file=heartbeat_file, lease_ms=lease_ms, on_command=click.echo)  # fmt: skip
+                         heartbeat_file=heartbeat_file, lease_ms=lease_ms, on_command=click.echo,
+                         metrics_port=metrics_port)  # fmt: skip
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "live"}, default=str), err=True)
 
 

@@ -64,7 +64,9 @@ def heartbeat(live, name: str) -> dict:
 def decisions(live, log, device: str, start) -> list[dict]:
     """Queue a comfort target and three readings of a new device; its three decision documents."""
     live.append_events(device_events(device, 3, start))
-    return wait_for(lambda: (docs := log.read(device)) and len(docs) == 3 and docs, 60, f"{device}'s decisions")
+    return wait_for(
+        lambda: (docs := log.read(device)) and len(docs) == 3 and docs, 60, f"{device}'s decisions"
+    )
 
 
 def health(cli_env, monkeypatch, *args: str):
@@ -99,7 +101,9 @@ def test_health_fails_while_a_model_is_missing_and_the_newest_models_are_served_
 
     # the nightly DAG registers models (no alias yet): the worker serves the newest, unrestarted
     names = {role: register(settings_here, control_models[role]) for role in ("estimator", "comfort")}
-    served = wait_for(lambda: heartbeat(live, "w1").get("models") == names, PICKUP_S, "the new models to be served")
+    served = wait_for(
+        lambda: heartbeat(live, "w1").get("models") == names, PICKUP_S, "the new models to be served"
+    )
     assert served
     beat = heartbeat(live, "w1")
     assert beat["models_from"] == {"estimator": "newest estimation", "comfort": "newest user_model"}
@@ -125,7 +129,10 @@ def test_a_promotion_is_served_without_restart_and_a_corrupt_one_is_refused(
     docs = decisions(live, log, "d-first", T0)
     assert {d["models"]["comfort"] for d in docs} == {first} and {d["fallback"] for d in docs} == {None}
     assert docs[0]["models"]["estimator"] == estimator
-    assert docs[0]["models_from"] == {"estimator": "estimation@production", "comfort": "user_model@production"}
+    assert docs[0]["models_from"] == {
+        "estimator": "estimation@production",
+        "comfort": "user_model@production",
+    }
 
     second = register(settings_here, comfort_model(seed=2))
     promoted = time.monotonic()

@@ -32,7 +32,10 @@ def test_without_the_alias_the_newest_model_is_served_unless_worker_newest_is_of
     strict = ModelWatch(settings, Controller, newest=False, poll_s=0)
     strict.start()
     assert strict.facts()["models"] == {"estimator": None, "comfort": None}
-    assert strict.facts()["models_missing"]["comfort"] == "no user_model@production (models.worker_newest is off)"
+    assert (
+        strict.facts()["models_missing"]["comfort"]
+        == "no user_model@production (models.worker_newest is off)"
+    )
     assert strict.controller.models.comfort is None
     docs = [{"decision_id": "x"}]
     strict.stamp(docs)
@@ -46,7 +49,7 @@ def test_the_warm_up_refuses_a_model_that_cannot_decide_and_keeps_its_lines_out_
     models = small_control_models()
 
     class Broken:
-        def predict(self, frame):
+        def predict(self, frame, **options):
             raise RuntimeError("boom")
 
     caplog.set_level(logging.INFO)

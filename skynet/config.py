@@ -110,6 +110,20 @@ def _seed(value: int, where: str) -> int:
     return value
 
 
+def _alias(value: str, where: str) -> str:
+    # the registry's alias names (skynet.storage.registry.check_alias), checked when loaded
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", value):
+        raise ConfigError(f"{where}: {brief(value)} is not an alias name (a lower-case letter, then letters, "
+                          "digits, '_' or '-')")  # fmt: skip
+    return value
+
+
+def _seconds(value: int, where: str) -> int:
+    if value < 0:
+        raise ConfigError(f"{where}: must be 0 or more seconds, not {brief(value)}")
+    return value
+
+
 def _checked(check: Callable[[Any, str], Any]) -> dict[str, Any]:
     return {"check": check}
 
@@ -157,6 +171,13 @@ class Models:
     cache: str = field(default="{data_dir}/cache/models", metadata=_checked(_path))
     #: Training frames materialised as parquet (``<min>-<max>-<dates-hash>-<feature-hash>.parquet``).
     datasets: str = field(default="{data_dir}/data/processed/train", metadata=_checked(_path))
+    #: The alias the control worker serves: each model it uses is ``TYPE@worker_alias``.
+    worker_alias: str = field(default="production", metadata=_checked(_alias))
+    #: Without that alias, the worker serves the newest registered model of the type (false: no
+    #: model, so the fallback thermostat decides, and ``control health`` fails).
+    worker_newest: bool = True
+    #: Seconds between the worker's looks at the registry for a promoted model (0: at start only).
+    worker_poll_s: int = field(default=30, metadata=_checked(_seconds))
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,17 @@ def send_event(device_id: str, kind: str, extra: tuple[str, ...], event_id: str 
 @click.option(
     "--max-age", type=float, default=15.0, show_default=True, help="Seconds before a heartbeat file is stale."
 )
-def health(consumer: str | None, heartbeat_file: str | None, max_age: float) -> None:
-    """Exit 0 when control workers are alive (their heartbeats), 1 otherwise; print them as JSON."""
+@click.option("--allow-fallback", is_flag=True,
+              help="Healthy even when a model is missing and the fallback thermostat decides.")  # fmt: skip
+def health(consumer: str | None, heartbeat_file: str | None, max_age: float, allow_fallback: bool) -> None:
+    """Exit 0 when control workers are alive (their heartbeats) and have their models, 1 otherwise;
+    print them as JSON (and, unhealthy, why on stderr)."""
     from skynet.api.worker import worker_health
 
-    result = worker_health(settings(), consumer=consumer, heartbeat_file=heartbeat_file, max_age=max_age)
+    result = worker_health(settings(), consumer=consumer, heartbeat_file=heartbeat_file, max_age=max_age,
+                           allow_fallback=allow_fallback)  # fmt: skip
     echo_json(result)
     if not result["healthy"]:
+        if result.get("problem"):
+            click.echo(f"unhealthy: {result['problem']}", err=True)
         click.get_current_context().exit(1)

@@ -24,6 +24,7 @@ from skynet.worker._events import (
 )
 from skynet.worker._loop import Worker, WorkerOptions, WorkerStats, assigned_partitions
 from skynet.worker._metrics import MeteredProcessor, WorkerMetrics, serve_metrics
+from skynet.worker._models import ModelsProvider
 from skynet.worker._process import MAX_SKEW, BatchResult, Processor
 from skynet.worker._state import DeviceState
 
@@ -31,6 +32,7 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "WorkerStats",
+    "ModelsProvider",
     "Processor",
     "BatchResult",
     "DeviceState",

@@ -133,6 +133,10 @@ class Processor:
             self._known[device_id] = self._devices(device_id)
         return self._known[device_id]
 
+    def use(self, controller: Any) -> None:
+        """Decide with ``controller`` from the next batch on (the worker swaps models between batches)."""
+        self.controller = controller
+
     def process(
         self, entries: Sequence[Entry], stored: Mapping[str, str | DeviceState | None]
     ) -> BatchResult:

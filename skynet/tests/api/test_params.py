@@ -11,8 +11,8 @@ from skynet.errors import DataError
 def test_pairs_and_files_are_read_as_yaml_values_and_pairs_win(tmp_path):
     path = tmp_path / "params.yml"
     path.write_text("learning_rate: 0.2\nmax_iter: 50\nmonotonic: false\n")
-    params = parse_params("user_model", ["learning_rate=0.05", "shrinkage=auto"], path)
-    assert params == {"learning_rate": 0.05, "max_iter": 50, "monotonic": False, "shrinkage": "auto"}
+    params = parse_params("user_model", ["learning_rate=0.05", "personal=offset"], path)
+    assert params == {"learning_rate": 0.05, "max_iter": 50, "monotonic": False, "personal": "offset"}
     assert parse_params("estimation", ["hidden=[32, 16]", "epochs=3"]) == {"hidden": [32, 16], "epochs": 3}
 
 

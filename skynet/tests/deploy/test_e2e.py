@@ -10,8 +10,6 @@ import json
 import os
 import pwd
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,10 @@ import pytest
 from skynet.deploy import LocalHost, SSHHost, open_build_store
 from skynet.deploy._host import as_user, q
 from skynet.tests.deploy.conftest import REPO, ROOT_NAME, SERVICE_USER, make_fake_pex, write_inventory
+from skynet.tests.deploy.conftest import fab_ok as _ok
+from skynet.tests.deploy.conftest import run_fab as _fab
 
 pytestmark = pytest.mark.integration
-
-
-def _fab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    fab = Path(sys.executable).with_name("fab")
-    cmd = [str(fab)] if fab.exists() else [sys.executable, "-m", "fabric"]
-    return subprocess.run([*cmd, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-
-
-def _ok(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 0, f"fab exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stderr
 
 
 @pytest.fixture

@@ -192,7 +192,17 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd, tmp_path):
 
     _ok(_fab(env, "staging", "pred", "clean", "--n-keep", "1"))
     assert sorted(p.name for p in (service / "releases").iterdir()) == ["0.1.0-b101", "0.1.0-b104"]
-    assert not (root / "shared/pex/0.1.0-b102.pex").exists() and pex.exists()
+    # the REST service skipped the fake builds 103 and 104 (no `skynet serve`): its current (101)
+    # and previous (102) releases stay, so the shared PEX of 102 is still in use and stays
+    assert sorted(p.name for p in (root / "services/serve/releases").iterdir()) == [
+        "0.1.0-b101",
+        "0.1.0-b102",
+    ]
+    assert sorted(p.name for p in (root / "shared/pex").glob("*.pex")) == [
+        "0.1.0-b101.pex",
+        "0.1.0-b102.pex",
+        "0.1.0-b104.pex",
+    ]
 
     _ok(_fab(env, "staging", "pred", "remove-extracted-pex-artifacts"))
     again = host.run(

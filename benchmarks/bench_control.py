@@ -121,8 +121,8 @@ class RulesOnly:
     def __init__(self, config: ControlConfig) -> None:
         self.config = config
 
-    def decide(self, context, target, appliance, state, now, safety=None):
-        return decide_by_rules(context, target, appliance, state, self.config, now, safety)
+    def decide_many(self, requests):
+        return [decide_by_rules(request, self.config) for request in requests]
 
 
 def controllers(estimator: object, comfort: object) -> dict[str, object]:

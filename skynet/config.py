@@ -5,6 +5,11 @@ setup under ``general.data_dir`` (a SQLite database and a local model store), so
 a server. Every key ``section.key`` can be overridden by ``SKYNET_<SECTION>_<KEY>``, for
 example ``SKYNET_STORAGE_URL=postgresql+psycopg://...``. Values are validated when loaded; a
 wrong key or type is a :class:`~skynet.errors.ConfigError` that names it and where it came from.
+
+The ``control`` section is :class:`ControlConfig`, the knobs of skynet's controller (the
+trade-off's weights, the fallback thermostat, the safety rules): what ``skynet control decide``,
+the control worker and ``skynet control evaluate`` use. Lists are YAML lists, or comma-separated
+in the environment (``SKYNET_CONTROL_COMFORT_BAND=21,26``).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
+from skynet.domain import Fan, Mode
 from skynet.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "masked"]
+__all__ = ["Settings", "ControlConfig", "load_settings", "masked"]
 
 ENV_PREFIX = "SKYNET_"
 CONFIG_ENV = "SKYNET_CONFIG"
@@ -58,12 +64,109 @@ class Models:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """Knobs of the optimizer, the fallback thermostat and the safety rules (the ``control:`` section).
+
+    Costs are in "comfort units": a predicted feedback of ±1 held over the horizon costs 1.
+    """
+
+    # candidates
+    modes: tuple[str, ...] = ("cool", "heat", "dry", "fan")
+    #: Set-point grid (K). A 1 K grid made the set point cycle (26 <-> 27 °C every hour or two)
+    #: where the room would settle in between; the units take 0.5 K.
+    set_temperature_step: float = 0.5
+    fans: tuple[str, ...] = ("auto", "low", "medium", "high")
+    #: Whether a running unit may get a command that changes only its fan speed (False: the fan
+    #: changes with the set point or the mode, in the same command; fan-only changes were half of
+    #: skynet's commands in the closed-loop evaluation, and each command beeps).
+    fan_alone: bool = False
+    #: Horizons (minutes) of the forecast the cost averages over.
+    horizons: tuple[int, ...] = (15, 30, 60)
+    # cost
+    energy_weight: float = 0.05  # per kelvin the AC holds the room away from where it drifts off
+    fan_cost: tuple[float, ...] = (0.02, 0.01, 0.02, 0.04)  # by fan code: auto, low, medium, high
+    running_cost: float = 0.03  # any running AC (indoor fan, standby, the chance it starts cooling)
+    switch_penalty: float = 0.3  # any command (it beeps in someone's living room)
+    power_switch_penalty: float = 0.15  # more for switching on
+    mode_switch_penalty: float = 0.15  # more for another mode of a running unit
+    repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
+    #: A setting younger than ``dwell_minutes`` counts as up to ``dwell_weight`` more recent
+    #: commands (falling linearly with its age): sensor readings swing with the compressor.
+    dwell_minutes: float = 90.0
+    dwell_weight: float = 4.0
+    empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
+    comfort_weight: float = 2.0  # per (feedback beyond the dead band)²
+    comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing
+    #: Comfort offset added in the night period (local 22:00–07:00) to a device's personal offset
+    #: (:class:`skynet.control.Personalizer`): sleepers (0.8 met under bedding) feel cooler than
+    #: the awake people whose votes the comfort model and the night offsets learn from, and
+    #: hardly ever vote themselves.
+    night_offset: float = -0.6
+    target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
+    humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
+    band_weight: float = 10.0  # per kelvin² outside the away / empty-home band
+    #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target (an
+    #: empty home may drift warmer: cooling it for nobody cost 10 % of the energy in the
+    #: closed-loop evaluation; the pull-down when someone comes home costs less).
+    away_band: tuple[float, float] = (16.0, 30.0)
+    empty_band: tuple[float, float] = (16.0, 32.0)
+    #: Forecasts outside this band cost as outside a band even when the comfort model is calm
+    #: about them (comfort target, someone home): the model is not asked to extrapolate, and
+    #: the room stays under the top of ``comfort_band`` (what the degree-hours of
+    #: ``skynet control evaluate`` count), whatever the personal model says.
+    occupied_band: tuple[float, float] = (19.0, 26.0)
+    # fallback thermostat (also the comfort-band baseline of `skynet control evaluate`)
+    comfort_band: tuple[float, float] = (21.0, 26.0)
+    hysteresis: float = 0.5
+    # model time budgets (seconds); a slower call is discarded and the fallback decides
+    estimator_budget: float = 0.25
+    comfort_budget: float = 0.25
+    # safety
+    min_set_temperature: float = 16.0
+    max_set_temperature: float = 30.0
+    min_off_seconds: float = 180.0
+    min_on_seconds: float = 300.0
+    max_commands_per_hour: int = 6
+
+    def __post_init__(self) -> None:
+        for name, kind in (("mode", Mode), ("fan", Fan)):
+            for value in getattr(self, f"{name}s"):
+                if not isinstance(value, str) or value.upper() not in kind.__members__:
+                    known = ", ".join(m.label for m in kind)
+                    raise ConfigError(f"control: unknown {name} {value!r} (known: {known})")
+        if not self.horizons or self.set_temperature_step <= 0 or self.max_commands_per_hour < 1:
+            raise ConfigError(
+                "control: need horizons, a positive set-temperature step and >= 1 command per hour"
+            )
+        if self.min_set_temperature > self.max_set_temperature:
+            raise ConfigError("control: min_set_temperature is above max_set_temperature")
+        for name in ("away_band", "empty_band", "occupied_band", "comfort_band"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ConfigError(f"control: {name} {low:g}-{high:g} is upside down")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ControlConfig:
+        """Build from a mapping (lists become tuples, values are checked as the settings check them).
+
+        Raises:
+            ConfigError: an unknown key or a wrong value.
+        """
+        hints = get_type_hints(cls)
+        unknown = sorted(set(values) - set(hints))
+        if unknown:
+            raise ConfigError(f"control: unknown setting {unknown[0]!r}")
+        return cls(**{k: _coerce(v, hints[k], f"control.{k}") for k, v in values.items()})
+
+
+@dataclass(frozen=True)
 class Settings:
     """The effective configuration."""
 
     general: General = field(default_factory=General)
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
+    control: ControlConfig = field(default_factory=ControlConfig)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
 
@@ -87,7 +190,17 @@ _SECTIONS = {f.name: f for f in fields(Settings) if f.name != "source"}
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
-    if kind is bool:
+    if get_origin(kind) is tuple:
+        return _coerce_tuple(value, kind, where)
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    elif kind is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -106,6 +219,22 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {type_name}, got {value!r}")
 
 
+def _coerce_tuple(value: Any, kind: Any, where: str) -> tuple[Any, ...]:
+    """A YAML list, or a comma-separated string (environment), as the tuple ``kind`` declares."""
+    args = get_args(kind)
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        items = [args[0]] * len(value)
+    elif len(value) != len(args):
+        raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
+    else:
+        items = list(args)
+    return tuple(_coerce(v, k, where) for v, k in zip(value, items, strict=True))
+
+
 def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -> Settings:
     if section not in _SECTIONS:
         raise ConfigError(f"{where}: unknown section {section!r} (known: {', '.join(_SECTIONS)})")
@@ -114,7 +243,12 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     if key not in hints:
         known = ", ".join(f.name for f in fields(current))
         raise ConfigError(f"{where}: unknown key {section}.{key} (known in {section}: {known})")
-    return replace(settings, **{section: replace(current, **{key: _coerce(value, hints[key], where)})})
+    try:
+        changed = replace(current, **{key: _coerce(value, hints[key], where)})
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None
+    return replace(settings, **{section: changed})
 
 
 def load_settings(

@@ -2,7 +2,7 @@
 
 - :func:`decide` reads a device's newest readings, weather, control target, AC state and
   votes from the record store and the newest models from the model store, and runs one
-  :func:`skynet.control.decide`.
+  :func:`skynet.control.decide` with the settings' ``control:`` section.
 - :func:`evaluate` runs skynet's controller, a fixed 24 °C cooling thermostat and the
   comfort-band thermostat against the same simulated homes (:func:`skynet.control.closed_loop`)
   and writes a report folder (table as JSON, PNG plots) under ``models.reports``. Models come
@@ -69,6 +69,7 @@ def decide(
         StorageError: the store failed.
     """
     from skynet import control
+    from skynet.control._features import in_force
 
     with open_records(settings) as store:
         device = next(iter(store.read(Device, device_id)), None)
@@ -85,16 +86,17 @@ def decide(
             iter(store.read(ControlTarget, device_id, end=now + _US, limit=1, newest_first=True)), None
         )
         states = store.read(ApplianceState, device_id, now - timedelta(hours=2), now + _US)
-        state = states[-1] if states else next(
-            iter(store.read(ApplianceState, device_id, end=now + _US, limit=1, newest_first=True)), None)  # fmt: skip
+        if not states:
+            states = store.read(ApplianceState, device_id, end=now + _US, limit=1, newest_first=True)
     models, notes = load_models(settings)
-    offset = _personal_offset(settings, models["comfort"], device_id, now)
-    context = control.build_context(readings, weather, device=device, comfort_offset=offset)
+    config = config or settings.control
+    context = control.build_context(readings, weather, device=device)
+    offset = _personal_offset(settings, models["comfort"], device_id, device, context.hour, now, config)
+    context.comfort_offset = offset
+    state = in_force(states)
     safety = control.SafetyState.from_history(states, now)
-    config = config or control.ControlConfig()
-    context.comfort_offset = offset = control.live_offset(offset, context.hour, config.night_offset)
-    decision = control.decide(context, target, control.Appliance.from_device(device), state,
-                              control.Models(models["estimator"], models["comfort"]), config, now, safety)  # fmt: skip
+    request = control.Request(context, target, control.Appliance.from_device(device), state, now, safety)
+    decision = control.decide(request, control.Models(models["estimator"], models["comfort"]), config)
     out = decision.to_dict()
     out["models"] = notes
     out["context"] = {"temperature": context.temperature, "humidity": context.humidity,
@@ -104,17 +106,25 @@ def decide(
     return out
 
 
-def _personal_offset(settings: Settings, comfort: Any, device_id: str, now: datetime) -> float | None:
-    """The device's personal comfort offset from its stored votes (None: no votes or no model)."""
+def _personal_offset(settings: Settings, comfort: Any, device_id: str, device: Device | None, hour: float,
+                     now: datetime, config: Any) -> float | None:  # fmt: skip
+    """The device's personal comfort offset at local ``hour`` from its stored votes (the
+    :class:`skynet.control.Personalizer` of the worker and the closed loop; None: no model)."""
     if comfort is None or not hasattr(comfort, "personal_offsets"):
         return None
-    from skynet.api.data import device_history
+    import pandas as pd
 
+    from skynet.api.data import device_history
+    from skynet.control import Personalizer, local_hour
+
+    zone = device.timezone if device is not None else None
+    personalizer = Personalizer(comfort, config.night_offset, pool=False)
     history = device_history(settings, device_id, end=now + _US)
-    if history.empty:
-        return None
-    found = comfort.personal_offsets(history).get(device_id)
-    return None if found is None else round(float(found[0]), 4)
+    if not history.empty:
+        stamps = pd.to_datetime(history["timestamp"]).dt.to_pydatetime()
+        personalizer.learn(history.assign(hour=[local_hour(t, zone) for t in stamps]))
+    found = personalizer.offset(device_id, hour)
+    return None if found is None else round(float(found), 4)
 
 
 def _state_text(state: ApplianceState) -> str:
@@ -212,6 +222,7 @@ def evaluate(
     building: str = "apartment-midrise",
     weather: str = "miami",
     start: Any = None,
+    cache: bool = True,
 ) -> dict[str, Any]:
     """Closed-loop evaluation of skynet's controller against two thermostats on simulated homes.
 
@@ -225,7 +236,7 @@ def evaluate(
             "always" (train on simulated homes) or "never" (store only; missing: fallback).
         train_devices, train_days: the simulated homes (seed + 1000) models are trained on.
         plot_devices, plot_days: how many homes and days the PNG plots show.
-        config: a :class:`skynet.control.ControlConfig` (default settings otherwise).
+        config: a :class:`skynet.control.ControlConfig` (default: the settings' ``control:`` section).
         progress: progress bars on stderr.
         engine: "builtin" (skynet's simulator) or "energyplus": the thermostat-controlled zones of
             ``building`` under ``weather`` from local day ``start`` (default July 15) for
@@ -234,6 +245,8 @@ def evaluate(
             ``climate`` also labels the EnergyPlus homes); see
             :class:`skynet.sim.energyplus.EnergyPlusHomes`. Models trained here learn the
             building from an EnergyPlus run of the ``train_days`` days before ``start``.
+        cache: keep models trained here under ``{data_dir}/cache/control-models`` and reuse them
+            for the same training homes (:func:`skynet.api._control_train.cached_models`).
 
     Returns:
         ``table`` (one row per controller), ``models`` (where they came from), ``report``
@@ -249,21 +262,25 @@ def evaluate(
     if engine not in ("builtin", "energyplus"):
         raise DataError(f"engine must be builtin or energyplus, got {engine!r}")
     started = time.perf_counter()
-    config = config or control.ControlConfig()
+    config = config or settings.control
     if engine == "energyplus":
         make_fleet, start = _energyplus_homes(building, weather, start, days, seed, climate)
         make_fleet()  # a bad building, city or date fails here, before any training
     models, notes = load_models(settings) if train != "always" else ({"estimator": None, "comfort": None}, {})
     if train != "never" and (models["estimator"] is None or models["comfort"] is None):
-        if engine == "energyplus":
-            from skynet.api._control_train import train_on_energyplus
+        from skynet.api._control_train import cached_models, train_on_energyplus
 
-            trained = train_on_energyplus(building, weather, start, int(round(train_days)), seed + 1000, climate,
-                                          train_devices, train_days, progress)  # fmt: skip
+        folder = settings.data_dir / "cache" / "control-models" if cache else None
+        key = {"engine": engine, "climate": climate, "seed": seed + 1000, "devices": train_devices,
+               "days": train_days, "weather_file": _file_key(weather_file)}  # fmt: skip
+        if engine == "energyplus":
+            key.update(building=_file_key(building), weather=_file_key(weather), start=str(start))
+            trained = cached_models(folder, key, lambda: train_on_energyplus(
+                building, weather, start, int(round(train_days)), seed + 1000, climate, train_devices, train_days,
+                progress))  # fmt: skip
         else:
-            trained = train_on_simulation(
-                climate, seed + 1000, train_devices, train_days, weather_file, progress
-            )
+            trained = cached_models(folder, key, lambda: train_on_simulation(
+                climate, seed + 1000, train_devices, train_days, weather_file, progress))  # fmt: skip
         for role in ("estimator", "comfort"):
             if models[role] is None:
                 models[role], notes[role] = trained[role], trained["note"]
@@ -311,6 +328,14 @@ def evaluate(
     return out
 
 
+def _file_key(name: Any) -> Any:
+    """A name as a cache key: a file's path, size and time of change; anything else as it is."""
+    if name is None or not Path(str(name)).is_file():
+        return None if name is None else str(name)
+    stat = Path(str(name)).stat()
+    return [str(Path(str(name)).resolve()), stat.st_size, stat.st_mtime_ns]
+
+
 def _energyplus_homes(building: str, weather: str, start: Any, days: float, seed: int,
                       climate: str) -> tuple[Any, Any]:  # fmt: skip
     """A factory of identical EnergyPlus homes, and the start day it uses."""
@@ -330,21 +355,18 @@ def _energyplus_homes(building: str, weather: str, start: Any, days: float, seed
 
 def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple, plot_devices: int,
                  reference: str, progress: bool, days: float) -> Any:  # fmt: skip
-    """Run the closed loop under a progress bar, logging each cause of fallback once.
+    """Run the closed loop under a progress bar; then one line per cause of fallback with its count.
 
-    Thousands of decisions may fall back for the same reason (no model, a slow machine): the
-    first of each cause is logged as it happens, the rest are counted, and one line per cause
-    with its count closes the run (the decisions count them too: the report shows them).
+    Thousands of decisions may fall back for the same reason (no model, a slow machine): each
+    controller counts its decisions' typed fallbacks and logs the first of each kind as it
+    happens (:class:`skynet.control.DevicePolicy`); the counts close the run (the report shows
+    them too).
     """
     from tqdm import tqdm
-
-    from skynet.control import DevicePolicy
 
     total = len(policies) * int(round(days * 1440))
     bars: dict[str, int] = {}
     log = logging.getLogger("skynet.control")
-    once = _OncePerCause(DevicePolicy.fallback_kind)
-    log.addFilter(once)
     try:
         with tqdm(
             total=total, unit="min", desc="closed loop", disable=None if progress else True, leave=False
@@ -357,25 +379,10 @@ def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple,
 
             return closed_loop(make_fleet, policies, band, plot_devices, reference, advance)
     finally:
-        log.removeFilter(once)
-        for cause, count in once.counts.items():
-            if count > 1:
-                log.warning("control fallback (%s): %d decisions in this evaluation", cause, count)
-
-
-class _OncePerCause(logging.Filter):
-    """Lets the first fallback warning of each cause through and counts them all."""
-
-    def __init__(self, kind: Any) -> None:
-        super().__init__()
-        self.kind, self.counts = kind, {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.WARNING or not record.args:
-            return True
-        cause = self.kind(str(record.args[-1]))
-        self.counts[cause] = self.counts.get(cause, 0) + 1
-        return self.counts[cause] == 1
+        for policy in policies.values():
+            for cause, count in getattr(policy, "fallbacks", {}).items():
+                if count > 1:
+                    log.warning("control fallback (%s): %d decisions in this evaluation", cause, count)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:

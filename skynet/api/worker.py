@@ -70,7 +70,8 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _controller(settings: Settings) -> Any:
-    """The controller with the newest models of the model store (the fallback thermostat without them)."""
+    """The controller with the newest models of the model store (the fallback thermostat without
+    them) and the settings' ``control:`` section."""
     import logging
 
     from skynet.api.control import load_models
@@ -78,7 +79,7 @@ def _controller(settings: Settings) -> Any:
 
     models, notes = load_models(settings)
     logging.getLogger("skynet.worker").info("worker models: %s", notes)
-    return Controller(models["estimator"], models["comfort"])
+    return Controller(models["estimator"], models["comfort"], settings.control)
 
 
 def _devices(settings: Settings) -> Callable[[str], Any]:

@@ -32,25 +32,25 @@ from datetime import datetime
 
 import numpy as np
 
-from skynet.control._types import ControlConfig
-from skynet.domain import AC_MODES, ApplianceState
+from skynet.config import ControlConfig
+from skynet.control._candidates import Candidates, Setting
+from skynet.domain import ApplianceState, Mode
 
 __all__ = ["costs", "dwell", "LATENT_K_PER_RH"]
 
-_COOL, _HEAT, _DRY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "auto"))
 #: Sensible-heat equivalent of removing 1 %RH near 25 °C (1 g/kg ≈ 2.5 K ≈ 4.8 %RH).
 LATENT_K_PER_RH = 0.5
 
 
 def costs(
-    cands: np.ndarray,
+    cands: Candidates,
     temperature: np.ndarray,
     humidity: np.ndarray,
     feedback: np.ndarray | None,
     target_mode: str,
     target_value: float | None,
     band: tuple[float, float] | None,
-    current_row: np.ndarray | None,
+    current: Setting | None,
     config: ControlConfig,
     recent_commands: float = 0,
     switch_share: float = 1.0,
@@ -58,13 +58,13 @@ def costs(
     """Cost terms of every candidate; ``total`` sums them.
 
     Args:
-        cands: candidates ``(n, 4)``; row 0 is "off".
+        cands: the candidates; row 0 is "off".
         temperature, humidity: forecasts ``(n, horizons)``.
         feedback: predicted feedback ``(n, horizons)`` (comfort target only).
         target_mode: comfort, temperature, humidity or away.
         target_value: the temperature / humidity target.
         band: the band to stay in (away, empty home), or None.
-        current_row: the current state as a candidate row (None: unknown).
+        current: the current setting (None: unknown).
         config: the weights.
         recent_commands: commands sent to the device in the last hour (each makes the next
             change dearer: the switching penalties are multiplied by
@@ -72,7 +72,7 @@ def costs(
         switch_share: share of the switching penalties that applies (an empty home hears no beep).
     """
     n = len(cands)
-    on = cands[:, 0] > 0.5
+    on = cands.power
     out: dict[str, np.ndarray] = {}
     if feedback is not None:
         beyond = np.maximum(np.abs(feedback) - config.comfort_deadband, 0.0)
@@ -86,17 +86,15 @@ def costs(
         outside = np.maximum(last - band[1], 0.0) + np.maximum(band[0] - last, 0.0)
         out["band"] = config.band_weight * outside**2
     held = _held(cands, temperature, humidity)
-    fan_cost = np.asarray(config.fan_cost, dtype=float)[
-        cands[:, 3].astype(int).clip(0, len(config.fan_cost) - 1)
-    ]
+    fan_cost = np.asarray(config.fan_cost, dtype=float)[cands.fan.clip(0, len(config.fan_cost) - 1)]
     out["energy"] = np.where(on, config.energy_weight * held + config.running_cost + fan_cost, 0.0)
     scale = switch_share * (1.0 + config.repeat_factor * recent_commands)
-    out["switch"] = scale * _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
+    out["switch"] = scale * _switching(cands, current, config) if current is not None else np.zeros(n)
     out["total"] = sum(out.values())
     return out
 
 
-def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
+def _held(cands: Candidates, temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
     """Kelvin (mean over the horizons) each candidate holds the room from its drift with the AC off.
 
     Cooling holds the room at its set point, or at the coldest any candidate of its mode
@@ -104,10 +102,12 @@ def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> n
     point, not the candidate's own forecast, measures it: a command that starts now reaches
     its set point later than the one in force, which would otherwise look cheaper each time.
     """
-    on, mode, tset = cands[:, 0] > 0.5, cands[:, 1].astype(int), cands[:, 2:3]
+    on, mode, tset = cands.power, cands.mode, cands.set_temperature[:, None]
     drift = temperature[0][None, :]
-    cooling = on & ((mode == _COOL) | (mode == _DRY) | ((mode == _AUTO) & (tset[:, 0] < drift[0, 0])))
-    heating = on & ((mode == _HEAT) | ((mode == _AUTO) & ~cooling))
+    cooling = on & (
+        (mode == Mode.COOL) | (mode == Mode.DRY) | ((mode == Mode.AUTO) & (tset[:, 0] < drift[0, 0]))
+    )
+    heating = on & ((mode == Mode.HEAT) | ((mode == Mode.AUTO) & ~cooling))
     floor = np.repeat(drift, len(cands), axis=0)  # per candidate: the coldest its mode reaches
     ceiling = floor.copy()
     for code in np.unique(mode[cooling | heating]):
@@ -120,20 +120,20 @@ def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> n
     return (held + latent).mean(axis=1)
 
 
-def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) -> np.ndarray:
-    on, was_on = cands[:, 0] > 0.5, current[0] > 0.5
+def _switching(cands: Candidates, current: Setting, config: ControlConfig) -> np.ndarray:
+    on, was_on = cands.power, current.power
     if was_on:
         same = (
             on
-            & (cands[:, 1] == current[1])
-            & (np.abs(cands[:, 2] - current[2]) < 0.25)
-            & (cands[:, 3] == current[3])
+            & (cands.mode == current.mode)
+            & (np.abs(cands.set_temperature - current.set_temperature) < 0.25)
+            & (cands.fan == current.fan)
         )
     else:
         same = ~on
     penalty = config.switch_penalty + np.where(on & ~was_on, config.power_switch_penalty, 0.0)
     if was_on:  # another running mode (cool <-> dry <-> fan): the room's behaviour changes most
-        penalty = penalty + np.where(on & (cands[:, 1] != current[1]), config.mode_switch_penalty, 0.0)
+        penalty = penalty + np.where(on & (cands.mode != current.mode), config.mode_switch_penalty, 0.0)
     return np.where(same, 0.0, penalty)
 
 
@@ -146,15 +146,3 @@ def dwell(state: ApplianceState | None, now: datetime, config: ControlConfig) ->
         return 0.0
     age = (now - state.timestamp).total_seconds() / 60.0
     return config.dwell_weight * max(0.0, 1.0 - age / config.dwell_minutes)
-
-
-def current_row(
-    state: ApplianceState | None, mode_code: dict[str, int], fan_code: dict[str, int]
-) -> np.ndarray | None:
-    """The current state as a candidate row (None when unknown)."""
-    if state is None:
-        return None
-    if not state.power:
-        return np.array([0.0, 0.0, np.nan, 0.0])
-    tset = state.set_temperature if state.set_temperature is not None else np.nan
-    return np.array([1.0, mode_code.get(state.mode or "", -1), tset, fan_code.get(state.fan or "", -1)])

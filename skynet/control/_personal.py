@@ -14,13 +14,18 @@ offset, not zero (the model's shrinkage pulls towards zero, which would keep a b
 fleet shows); a device with no vote in a period gets the pooled offset. :func:`offset_for`
 may add a fixed night offset (``ControlConfig.night_offset``): people asleep hardly ever vote,
 so a night period's votes are those of people still up, who feel warmer than sleepers.
+
+:class:`Personalizer` is the one personalization of skynet: the closed-loop evaluation, the
+control worker and ``skynet control decide`` all use it. Its interface is two calls —
+``learn(votes)`` and ``offset(device_id, hour)`` — so another model (per person, with a
+temperature slope) can take its place without touching the callers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["period_of_day", "personal_offsets", "offset_for", "live_offset", "NIGHT"]
+__all__ = ["Personalizer", "period_of_day", "personal_offsets", "offset_for", "NIGHT"]
 
 #: The pseudo-device of the pooled offsets.
 ALL = "*"
@@ -80,10 +85,39 @@ def offset_for(
     return found
 
 
-def live_offset(offset: float | None, hour: float, night: float) -> float | None:
-    """A device's one personal ``offset`` (None: none known) for a decision at local ``hour``:
-    plus ``night`` in the night period, as :func:`offset_for` gives the closed loop. The worker
-    and ``skynet control decide`` keep one offset per device, not one per period."""
-    if period_of_day(hour) == "night" and night:
-        return (offset or 0.0) + night
-    return offset
+class Personalizer:
+    """Personal comfort offsets by device and period of the day, learned from votes.
+
+    Args:
+        model: a comfort model with ``personal_offsets(frame)`` (the shrunken mean of a device's
+            votes above its prediction, :meth:`skynet.models.user_model.UserModel.personal_offsets`).
+        night_offset: added in the night period (``ControlConfig.night_offset``).
+        pool: pool the votes of every device :meth:`learn` sees at once (the closed loop sees
+            the whole fleet's); False: each device's own votes, shrunk towards zero (the worker
+            and ``skynet control decide`` see one device at a time).
+    """
+
+    def __init__(self, model: Any, night_offset: float = 0.0, pool: bool = True) -> None:
+        self.model, self.night_offset, self.pool = model, night_offset, pool
+        self.offsets: dict[tuple[str, str], float] = {}
+
+    def learn(self, votes: Any) -> None:
+        """Learn from votes (``device_id``, ``value``, local ``hour``, the comfort columns; see
+        :func:`skynet.control._features.vote_row`). With ``pool`` the offsets are replaced by
+        those of these votes; otherwise the offsets of their devices are."""
+        found = personal_offsets(self.model, votes, pool=self.pool)
+        if self.pool:
+            self.offsets = found
+            return
+        devices = set(votes["device_id"].astype(str)) if len(votes) else set()
+        self.offsets = {k: v for k, v in self.offsets.items() if k[0] not in devices}
+        self.offsets.update(found)
+
+    def knows(self, device_id: str) -> bool:
+        """Whether votes of ``device_id`` were learned."""
+        return any(key[0] == device_id for key in self.offsets)
+
+    def offset(self, device_id: str, hour: float, night: bool = True) -> float | None:
+        """The personal offset of ``device_id`` at local ``hour`` (None: nothing known); with
+        ``night``, plus the night offset in the night period (what a decision uses)."""
+        return offset_for(self.offsets, device_id, hour, self.night_offset if night else 0.0)

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from skynet.domain import Fan, Mode
 from skynet.errors import DataError
 from skynet.sim import _kernel as kern
-from skynet.sim._ac import FAN, MODE, air_speed, outdoor_limits, sample_ac
+from skynet.sim._ac import COOL, HEAT, air_speed, outdoor_limits, sample_ac
 from skynet.sim._climate import CLIMATES, Location, WeatherSeries, local_clock, read_epw
 from skynet.sim._observation import Commands, Observation
 from skynet.sim._occupants import (
@@ -171,7 +172,7 @@ class Fleet:
         self._x = np.zeros((len(kern.STATE), n))
         self._x[kern.X_TAIR], self._x[kern.X_TMASS], self._x[kern.X_W] = t0, t0, w0
         self._x[kern.X_TIMER], self._x[kern.X_AUTO] = 10_000.0, 1.0
-        self._set(np.zeros(n, dtype=bool), np.where(self.warm, MODE["cool"], MODE["heat"]),
+        self._set(np.zeros(n, dtype=bool), np.where(self.warm, COOL, HEAT),
                   np.array([h.pref_cool if w else h.pref_heat for h, w in zip(hh, self.warm, strict=True)]),
                   np.array([h.pref_fan for h in hh]))  # fmt: skip
         self.target_mode = np.full(n, TARGET["comfort"], dtype=np.int64)
@@ -340,9 +341,9 @@ class Fleet:
                     np.round(np.asarray(commands.set_temperature, dtype=float) * 2) / 2, 16.0, 30.0
                 )
                 self._set(np.where(sel, commands.power, self.power),
-                          np.where(sel, np.clip(commands.mode, 0, len(MODE) - 1), self.mode),
+                          np.where(sel, np.clip(commands.mode, 0, len(Mode) - 1), self.mode),
                           np.where(sel, tset, self.set_temperature),
-                          np.where(sel, np.clip(commands.fan, 0, len(FAN) - 1), self.fan))  # fmt: skip
+                          np.where(sel, np.clip(commands.fan, 0, len(Fan) - 1), self.fan))  # fmt: skip
                 origin = np.zeros(self.n, dtype=np.int8) if origin is None else origin
                 origin[sel] = 1
         self._feedback, self._user_changed = self._none, self._false

@@ -7,9 +7,12 @@ worker loop (:mod:`skynet.worker._loop`) logs the documents and commits the rest
 
 Each event is applied once per device: its id is remembered in the device's state, so a
 redelivered or re-sent event is acknowledged without effect. A reading or a target change
-makes the controller decide; the decision's command (if any) becomes the AC's known state,
-and its safety state is kept. An event that is malformed, delivered too often (a worker may
-have died on it) or whose decision fails goes to the dead letters; nothing stops the batch.
+makes the controller decide (a :class:`skynet.control.Request`, decided in rounds through
+``controller.decide_many``); the decision's command (if any) becomes the AC's known state,
+and its safety state is kept. A vote personalizes the device's comfort through the controller's
+:class:`skynet.control.Personalizer` (the one the closed loop and ``skynet control decide``
+use), by period of the day. An event that is malformed, delivered too often (a worker may have
+died on it) or whose decision fails goes to the dead letters; nothing stops the batch.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from skynet.domain import Device
+from skynet.domain import Device, Fan
 from skynet.errors import DataError
 from skynet.storage.live import Entry
 from skynet.worker._events import DECIDING, parse_event
@@ -101,6 +104,12 @@ class Processor:
         self.max_deliveries = max_deliveries
         self._devices = devices
         self._known: dict[str, Device | None] = {}
+        comfort = getattr(getattr(controller, "models", None), "comfort", None)
+        night = controller.config.night_offset if hasattr(controller, "config") else 0.0
+        #: personal offsets of the devices seen (learned again from a device's kept votes after a restart)
+        self.personalizer = (
+            control.Personalizer(comfort, night, pool=False) if hasattr(comfort, "personal_offsets") else None
+        )
 
     def _device(self, device_id: str) -> Device | None:
         if self._devices is None:
@@ -153,10 +162,13 @@ class Processor:
                 out.duplicates += 1
                 continue
             at = event.time or entry_time(entry) or datetime.now(UTC).replace(tzinfo=None)
+            before = state.appliance
             state.apply(event, event_id, at)
             if event.type == "appliance":
+                state.appliance = self._since(before, state.appliance)
                 state.safety = self._safety(state).observe(state.appliance).to_dict()
             if event.type == "feedback":
+                self._air_speed(state)
                 self._personalize(state)
             # a target before any reading: the first reading decides
             if event.type in DECIDING and state.readings:
@@ -183,40 +195,64 @@ class Processor:
             return self._control.SafetyState()
         return self._control.SafetyState.from_dict(state.safety)
 
+    def _since(self, before: Any, after: Any) -> Any:
+        """The AC state an appliance event leaves, timed from when its setting began: a report of
+        the setting in force does not restart its age (the estimation frame's ``ac_minutes``)."""
+        if before is not None and after is not None and self._control.same_setting(before, after):
+            return replace(after, timestamp=min(before.timestamp, after.timestamp))
+        return after
+
+    def _air_speed(self, state: DeviceState) -> None:
+        """A vote's air speed, when its device's sensor measures none: the AC fan's at the vote
+        (what the comfort model's training votes get, :func:`skynet.control.air_speed`)."""
+        vote, ac = state.feedback[-1], state.appliance
+        if vote.get("air_speed") is None:
+            on = ac is not None and bool(ac.power)
+            fan = int(Fan.of(ac.fan)) if on and ac.fan else int(Fan.AUTO)
+            vote["air_speed"] = float(self._control.air_speed(on, fan))
+
     def _personalize(self, state: DeviceState) -> None:
-        """The device's comfort offset from its recent votes, where the comfort model personalizes."""
-        comfort = getattr(getattr(self.controller, "models", None), "comfort", None)
-        if comfort is None or not hasattr(comfort, "personal_offsets"):
+        """Learn the device's personal offsets (by period of the day) from its kept votes, and keep
+        the one of its newest vote's period in the state."""
+        if self.personalizer is None or not state.feedback:
             return
         import pandas as pd
 
+        control = self._control
         record = self._device(state.device_id)
         facts = {
             k: getattr(record, k, None) for k in ("latitude", "climate", "building_type", "cooling_type")
         }
         history = pd.DataFrame([{**vote, **facts, "device_id": state.device_id} for vote in state.feedback])
         history["timestamp"] = pd.to_datetime(history["timestamp"])
+        zone = state.timezone or getattr(record, "timezone", None)
+        history["hour"] = [control.local_hour(t, zone) for t in history["timestamp"].dt.to_pydatetime()]
         try:
-            found = comfort.personal_offsets(history).get(state.device_id)
+            self.personalizer.learn(history)
         except Exception:  # noqa: BLE001 - a failed personalization keeps the previous offset
             logger.exception("personal comfort offset of device %s failed", state.device_id)
             return
-        state.comfort_offset = None if found is None else float(found[0])
+        state.comfort_offset = self.personalizer.offset(
+            state.device_id, float(history["hour"].iloc[-1]), night=False
+        )
+
+    def _offset(self, state: DeviceState, hour: float) -> float | None:
+        """The device's personal offset at local ``hour`` (its votes learned once after a restart)."""
+        personalizer = self.personalizer
+        if personalizer is None:
+            return None
+        if state.feedback and not personalizer.knows(state.device_id):
+            self._personalize(state)
+        return personalizer.offset(state.device_id, hour)
 
     def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime) -> _Request:
         """What the controller needs for a device's decision now (its state is not changed)."""
         control = self._control
         record = self._device(state.device_id)
         context = control.build_context(
-            state.readings,
-            state.weather,
-            timezone=state.timezone,
-            occupancy=state.occupancy,
-            comfort_offset=state.comfort_offset,
-            device=record,
+            state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
         )
-        night = getattr(getattr(self.controller, "config", None), "night_offset", 0.0)
-        context.comfort_offset = control.live_offset(state.comfort_offset, context.hour, night)
+        context.comfort_offset = self._offset(state, context.hour)
         appliance = control.Appliance.from_device(record)
         low, high = state.min_set_temperature, state.max_set_temperature
         if low is not None or high is not None:
@@ -224,8 +260,8 @@ class Processor:
                 appliance.min_set_temperature if low is None else low,
                 appliance.max_set_temperature if high is None else high,
             )
-        args = (context, state.target, appliance, state.appliance, at, self._safety(state))
-        return _Request(state, event_id, kind, entry, at, state.applied, args)
+        request = control.Request(context, state.target, appliance, state.appliance, at, self._safety(state))
+        return _Request(state, event_id, kind, entry, at, state.applied, request)
 
     def _flush(self, pending: dict[str, _Request], out: BatchResult) -> None:
         """Decide a round (at most one request per device) and apply the decisions in order."""
@@ -234,15 +270,14 @@ class Processor:
         requests = list(pending.values())
         pending.clear()
         decisions: list[Any] | None = None
-        decide_many = getattr(self.controller, "decide_many", None)
-        if decide_many is not None and len(requests) > 1:
-            try:
-                decisions = list(decide_many([r.args for r in requests]))
-            except Exception:  # noqa: BLE001 - decide one by one: a bad request fails alone
+        try:
+            decisions = list(self.controller.decide_many([r.request for r in requests]))
+        except Exception:  # noqa: BLE001 - decide one by one: a bad request fails alone
+            if len(requests) > 1:
                 logger.exception("batched decision of %d devices failed; deciding one by one", len(requests))
         for i, request in enumerate(requests):
             try:
-                decision = decisions[i] if decisions is not None else self.controller.decide(*request.args)
+                decision = decisions[i] if decisions is not None else self.controller.decide(request.request)
                 self._finish(request, decision, out)
             except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
                 logger.exception("decision for device %s failed", request.state.device_id)
@@ -277,7 +312,7 @@ class Processor:
 
 @dataclass
 class _Request:
-    """A decision to make: the device's state, the triggering event, the controller's arguments."""
+    """A decision to make: the device's state, the triggering event, the controller's request."""
 
     state: DeviceState
     event_id: str
@@ -285,7 +320,7 @@ class _Request:
     entry: Entry
     at: datetime
     sequence: int
-    args: tuple[Any, ...]
+    request: Any
 
 
 def _dumps(value: Any) -> str:

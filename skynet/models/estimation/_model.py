@@ -24,7 +24,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 import numpy as np
 import pandas as pd
 
-from skynet.domain import AC_MODES, FAN_SPEEDS
+from skynet.domain import Fan, Mode
 from skynet.errors import DataError
 from skynet.models._base import Model
 from skynet.models.estimation import _features as F
@@ -35,8 +35,6 @@ __all__ = ["EstimationModel", "Forecast", "HORIZONS"]
 HORIZONS = (5, 15, 30, 60)
 FEATURE_DIGEST = hashlib.sha256(json.dumps(F.FEATURE_NAMES).encode()).hexdigest()
 _MIN_ROWS = 20
-_MODE = {m: i for i, m in enumerate(AC_MODES)}
-_FAN = {f: i for i, f in enumerate(FAN_SPEEDS)}
 
 
 class Forecast(NamedTuple):
@@ -197,7 +195,8 @@ class EstimationModel(Model):
             state: the room now — the keys of :data:`skynet.data.ESTIMATION_INPUTS`
                 (``temperature``, ``humidity``, the lags and 30-minute means, ``outdoor_*``,
                 ``hour``, and the AC state in force: ``power``, ``mode``, ``set_temperature``,
-                ``fan``, ``ac_minutes``; lags and means may be NaN or absent).
+                ``fan``, ``ac_minutes``; lags and means may be NaN (unknown) but every key of
+                :data:`~skynet.models.estimation._features.INPUTS` must be there).
             candidates: commands as an ``(n, 4)`` float array of power (0/1), mode code,
                 set temperature, fan code (codes index ``AC_MODES`` / ``FAN_SPEEDS``), or
                 anything :func:`encode_commands` takes. A candidate equal to the state in force
@@ -207,7 +206,8 @@ class EstimationModel(Model):
             ``Forecast(temperature, humidity)``, each ``(n, len(horizons))``.
 
         Raises:
-            NotFittedError: before ``fit``; DataError: a reading or the weather is missing.
+            NotFittedError: before ``fit``; DataError: an input key is missing, or a reading or
+                the weather is NaN.
         """
         return self.predict_candidates_many([state], [candidates])[0]
 
@@ -268,6 +268,9 @@ def _room(
     state: Mapping[str, Any], candidates: Any
 ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
     """A room's candidates (array), temperature, humidity, state features and each candidate's AC age."""
+    missing = [key for key in F.INPUTS if key not in state]
+    if missing:
+        raise DataError(f"the room state lacks {', '.join(missing)}")
     cands = candidates if _is_command_array(candidates) else F.encode_commands(candidates)
     t, rh = _number(state, "temperature"), _number(state, "humidity")
     for name, value in (("temperature", t), ("humidity", rh)):
@@ -275,11 +278,7 @@ def _room(
             raise DataError(f"the room state has no {name}")
     power, mode, tset, fan = cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3]
     if _number(state, "power") == 1.0:  # a candidate equal to the state in force keeps its age
-        same = (
-            (power == 1.0)
-            & (mode == _code(state.get("mode"), _MODE))
-            & (fan == _code(state.get("fan"), _FAN))
-        )
+        same = (power == 1.0) & (mode == _code(state["mode"], Mode)) & (fan == _code(state["fan"], Fan))
         same &= tset == _number(state, "set_temperature")
     else:
         same = power == 0.0
@@ -330,7 +329,7 @@ def _is_command_array(value: Any) -> bool:
 
 
 def _number(state: Mapping[str, Any], key: str) -> float:
-    value = state.get(key)
+    value = state[key]
     if value is None:
         return np.nan
     try:
@@ -346,11 +345,11 @@ def _required(state: Mapping[str, Any], key: str) -> float:
     return value
 
 
-def _code(value: Any, table: dict[str, int]) -> float:
+def _code(value: Any, kind: type[Mode] | type[Fan]) -> float:
     if value is None or (isinstance(value, float) and value != value):
         return -1.0
     if isinstance(value, str):
-        return float(table.get(value, -1))
+        return float(kind[value.upper()]) if value.upper() in kind.__members__ else -1.0
     return float(value)
 
 

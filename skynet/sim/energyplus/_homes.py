@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from skynet.domain import Mode
 from skynet.errors import DataError
 from skynet.sim._ac import air_speed
 from skynet.sim._fleet import _VOTE_GAP, iso_pmv
@@ -63,7 +64,7 @@ __all__ = ["EnergyPlusHomes", "COP"]
 COP = 3.0
 #: Set points (°C) of the warm-up days, before the controller takes over.
 WARMUP_COOL, WARMUP_HEAT = 26.0, 20.0
-_COOL, _HEAT, _DRY, _AUTO = 0, 1, 2, 4  # skynet.domain.AC_MODES codes (fan only is 3)
+_COOL, _HEAT, _DRY, _AUTO = (int(m) for m in (Mode.COOL, Mode.HEAT, Mode.DRY, Mode.AUTO))
 
 
 class EnergyPlusHomes:

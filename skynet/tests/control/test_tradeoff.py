@@ -8,16 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skynet.control import Appliance, ControlConfig
-from skynet.control._candidates import MODE_CODE, candidates
+from skynet.control import Appliance, Candidates, ControlConfig
+from skynet.control._candidates import Setting, candidates
 from skynet.control._cost import costs
-from skynet.control._personal import ALL, offset_for, period_of_day, personal_offsets
+from skynet.control._personal import ALL, Personalizer, offset_for, period_of_day, personal_offsets
+from skynet.domain import Fan, Mode
 from skynet.tests.control.conftest import FirstOrderRoomDouble
 
+OFF = Setting(False, int(Mode.COOL), np.nan, int(Fan.AUTO))  # the AC is off
 
-def _modes(cands: np.ndarray) -> set[str]:
-    names = {code: mode for mode, code in MODE_CODE.items()}
-    return {names[int(m)] for m in cands[cands[:, 0] > 0.5, 1]}
+
+def _modes(cands: Candidates) -> set[str]:
+    return {Mode(int(m)).label for m in cands.mode[cands.power]}
 
 
 def test_an_empty_home_gets_no_dry_or_fan_only_candidates():
@@ -26,12 +28,12 @@ def test_an_empty_home_gets_no_dry_or_fan_only_candidates():
     empty = candidates(appliance, config, None, 29.0, (16.0, 30.0), people=False)
     assert {"cool", "dry", "fan"} <= _modes(occupied)
     assert _modes(empty) == {"cool"}  # no heating either: the room is far above the band's bottom
-    assert empty[0, 0] == 0.0  # "off" stays row 0
+    assert not empty.power[0]  # "off" stays row 0
 
 
-def _forecast(cands: np.ndarray, temperature: float = 28.0, outdoor: float = 33.0):
+def _forecast(cands: Candidates, temperature: float = 28.0, outdoor: float = 33.0):
     out = FirstOrderRoomDouble().predict_candidates(
-        {"temperature": temperature, "outdoor_temperature": outdoor, "humidity": 60.0}, cands
+        {"temperature": temperature, "outdoor_temperature": outdoor, "humidity": 60.0}, cands.array
     )
     return out["temperature"], out["humidity"]
 
@@ -40,9 +42,8 @@ def test_switching_share_scales_only_the_switching_term():
     config = ControlConfig()
     cands = candidates(Appliance(), config, None, 28.0, (16.0, 30.0), people=False)
     t, rh = _forecast(cands)
-    current = np.array([0.0, 0.0, np.nan, 0.0])  # the AC is off
-    full = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config)
-    quarter = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config, switch_share=0.25)
+    full = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), OFF, config)
+    quarter = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), OFF, config, switch_share=0.25)
     assert full["switch"][1:].min() > 0.0 and full["switch"][0] == 0.0
     np.testing.assert_allclose(quarter["switch"], 0.25 * full["switch"])
     np.testing.assert_allclose(quarter["energy"], full["energy"])
@@ -60,9 +61,7 @@ def test_comfort_weight_scales_the_comfort_term():
 
 def test_dry_mode_costs_the_energy_of_cooling_to_the_same_set_point():
     config = ControlConfig()
-    cands = np.array(
-        [[0, 0, 26, 0], [1, MODE_CODE["cool"], 24, 0], [1, MODE_CODE["dry"], 24, 0]], dtype=float
-    )
+    cands = Candidates.of_rows([[0, 0, 26, 0], [1, Mode.COOL, 24, 0], [1, Mode.DRY, 24, 0]])
     t = np.array([[28.0, 28.5, 29.0], [25.0, 24.0, 24.0], [25.0, 24.0, 24.0]])  # same climate
     rh = np.full((3, 3), 60.0)
     terms = costs(cands, t, rh, None, "comfort", None, None, None, config)
@@ -120,7 +119,8 @@ def test_offsets_are_by_period_of_the_day_and_fall_back_to_the_pooled_one():
 
 
 def test_an_evaluation_logs_each_fallback_cause_once_with_its_count(caplog):
-    """No models: every skynet decision falls back; the log says so once, then counts."""
+    """No models: every skynet decision falls back; the log says so once, then counts (from the
+    decisions' typed fallbacks: no logging filter is involved)."""
     from skynet.api.control import _run_quietly
     from skynet.control import Controller, DevicePolicy, closed_loop
     from skynet.sim import Fleet
@@ -135,39 +135,36 @@ def test_an_evaluation_logs_each_fallback_cause_once_with_its_count(caplog):
     assert len(lines) == 2, lines
     assert lines[0].startswith("control fallback for device ") and lines[0].endswith(": no estimation model")
     assert lines[1] == f"control fallback (no estimation model): {decisions} decisions in this evaluation"
-    assert not logging.getLogger("skynet.control").filters  # the counting filter is gone afterwards
+    assert not logging.getLogger("skynet.control").filters
 
 
-def test_fallback_kinds_drop_the_particulars():
-    from skynet.control import DevicePolicy
+def test_fallback_keys_drop_the_particulars():
+    from skynet.control import FailureKind, Fallback
 
-    assert DevicePolicy.fallback_kind("estimation model took 312 ms (budget 250 ms)") == (
-        "estimation model took too long"
-    )
+    slow = Fallback(FailureKind.SLOW, "estimation model", detail="312 ms (budget 250 ms)")
     assert (
-        DevicePolicy.fallback_kind("comfort model raised ValueError: bad row 7")
-        == "comfort model raised ValueError"
+        slow.key == "estimation model took too long"
+        and slow.cause == "estimation model took 312 ms (budget 250 ms)"
     )
-    assert DevicePolicy.fallback_kind("no comfort model") == "no comfort model"
+    raised = Fallback(FailureKind.RAISED, "comfort model", "ValueError", "bad row 7")
+    assert raised.key == "comfort model raised ValueError" and raised.cause.endswith(": bad row 7")
+    assert Fallback(FailureKind.MISSING, "comfort model").key == "no comfort model"
 
 
 def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switches_cheaper(
     estimator, comfort_model
 ):
-    from skynet.control import Models, decide
+    from skynet.control import Models, Request, decide
     from skynet.tests.control.conftest import NOW, make_context, off_state, target
 
     config, appliance = ControlConfig(), Appliance()
-    args = (
-        target(),
-        appliance,
-        off_state(600),
-        Models(estimator, comfort_model),
-        config,
-        NOW,
-    )  # long off: no dwell
-    empty = decide(make_context(33.0, occupancy=0), *args)
-    home = decide(make_context(33.0, occupancy=2), *args)
+    models = Models(estimator, comfort_model)
+    empty = decide(
+        Request(make_context(33.0, occupancy=0), target(), appliance, off_state(600), NOW), models, config
+    )
+    home = decide(
+        Request(make_context(33.0, occupancy=2), target(), appliance, off_state(600), NOW), models, config
+    )
     assert empty.reason["candidates"] == len(
         candidates(appliance, config, None, 33.0, config.empty_band, False)
     )
@@ -178,17 +175,19 @@ def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switche
     assert home.reason["chosen"]["cost"]["switch"] == pytest.approx(switch_on)
 
 
-def _fans_by_setting(cands: np.ndarray) -> dict[tuple[int, float], set[int]]:
+def _fans_by_setting(cands: Candidates) -> dict[tuple[int, float], set[int]]:
     out: dict[tuple[int, float], set[int]] = {}
-    for power, mode, tset, fan in cands:
-        if power > 0.5:
+    for power, mode, tset, fan in zip(cands.power, cands.mode, cands.set_temperature, cands.fan, strict=True):
+        if power:
             out.setdefault((int(mode), round(float(tset), 2)), set()).add(int(fan))
     return out
 
 
 def test_a_running_unit_changes_its_fan_only_with_its_set_point_or_mode():
-    from skynet.control._candidates import FAN_CODE
     from skynet.domain import ApplianceState
+
+    FAN_CODE = {f.label: int(f) for f in Fan}
+    MODE_CODE = {m.label: int(m) for m in Mode}
 
     appliance = Appliance()
     cool = ApplianceState("d", pd.Timestamp("2025-07-01 14:00").to_pydatetime(), True, "cool", 26.0, "auto")
@@ -208,9 +207,8 @@ def test_each_recent_command_adds_repeat_factor_switching_penalties():
     config = ControlConfig(repeat_factor=2.0)
     cands = candidates(Appliance(), config, None, 28.0, (21.0, 26.0))
     t, rh = _forecast(cands)
-    current = np.array([0.0, 0.0, np.nan, 0.0])
-    fresh = costs(cands, t, rh, None, "comfort", None, None, current, config)
-    busy = costs(cands, t, rh, None, "comfort", None, None, current, config, recent_commands=2)
+    fresh = costs(cands, t, rh, None, "comfort", None, None, OFF, config)
+    busy = costs(cands, t, rh, None, "comfort", None, None, OFF, config, recent_commands=2)
     assert fresh["switch"][1:].min() > 0.0
     np.testing.assert_allclose(busy["switch"], 5.0 * fresh["switch"])  # 1 + 2 x 2
     np.testing.assert_allclose(busy["energy"], fresh["energy"])
@@ -228,8 +226,11 @@ def test_the_night_offset_is_added_at_night_only():
 def test_skynet_policy_takes_the_night_offset_from_the_controllers_config():
     from skynet.control import Controller, DevicePolicy
 
-    assert DevicePolicy.skynet(Controller(config=ControlConfig(night_offset=-0.3))).night_offset == -0.3
-    assert DevicePolicy.band_thermostat().night_offset == 0.0
+    policy = DevicePolicy.skynet(
+        Controller(comfort_model=ResidualMeanDouble(), config=ControlConfig(night_offset=-0.3))
+    )
+    assert policy.personalizer.night_offset == -0.3
+    assert DevicePolicy.band_thermostat().personalizer is None
 
 
 def test_a_young_setting_counts_as_more_recent_commands_fading_with_its_age():
@@ -253,14 +254,16 @@ def test_a_young_setting_counts_as_more_recent_commands_fading_with_its_age():
 def test_a_command_that_would_undo_a_young_one_needs_a_larger_gain(estimator, comfort_model):
     from datetime import timedelta
 
-    from skynet.control import Models, decide
+    from skynet.control import Models, Request, decide
     from skynet.domain import ApplianceState
     from skynet.tests.control.conftest import NOW, make_context, target
 
     def switch_cost(minutes: float) -> float:
         state = ApplianceState("d1", NOW - timedelta(minutes=minutes), True, "cool", 28.0, "auto")
         models = Models(estimator, comfort_model)
-        decision = decide(make_context(29.0), target(), Appliance(), state, models, ControlConfig(), NOW)
+        decision = decide(
+            Request(make_context(29.0), target(), Appliance(), state, NOW), models, ControlConfig()
+        )
         assert decision.reason["chosen"]["command"] != "cool 28 °C fan auto"  # far too warm: change
         return decision.reason["chosen"]["cost"]["switch"]
 
@@ -269,9 +272,16 @@ def test_a_command_that_would_undo_a_young_one_needs_a_larger_gain(estimator, co
     assert switch_cost(600) == pytest.approx(config.switch_penalty)
 
 
-def test_live_offset_adds_the_night_offset_only_at_night():
-    from skynet.control import live_offset
-
-    assert live_offset(0.3, 12.0, -0.6) == 0.3 and live_offset(None, 12.0, -0.6) is None
-    assert live_offset(0.3, 23.5, -0.6) == pytest.approx(-0.3) and live_offset(None, 6.5, -0.6) == -0.6
-    assert live_offset(0.3, 7.0, -0.6) == 0.3 and live_offset(0.3, 2.0, 0.0) == 0.3
+def test_one_personalizer_pooled_in_the_closed_loop_per_device_in_the_worker():
+    votes = _votes([("a", 14.0, 1.0)] * 6 + [("a", 23.0, -1.0)] * 6 + [("b", 2.0, -1.0)] * 6)
+    pooled = Personalizer(ResidualMeanDouble(1.0), night_offset=-0.6)
+    pooled.learn(votes)
+    assert pooled.offset("b", 12.0) == pooled.offsets[(ALL, "day")]  # no day vote of its own: the fleet's
+    assert pooled.offset("a", 23.0) == pytest.approx(pooled.offsets[("a", "night")] - 0.6)
+    assert pooled.offset("a", 23.0, night=False) == pooled.offsets[("a", "night")]
+    alone = Personalizer(ResidualMeanDouble(1.0), night_offset=-0.6, pool=False)
+    alone.learn(votes[votes["device_id"] == "a"])
+    alone.learn(votes[votes["device_id"] == "b"])  # another device's votes keep a's offsets
+    assert alone.knows("a") and alone.knows("b") and not alone.knows("c")
+    assert alone.offset("a", 14.0) == pytest.approx(6 / 7) and alone.offset("b", 12.0) is None
+    assert alone.offset("c", 12.0) is None and alone.offset("c", 2.0) == pytest.approx(-0.6)

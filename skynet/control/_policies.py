@@ -112,7 +112,7 @@ class DevicePolicy:
         n = fleet.n
         self._ids, self._start = fleet.device_ids, fleet.start
         self._zone = fleet.location.timezone
-        self._facts = {"latitude": fleet.location.latitude, "climate": fleet.climate}
+        self._facts = _facts(fleet)
         # what the homes' AC can do (EnergyPlus homes: cool or heat, fan auto), else everything
         self._appliance = Appliance(modes=getattr(fleet, "ac_modes", Appliance.modes),
                                     fans=getattr(fleet, "ac_fans", Appliance.fans))  # fmt: skip
@@ -178,10 +178,11 @@ class DevicePolicy:
         rows = (k - back) % _HISTORY
         inputs = recent_inputs(k - back, self._t[rows, i], self._rh[rows, i])
         offset = None if self.personalizer is None else self.personalizer.offset(self._ids[i], hour)
+        running = None if obs.outdoor_running_mean is None else float(obs.outdoor_running_mean[i])
         return context_from_inputs(
             self._ids[i], now, inputs, float(obs.outdoor_temperature[i]), float(obs.outdoor_humidity[i]), hour,
             occupancy=int(obs.occupants[i]) if self.occupancy else None, comfort_offset=offset,
-            device_facts=self._facts,
+            device_facts=self._facts[i], outdoor_running_mean=running,
         )  # fmt: skip
 
     def _track_states(self, obs: Observation) -> None:
@@ -206,13 +207,28 @@ class DevicePolicy:
         votes = np.flatnonzero(np.isfinite(obs.feedback))
         for i in votes:
             speed = float(air_speed(bool(obs.power[i]), int(obs.fan[i]) % 4))
+            running = None if obs.outdoor_running_mean is None else float(obs.outdoor_running_mean[i])
             self._votes.append(vote_row(self._ids[i], obs.timestamp, hour, float(obs.feedback[i]),
                                         float(obs.temperature[i]), float(obs.humidity[i]), speed,
                                         float(obs.outdoor_temperature[i]), float(obs.outdoor_humidity[i]),
-                                        self._facts))  # fmt: skip
+                                        self._facts[i], outdoor_running_mean=running))  # fmt: skip
 
     def _update_offsets(self) -> None:
         import pandas as pd
 
         frame = pd.DataFrame(self._votes[-5000:]).dropna(subset=["temperature"])
         self.personalizer.learn(frame)
+
+
+_FACT_COLUMNS = ("latitude", "climate", "building_type", "cooling_type")
+
+
+def _facts(fleet: Fleet) -> list[dict]:
+    """Each home's device facts the comfort model reads: its device record's (what its votes were
+    stored with), or the fleet's location and climate for homes that have no records."""
+    if hasattr(fleet, "devices"):
+        frame = fleet.devices()
+        return [
+            {k: row[k] for k in _FACT_COLUMNS if row.get(k) is not None} for row in frame.to_dict("records")
+        ]
+    return [{"latitude": fleet.location.latitude, "climate": fleet.climate}] * fleet.n

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -260,6 +261,28 @@ class Fleet:
         self._pmv_at = -1
 
     # -- stepping ------------------------------------------------------------------------------
+    def devices(self) -> Any:
+        """The homes as device records: a frame of :class:`skynet.domain.Device` fields (location,
+        climate, building and cooling type: what ``simulate_fleet`` stores and the comfort model reads)."""
+        import pandas as pd
+
+        from skynet.domain import Device, field_names
+
+        loc, rng = self.location, np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(2**31,)))
+        n = self.n
+        jitter = rng.uniform(-0.3, 0.3, (n, 2)) if self.climate != "epw" else np.zeros((n, 2))
+        frame = pd.DataFrame({
+            "device_id": self.device_ids,
+            "name": [f"Simulated home {i}" for i in range(n)],
+            "timezone": loc.timezone, "latitude": np.round(loc.latitude + jitter[:, 0], 3),
+            "longitude": np.round(loc.longitude + jitter[:, 1], 3), "country": loc.country, "city": loc.city,
+            "climate": self.climate,
+            "building_type": np.where(self.room["floor_area"] < 25, "apartment", "house"),
+            "cooling_type": np.where(self.unit["inverter"], "split inverter heat pump", "split fixed-speed heat pump"),
+            "min_set_temperature": 16.0, "max_set_temperature": 30.0,
+        })  # fmt: skip
+        return frame[field_names(Device)]
+
     @property
     def time(self) -> datetime:
         """The current minute (naive UTC)."""
@@ -287,6 +310,7 @@ class Fleet:
             latent_w=out[kern.O_LATENT] * H_FG, energy_kwh=self.energy_kwh, target_mode=self.target_mode,
             target_value=self.target_value, user_hold=self.hold_until > self.k,
             feedback=self._feedback, user_changed=self._user_changed,
+            outdoor_running_mean=np.round(self.weather.running_mean_at(self.k), 1),
         )  # fmt: skip
 
     def _update_comfort(self, j: int) -> None:

@@ -54,7 +54,7 @@ from skynet.sim._occupants import (
 )
 from skynet.sim.energyplus._engine import Progress, run_engine
 from skynet.sim.energyplus._idf import OFF_COOLING, OFF_HEATING
-from skynet.sim.energyplus._run import HISTORY_DAYS, MAX_DAYS, _day, _running_mean, prepare_building
+from skynet.sim.energyplus._run import HISTORY_DAYS, MAX_DAYS, _day, _devices, _running_mean, prepare_building
 from skynet.sim.energyplus._schedule import COOL_ABOVE
 from skynet.sim.energyplus._schedule import Commands as Setpoints
 
@@ -105,6 +105,7 @@ class EnergyPlusHomes:
             b.zones,
         )
         self.device_ids, self.start, self.location = b.device_ids, b.start, b.epw.location
+        self._building = b
         self.n, self.seed, self.minutes = len(self.zones), seed, int(days) * 1440
         self.climate = climate or self.city
         self._running = np.repeat(_running_mean(b.daily)[HISTORY_DAYS:], 1440)
@@ -132,6 +133,14 @@ class EnergyPlusHomes:
         self._met = np.stack([h.met for h in self.households])
         self._vote_rate = np.stack([h.vote_rate for h in self.households])
         self._rng = [g[2] for g in gens]
+
+    def devices(self) -> Any:
+        """The zones as device records (as ``run_energyplus`` stores them: the building's location,
+        its type, its cooling equipment), with the homes' ``climate`` label."""
+        b = self._building
+        return _devices(b.name, b.city, b.device_ids, b.zones, b.epw, b.text, b.idf_path).assign(
+            climate=self.climate
+        )
 
     # -- the closed loop -----------------------------------------------------------------------
     def run(self, policy: Any, minutes: int | None = None, before_step=None,
@@ -227,7 +236,7 @@ class EnergyPlusHomes:
             heat_w=np.nan_to_num(zone["heating_w"]) - np.nan_to_num(zone["cooling_w"]), latent_w=np.zeros(n),
             energy_kwh=self.energy_kwh, target_mode=np.full(n, TARGET["comfort"], dtype=np.int64),
             target_value=np.full(n, np.nan), user_hold=np.zeros(n, dtype=bool), feedback=feedback,
-            user_changed=np.zeros(n, dtype=bool),
+            user_changed=np.zeros(n, dtype=bool), outdoor_running_mean=np.full(n, round(float(self._running[k]), 1)),
         )  # fmt: skip
 
     def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> np.ndarray:

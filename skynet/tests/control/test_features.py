@@ -118,6 +118,57 @@ def test_the_closed_loops_inputs_equal_the_training_frames_for_the_same_history(
     _same([estimation_inputs(r.context, r.state, r.now) for r in late], rows)
 
 
+def test_the_closed_loops_comfort_rows_equal_the_training_votes_for_the_same_history():
+    """The comfort model learns from the comfort frame of the stored votes (with the AC fan's air
+    speed, as ``control evaluate`` trains it); a decision asks it about the same columns."""
+    from skynet.api._control_train import with_air_speed
+    from skynet.control._features import air_speed, comfort_columns
+    from skynet.data import comfort_frame
+    from skynet.domain import Fan
+
+    recorder = _Recorder()
+    fleet = Fleet(4, 0.6, 5, climate="hot-humid", occupant_actions=False)
+    votes, readings, weather, states = [], [], [], []
+
+    def record(obs) -> None:
+        for i, device in enumerate(fleet.device_ids):
+            at = obs.timestamp
+            readings.append({"device_id": device, "timestamp": at, "temperature": obs.temperature[i],
+                             "humidity": obs.humidity[i], "air_speed": None})  # fmt: skip
+            weather.append({"device_id": device, "timestamp": at, "temperature": obs.outdoor_temperature[i],
+                            "humidity": obs.outdoor_humidity[i],
+                            "running_mean_temperature": obs.outdoor_running_mean[i]})  # fmt: skip
+            states.append({"device_id": device, "timestamp": at, "power": bool(obs.power[i]),
+                           "fan": Fan(int(obs.fan[i])).label})  # fmt: skip
+            if np.isfinite(obs.feedback[i]):
+                votes.append({"device_id": device, "timestamp": at, "value": obs.feedback[i], "user_id": None,
+                              "clothing": None, "metabolic_rate": None})  # fmt: skip
+
+    run_policy(fleet, DevicePolicy(recorder, interval=1), fleet.minutes, before_step=record)
+    trained = with_air_speed(
+        comfort_frame(pd.DataFrame(votes), pd.DataFrame(readings), pd.DataFrame(weather), fleet.devices()),
+        pd.DataFrame(states),
+    ).sort_values(["device_id", "timestamp"])
+    asked = {(r.device_id, r.now): r for r in recorder.requests}
+    served = []
+    for row in trained.to_dict("records"):
+        r = asked[(row["device_id"], row["timestamp"].to_pydatetime())]
+        on = r.state is not None and r.state.power
+        speed = air_speed(on, int(Fan.of(r.state.fan)) if on else 0)
+        columns = comfort_columns(r.context, np.array([r.context.temperature]), np.array([r.context.humidity]),
+                                  np.array([speed]))  # fmt: skip
+        served.append({k: (v[0] if np.ndim(v) else v) for k, v in columns.items()})
+    assert len(served) > 5
+    served = pd.DataFrame(served)
+    for column in ("temperature", "humidity", "air_speed", "outdoor_temperature", "outdoor_humidity",
+                   "outdoor_running_mean", "latitude"):  # fmt: skip
+        np.testing.assert_allclose(
+            served[column].to_numpy(float), trained[column].to_numpy(float), err_msg=column
+        )
+    for column in ("climate", "building_type", "cooling_type"):
+        assert served[column].tolist() == trained[column].tolist(), column
+
+
 def test_a_context_lacking_a_lag_is_an_error_not_a_nan():
     from skynet.control import Context
     from skynet.tests.control.conftest import NOW

@@ -108,6 +108,7 @@ __all__ = [
     "air_speed",
     "vote_row",
     "closed_loop",
+    "run_controller",
     "Evaluation",
     "PolicyResult",
     "DevicePolicy",
@@ -116,6 +117,7 @@ __all__ = [
 
 _LAZY = {
     "closed_loop": "skynet.control._evaluate",
+    "run_controller": "skynet.control._evaluate",
     "Evaluation": "skynet.control._evaluate",
     "PolicyResult": "skynet.control._evaluate",
     "DevicePolicy": "skynet.control._policies",

@@ -11,21 +11,27 @@ and measures, from the simulator's ground truth:
 - **degree-hours** outside the comfort band while occupied, per home and day (true air temperature);
 - **AC energy** (kWh, total and per home and day) and **commands** per home and day.
 
-Pure: it takes a fleet factory and the controllers; nothing is read or written.
+:func:`run_controller` runs one controller (what :func:`closed_loop` does for each);
+:meth:`PolicyResult.save` / :meth:`PolicyResult.load` keep a result in a folder (a baseline's
+result does not change while skynet is tuned, and an EnergyPlus run takes minutes).
+Pure otherwise: it takes a fleet factory and the controllers.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from skynet.sim import Commands, Fleet, Observation, run_policy
 
-__all__ = ["PolicyResult", "Evaluation", "closed_loop"]
+__all__ = ["PolicyResult", "Evaluation", "closed_loop", "run_controller"]
 
 Progress = Callable[[str, int, int], None]
 #: Minutes between the samples kept for plots.
@@ -56,6 +62,39 @@ class PolicyResult:
     @property
     def home_days(self) -> float:
         return self.n_devices * self.days
+
+    @property
+    def uncomfortable(self) -> float:
+        """Share of occupied home-minutes with the occupants' mean sensation beyond ±0.5."""
+        return self.uncomfortable_minutes / max(self.occupied_minutes, 1)
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write the result to ``folder`` (``result.json`` and ``arrays.npz``; renamed into place)."""
+        folder = Path(folder)
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        plain = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("energy_kwh", "traces")}
+        (tmp / "result.json").write_text(json.dumps(plain))
+        np.savez(
+            tmp / "arrays.npz",
+            energy_kwh=self.energy_kwh,
+            **{f"trace_{k}": v for k, v in self.traces.items()},
+        )
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> PolicyResult:
+        """Read a result :meth:`save` wrote."""
+        folder = Path(folder)
+        plain = json.loads((folder / "result.json").read_text())
+        with np.load(folder / "arrays.npz") as arrays:
+            traces = {k[len("trace_") :]: arrays[k] for k in arrays.files if k.startswith("trace_")}
+            return cls(**plain, energy_kwh=arrays["energy_kwh"], traces=traces)
 
     def row(self, reference: PolicyResult | None = None) -> dict[str, Any]:
         """One line of the comparison table (energy change against ``reference``)."""
@@ -138,9 +177,31 @@ def closed_loop(
         fleet = make_fleet()
         results.append(_run(name, fleet, policy, band, progress))
     assert fleet is not None, "no controller to evaluate"
+    return evaluation_of(results, fleet, band, plot_devices, reference)
+
+
+def evaluation_of(
+    results: list[PolicyResult],
+    fleet: Any,
+    band: tuple[float, float],
+    plot_devices: int,
+    reference: str | None,
+) -> Evaluation:
+    """The evaluation of results on ``fleet``'s homes (plotting the homes occupied longest)."""
     occupied = np.isfinite(results[0].traces["sensation"]).sum(axis=0)
     plotted = [fleet.device_ids[i] for i in np.argsort(-occupied, kind="stable")[:plot_devices]]
     return Evaluation(results, fleet.start, fleet.minutes, fleet.device_ids, plotted, band, reference)
+
+
+def run_controller(
+    name: str,
+    fleet: Fleet | Any,
+    policy: Any,
+    band: tuple[float, float] = (21.0, 26.0),
+    progress: Progress | None = None,
+) -> PolicyResult:
+    """Run one controller on ``fleet`` (fresh: as :func:`closed_loop` makes it) and measure it."""
+    return _run(name, fleet, policy, band, progress)
 
 
 def _run(

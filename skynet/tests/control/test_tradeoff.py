@@ -121,15 +121,17 @@ def test_offsets_are_by_period_of_the_day_and_fall_back_to_the_pooled_one():
 def test_an_evaluation_logs_each_fallback_cause_once_with_its_count(caplog):
     """No models: every skynet decision falls back; the log says so once, then counts (from the
     decisions' typed fallbacks: no logging filter is involved)."""
-    from skynet.api.control import _run_quietly
-    from skynet.control import Controller, DevicePolicy, closed_loop
+    from skynet.api._control_evaluate import _Runner
+    from skynet.control import Controller, DevicePolicy
     from skynet.sim import Fleet
 
     policy = DevicePolicy.skynet(Controller(None, None))
+    runner = _Runner(lambda: Fleet(2, 0.1, 5, climate="hot-humid", occupant_actions=False), ControlConfig(), {}, 5,
+                     True, None, False, 0.1)  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="skynet.control"):
-        evaluation = _run_quietly(closed_loop, lambda: Fleet(2, 0.1, 5, climate="hot-humid", occupant_actions=False),
-                                  {"skynet": policy}, (21.0, 26.0), 1, "skynet", False, 0.1)  # fmt: skip
-    decisions = evaluation.results[0].decisions
+        result = runner.run("skynet", policy)
+    runner.close()
+    decisions = result.decisions
     assert decisions > 2 and policy.fallbacks == {"no estimation model": decisions}
     lines = [r.getMessage() for r in caplog.records if r.name == "skynet.control"]
     assert len(lines) == 2, lines

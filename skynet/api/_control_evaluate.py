@@ -221,7 +221,7 @@ class _Runner:
         if self.folder is None or key is None:
             return None
         text = json.dumps({"case": self.case, "controller": name, **key, "interval": self.interval,
-                           "occupancy": self.occupancy, "version": 1}, sort_keys=True, default=str)  # fmt: skip
+                           "occupancy": self.occupancy, "version": 2}, sort_keys=True, default=str)  # fmt: skip
         return self.folder / hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _say(self, line: str) -> None:

@@ -9,7 +9,8 @@ and measures, from the simulator's ground truth:
   (PMV + personal offset) beyond ±0.5;
 - **mean |sensation|** and **mean sensation** over occupied minutes;
 - **degree-hours** outside the comfort band while occupied, per home and day (true air temperature);
-- **AC energy** (kWh, total and per home and day) and **commands** per home and day.
+- **AC energy** (kWh, total and per home and day) and **commands** per home and day (the
+  mean, and the median home's).
 
 :func:`run_controller` runs one controller (what :func:`closed_loop` does for each);
 :meth:`PolicyResult.save` / :meth:`PolicyResult.load` keep a result in a folder (a baseline's
@@ -53,6 +54,8 @@ class PolicyResult:
     degree_hours: float
     commands: int
     decisions: int = 0
+    #: commands sent to each home
+    commands_by_home: list[int] = field(default_factory=list)
     fallbacks: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
     #: Every home every ``TRACE_STEP`` minutes: temperature, set_temperature (NaN: AC off),
@@ -109,6 +112,11 @@ class PolicyResult:
             "kwh_per_home_day": round(total / self.home_days, 2),
             "energy_vs_reference_%": None,
             "commands_per_home_day": round(self.commands / self.home_days, 1),
+            "commands_median_home_day": (
+                round(float(np.median(self.commands_by_home)) / self.days, 1)
+                if self.commands_by_home
+                else None
+            ),
         }
         if reference is not None and reference.energy_kwh.sum() > 0:
             out["energy_vs_reference_%"] = round(100.0 * (total / float(reference.energy_kwh.sum()) - 1.0), 1)
@@ -136,16 +144,21 @@ class _Counting:
     """Wraps a controller to count the commands the fleet will apply."""
 
     def __init__(self, policy: Any) -> None:
-        self.policy, self.commands = policy, 0
+        self.policy, self.commands, self.by_home = policy, 0, None
 
     def bind(self, fleet: Fleet) -> None:
+        self.by_home = np.zeros(fleet.n, dtype=np.int64)
         if hasattr(self.policy, "bind"):
             self.policy.bind(fleet)
 
     def decide(self, obs: Observation) -> Commands | None:
         cmd = self.policy.decide(obs)
         if cmd is not None:
-            self.commands += int(np.count_nonzero(np.asarray(cmd.send, dtype=bool) & ~obs.user_hold))
+            sent = np.asarray(cmd.send, dtype=bool) & ~obs.user_hold
+            self.commands += int(np.count_nonzero(sent))
+            if self.by_home is None:
+                self.by_home = np.zeros(len(sent), dtype=np.int64)
+            self.by_home += sent
         return cmd
 
 
@@ -252,5 +265,6 @@ def _run(
         name=name, n_devices=n, days=t / 1440.0, energy_kwh=fleet.energy_kwh.copy(), occupied_minutes=acc["occupied"],
         uncomfortable_minutes=acc["bad"], abs_sensation=acc["abs"] / occupied, sensation=acc["sum"] / occupied,
         degree_hours=acc["dh"], commands=counting.commands, decisions=int(getattr(policy, "decisions", 0)),
+        commands_by_home=[int(c) for c in (counting.by_home if counting.by_home is not None else [])],
         fallbacks=dict(getattr(policy, "fallbacks", {})), latency_ms=latency, traces=traces,
     )  # fmt: skip

@@ -71,7 +71,10 @@ class ControlConfig:
     """
 
     # candidates
-    modes: tuple[str, ...] = ("cool", "heat", "dry", "fan")
+    #: Modes the plan may choose. Dry and fan only are left out by default: the estimation models
+    #: learn them from few hours (people seldom use them), and a plan of hours amplifies their
+    #: errors (fan only forecast to cool a warm room).
+    modes: tuple[str, ...] = ("cool", "heat")
     #: Set-point grid (K). A 1 K grid made the set point cycle (26 <-> 27 °C every hour or two)
     #: where the room would settle in between; the units take 0.5 K.
     set_temperature_step: float = 0.5
@@ -80,13 +83,22 @@ class ControlConfig:
     #: changes with the set point or the mode, in the same command; fan-only changes were half of
     #: skynet's commands in the closed-loop evaluation, and each command beeps).
     fan_alone: bool = False
-    #: Horizons (minutes) of the forecast the cost averages over.
-    horizons: tuple[int, ...] = (15, 30, 60)
-    # cost
-    energy_weight: float = 0.05  # per kelvin the AC holds the room away from where it drifts off
-    fan_cost: tuple[float, ...] = (0.02, 0.01, 0.02, 0.04)  # by fan code: auto, low, medium, high
-    running_cost: float = 0.03  # any running AC (indoor fan, standby, the chance it starts cooling)
-    switch_penalty: float = 0.3  # any command (it beeps in someone's living room)
+    # the plan (skynet.control._plan): sequences of commands over the next hours
+    plan_step_minutes: int = 30  # a model horizon of at least 30 minutes (the longest lag)
+    plan_steps: int = 8  # steps ahead: 8 x 30 minutes = 4 hours
+    plan_switch_steps: tuple[int, ...] = (1, 2, 3, 4, 6)  # when two-segment sequences switch
+    plan_alternatives: int = 3  # cheapest constant commands the two-segment sequences switch to
+    plan_all_fans: bool = False  # every fan speed as a candidate (False: auto and the one running)
+    setback_kelvin: float = 2.0  # the set-back sequence's set point, warmer (cooling) or colder
+    # cost: comfort units (an hour at a predicted vote of ±1 beyond the dead band costs comfort_weight)
+    #: Comfort units per kWh of AC electricity: the trade-off an operator sets.
+    energy_weight: float = 10.0
+    #: kWh of electricity per kelvin the AC holds a room from where it would drift with the AC off
+    #: over a plan step (the heat it moved); calibrated against the simulator and EnergyPlus
+    #: (benchmarks/calibrate_energy.py).
+    kwh_per_kelvin: float = 0.065
+    fan_kw: tuple[float, ...] = (0.02, 0.01, 0.02, 0.03)  # kW while running, by fan: auto, low, medium, high
+    switch_penalty: float = 3.0  # any command (it beeps in someone's living room)
     power_switch_penalty: float = 0.15  # more for switching on
     mode_switch_penalty: float = 0.15  # more for another mode of a running unit
     repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
@@ -95,8 +107,13 @@ class ControlConfig:
     dwell_minutes: float = 90.0
     dwell_weight: float = 4.0
     empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
-    comfort_weight: float = 2.0  # per (feedback beyond the dead band)²
-    comfort_deadband: float = 0.2  # |predicted feedback| below this costs nothing
+    comfort_weight: float = 20.0  # per hour and (predicted vote beyond the dead band)²
+    comfort_deadband: float = 0.2  # |predicted vote - comfort_target| below this costs nothing
+    #: The predicted vote a plan aims at. Below 0 keeps the comfort model's predictions on the cool
+    #: side: where the model reads rooms cooler than its people feel them (the simulator-trained
+    #: model does, by 0.5-0.9 for people awake), personal offsets learned from votes correct it
+    #: only as votes come in.
+    comfort_target: float = -0.4
     #: Comfort offset added in the night period (local 22:00–07:00) to a device's personal offset
     #: (:class:`skynet.control.Personalizer`): sleepers (0.8 met under bedding) feel cooler than
     #: the awake people whose votes the comfort model and the night offsets learn from, and
@@ -104,23 +121,28 @@ class ControlConfig:
     night_offset: float = -0.6
     target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
     humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
-    band_weight: float = 10.0  # per kelvin² outside the away / empty-home band
+    band_weight: float = 10.0  # per hour and kelvin² outside a band (away, empty home, the comfort guard)
     #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target (an
     #: empty home may drift warmer: cooling it for nobody cost 10 % of the energy in the
-    #: closed-loop evaluation; the pull-down when someone comes home costs less).
+    #: closed-loop evaluation, and at a 32 °C top the plan cycled empty homes' ACs; the plan
+    #: pre-cools before a predicted arrival instead).
     away_band: tuple[float, float] = (16.0, 30.0)
-    empty_band: tuple[float, float] = (16.0, 32.0)
-    #: Forecasts outside this band cost as outside a band even when the comfort model is calm
-    #: about them (comfort target, someone home): the model is not asked to extrapolate, and
-    #: the room stays under the top of ``comfort_band`` (what the degree-hours of
-    #: ``skynet control evaluate`` count), whatever the personal model says.
-    occupied_band: tuple[float, float] = (19.0, 26.0)
+    empty_band: tuple[float, float] = (16.0, 35.0)
+    #: Where the comfort model is trusted while someone is home (°C): forecasts outside cost as
+    #: outside a band, however calm the model is about them (it would extrapolate). Empty: the
+    #: temperatures the comfort model learned from; always within the safety range below.
+    comfort_range: tuple[float, ...] = ()
     # fallback thermostat (also the comfort-band baseline of `skynet control evaluate`)
     comfort_band: tuple[float, float] = (21.0, 26.0)
     hysteresis: float = 0.5
-    # model time budgets (seconds); a slower call is discarded and the fallback decides
+    # model time budgets (seconds, per model call; a plan makes one estimation call per step and
+    # one comfort call per round for its whole batch); a slower answer is discarded and the
+    # fallback decides
     estimator_budget: float = 0.25
     comfort_budget: float = 0.25
+    #: Devices planned together at most: the models are asked once per plan step for all of them
+    #: (their decisions wait for the whole batch).
+    batch_size: int = 16
     # safety
     min_set_temperature: float = 16.0
     max_set_temperature: float = 30.0
@@ -134,13 +156,21 @@ class ControlConfig:
                 if not isinstance(value, str) or value.upper() not in kind.__members__:
                     known = ", ".join(m.label for m in kind)
                     raise ConfigError(f"control: unknown {name} {value!r} (known: {known})")
-        if not self.horizons or self.set_temperature_step <= 0 or self.max_commands_per_hour < 1:
+        if self.set_temperature_step <= 0 or self.max_commands_per_hour < 1 or self.plan_steps < 1:
             raise ConfigError(
-                "control: need horizons, a positive set-temperature step and >= 1 command per hour"
+                "control: need a positive set-temperature step, >= 1 plan step and >= 1 command per hour"
+            )
+        if self.plan_step_minutes not in (30, 60):
+            raise ConfigError(f"control: plan_step_minutes must be 30 or 60, got {self.plan_step_minutes}")
+        if self.comfort_range and (
+            len(self.comfort_range) != 2 or self.comfort_range[0] >= self.comfort_range[1]
+        ):
+            raise ConfigError(
+                f"control: comfort_range must be empty or two rising temperatures, got {self.comfort_range}"
             )
         if self.min_set_temperature > self.max_set_temperature:
             raise ConfigError("control: min_set_temperature is above max_set_temperature")
-        for name in ("away_band", "empty_band", "occupied_band", "comfort_band"):
+        for name in ("away_band", "empty_band", "comfort_band"):
             low, high = getattr(self, name)
             if low > high:
                 raise ConfigError(f"control: {name} {low:g}-{high:g} is upside down")

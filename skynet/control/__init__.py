@@ -62,10 +62,11 @@ from typing import Any
 
 from skynet.config import ControlConfig
 from skynet.control._candidates import Candidates
-from skynet.control._context import build_context, local_hour
+from skynet.control._context import build_context, local_hour, local_time
 from skynet.control._decide import Controller, decide, decide_by_rules, decide_many
 from skynet.control._fallback import thermostat
 from skynet.control._features import AIR_SPEED_BY_FAN, AIR_SPEED_OFF, air_speed, vote_row
+from skynet.control._occupancy import OccupancyProfile
 from skynet.control._personal import Personalizer
 from skynet.control._predict import ModelFailure, Models
 from skynet.control._safety import SafetyResult, SafetyState, allowed_set_range, apply_safety
@@ -95,8 +96,10 @@ __all__ = [
     "Fallback",
     "FailureKind",
     "Personalizer",
+    "OccupancyProfile",
     "build_context",
     "local_hour",
+    "local_time",
     "thermostat",
     "SafetyState",
     "SafetyResult",

@@ -113,17 +113,21 @@ def candidates(
     temperature: float,
     band: tuple[float, float],
     people: bool = True,
+    fans: tuple[str, ...] | None = None,
 ) -> Candidates:
     """The candidate commands for a room at ``temperature`` °C under a target ``band`` (°C).
 
     ``people=False`` (an empty home or the away target: only a band to keep) leaves out the
-    modes that only serve people: dry and fan-only.
+    modes that only serve people: dry and fan-only. ``fans``: the fan speeds to offer (default:
+    the configured ones), always within the appliance's.
     """
     low, high = allowed_set_range(appliance, config)
     step = config.set_temperature_step
     grid = np.arange(math.ceil(low / step - 1e-9) * step, high + 1e-9, step)
     modes = [Mode.of(m) for m in config.modes if m in appliance.modes]
-    fans = [int(Fan.of(f)) for f in config.fans if f in appliance.fans] or [int(Fan.AUTO)]
+    fans = [int(Fan.of(f)) for f in config.fans if f in appliance.fans and (fans is None or f in fans)] or [
+        int(Fan.AUTO)
+    ]
     cur_mode = int(Mode.of(current.mode)) if current is not None and current.mode else 0
     cur_set = current.set_temperature if current is not None and current.set_temperature is not None else None
     mid = float(np.clip(cur_set if cur_set is not None else 0.5 * (low + high), low, high))

@@ -19,7 +19,7 @@ from skynet.data.estimation import LAGS, WINDOW, recent_inputs
 from skynet.domain import Device, SensorReading, Weather
 from skynet.errors import DataError
 
-__all__ = ["build_context", "local_hour", "context_from_inputs", "LAGS", "WINDOW"]
+__all__ = ["build_context", "local_hour", "local_time", "context_from_inputs", "LAGS", "WINDOW"]
 _FACTS = ("latitude", "climate", "building_type", "cooling_type")
 _EPOCH = datetime(1970, 1, 1)
 
@@ -30,13 +30,18 @@ def local_hour(at: datetime, timezone: str | None) -> float:
     Raises:
         DataError: an unknown time zone name.
     """
+    return local_time(at, timezone)[1]
+
+
+def local_time(at: datetime, timezone: str | None) -> tuple[int, float]:
+    """The local weekday (0 = Monday) and hour of day of naive-UTC ``at`` (see :func:`local_hour`)."""
     if timezone:
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise DataError(f"device timezone {timezone!r} is not a known time zone") from None
         at = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
-    return at.hour + at.minute / 60.0
+    return at.weekday(), at.hour + at.minute / 60.0
 
 
 def build_context(

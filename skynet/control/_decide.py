@@ -1,13 +1,15 @@
-"""The decision: score candidate commands with the models, pick the cheapest, make it safe.
+"""The decision: plan command sequences with the models, take the cheapest's first command, make it safe.
 
 One path: :func:`decide_many` decides a batch of :class:`~skynet.control.Request`; the models
-are asked once for all of its devices (one estimation call, one comfort call); :func:`decide`
-is a batch of one. Per device it
+are asked together for all of its devices; :func:`decide` is a batch of one. Per device it
 
 1. returns "no change" for a manual target, and proposes "off" for an off target;
-2. otherwise enumerates candidates (:mod:`._candidates`), reads the batch's forecasts and
-   comfort predictions of them, and picks the candidate of least cost (:mod:`._cost`); the
-   reason names it and the runner-up with their predicted climate, comfort and cost terms;
+2. otherwise plans (:mod:`._plan`): command sequences over the next hours, scored with the
+   estimation model rolled forward (one call per plan step for the whole batch) and the comfort
+   model (one call per round), in two rounds (constant commands, then two-segment sequences
+   built on the cheapest); the proposal is the first command of the cheapest sequence, and the
+   reason names it and the runner-up (the cheapest with another first command) with their
+   forecasts, comfort, kWh and cost terms;
 3. falls back to the thermostat (:mod:`._fallback`) when a model is missing, raises, is too
    slow or returns NaN: recorded as a typed :class:`~skynet.control.Fallback` in the decision
    (and logged as a warning unless the caller counts them itself);
@@ -30,14 +32,13 @@ from typing import Any
 import numpy as np
 
 from skynet.config import ControlConfig
-from skynet.control._candidates import Candidates, Setting, candidates
-from skynet.control._cost import costs, dwell
-from skynet.control._fallback import off_command, target_band, thermostat
-from skynet.control._features import estimation_inputs
-from skynet.control._predict import ModelFailure, Models, comfort_many, forecast_many
+from skynet.control._fallback import off_command, thermostat
+from skynet.control._plan import DevicePlan, comfort_rows, commands, describe, make_plan, score, second_round
+from skynet.control._predict import ModelFailure, Models, feedback_many, rollout_many
+from skynet.control._rollout import Rollout
 from skynet.control._safety import SafetyState, apply_safety
 from skynet.control._types import Decision, FailureKind, Fallback, Request
-from skynet.domain import ApplianceState
+from skynet.domain import ApplianceState, Fan, Mode
 
 __all__ = ["Models", "Controller", "decide", "decide_many", "decide_by_rules", "CHUNK"]
 
@@ -83,28 +84,16 @@ def decide_many(
     return out
 
 
-class _Plan:
-    """A device's candidates before the model calls, and (after them) the models' answers."""
-
-    __slots__ = ("band", "cands", "inputs", "comfort", "temperature", "humidity", "feedback")
-
-    def __init__(
-        self, band: tuple[float, float], cands: Candidates, inputs: dict[str, Any], comfort: bool
-    ) -> None:
-        self.band, self.cands, self.inputs, self.comfort = band, cands, inputs, comfort
-        self.temperature: np.ndarray | None = None
-        self.humidity: np.ndarray | None = None
-        self.feedback: np.ndarray | None = None
-
-
 def _batch(
     requests: Sequence[Request], models: Models, config: ControlConfig, started: float, log: bool
 ) -> list[Decision]:
-    plans = {i: _plan(r, config) for i, r in enumerate(requests) if _wants_models(r)}
+    plans = {
+        i: make_plan(r, config, models.guard(config)) for i, r in enumerate(requests) if _wants_models(r)
+    }
     failure = None
     if plans:
         try:
-            _ask_models(requests, plans, models, config)
+            _plan_all(list(plans.values()), models, config)
         except ModelFailure as exc:
             if len(requests) > 1:  # each device alone: only those the failure is about fall back
                 return [d for r in requests for d in _batch([r], models, config, started, log)]
@@ -116,42 +105,101 @@ def _wants_models(request: Request) -> bool:
     return request.target_mode not in ("manual", "off") and request.context.valid()
 
 
-def _wants_comfort(request: Request) -> bool:
-    """Whether the decision asks the comfort model (comfort target, someone home)."""
-    return request.target_mode == "comfort" and request.context.occupied
+def _plan_all(plans: list[DevicePlan], models: Models, config: ControlConfig) -> None:
+    """Both rounds of every plan: the constant commands, then the two-segment sequences."""
+    _round(plans, models, config)
+    for plan in plans:
+        second_round(plan, config)
+    _round([p for p in plans if len(p.first)], models, config)
 
 
-def _plan(request: Request, config: ControlConfig) -> _Plan:
-    """The target band and the candidate commands of a decision (before any model call)."""
-    context, mode = request.context, request.target_mode
-    band = target_band(mode, request.target.value, context, config)
-    people = mode in ("temperature", "humidity") or (mode == "comfort" and context.occupied)
-    cands = candidates(request.appliance, config, request.state, context.temperature, band, people)
-    inputs = estimation_inputs(context, request.state, request.now)
-    return _Plan(band, cands, inputs, _wants_comfort(request))
-
-
-def _ask_models(
-    requests: Sequence[Request], plans: dict[int, _Plan], models: Models, config: ControlConfig
+def _round(
+    plans: list[DevicePlan],
+    models: Models,
+    config: ControlConfig,
 ) -> None:
-    """Fill the plans with the batched calls' answers."""
-    items = list(plans.values())
-    forecasts = forecast_many(models, [p.inputs for p in items], [p.cands for p in items],
-                              config.horizons, config.estimator_budget)  # fmt: skip
-    for plan, (temperature, humidity) in zip(items, forecasts, strict=True):
-        plan.temperature, plan.humidity = temperature, humidity
-    asking = [(i, p) for i, p in plans.items() if p.comfort]
-    if asking:
-        feedback = comfort_many(models, [requests[i].context for i, _ in asking], [p.cands for _, p in asking],
-                                [p.temperature for _, p in asking], [p.humidity for _, p in asking],
-                                config.comfort_budget)  # fmt: skip
-        for (_, plan), values in zip(asking, feedback, strict=True):
-            plan.feedback = values
+    """Roll, ask the comfort model and score the current sequences of every plan (one call each)."""
+    if not plans:
+        return
+    sizes = [len(p.first) for p in plans]
+    rooms = _rooms(plans, sizes)
+    cmds = [commands(p) for p in plans]
+    joined = tuple(np.concatenate([c[j] for c in cmds]) for j in range(4))
+    roll = rollout_many(models, rooms, joined, config.plan_step_minutes, config.estimator_budget)
+    parts = _split(roll, sizes)
+    feedback = _feedback(plans, parts, models, config)
+    for plan, part, votes in zip(plans, parts, feedback, strict=True):
+        terms = score(plan, part, votes, config)
+        plan.roll.append(part)
+        plan.feedback.append(votes)
+        _keep(plan, terms)
+
+
+def _rooms(plans: list[DevicePlan], sizes: list[int]) -> dict[str, np.ndarray]:
+    """Every sequence's room now: its device's estimation inputs (mode and fan as codes)."""
+    out: dict[str, list[Any]] = {}
+    for plan, n in zip(plans, sizes, strict=True):
+        for key, value in plan.inputs.items():
+            if key in ("mode", "fan"):
+                kind = Mode if key == "mode" else Fan
+                value = -1 if value is None else int(kind.of(value))
+            out.setdefault(key, []).append(np.full(n, np.nan if value is None else value, dtype=float))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _split(roll: Rollout, sizes: list[int]) -> list[Rollout]:
+    bounds = np.cumsum([0, *sizes])
+    return [Rollout(roll.points, *(getattr(roll, f)[lo:hi] for f in ("temperature", "humidity", "drift_temperature",
+                                                                       "drift_humidity")))
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
+
+
+def _feedback(
+    plans: list[DevicePlan], parts: list[Rollout], models: Models, config: ControlConfig
+) -> list[np.ndarray | None]:
+    """The comfort model's votes of every plan's asked steps (one call; groups by personal offset)."""
+    contexts, rows, offsets, where = [], [], [], []
+    for p, (plan, roll) in enumerate(zip(plans, parts, strict=True)):
+        if not plan.comfort:
+            continue
+        mask, ta, rh, va = comfort_rows(plan, roll)
+        step = np.broadcast_to(np.arange(plan.steps)[None, :, None], mask.shape)[mask]
+        for offset in dict.fromkeys(plan.offsets):
+            chosen = np.isin(step, [s for s in range(plan.steps) if plan.offsets[s] == offset])
+            contexts.append(plan.request.context)
+            rows.append((ta[chosen], rh[chosen], va[chosen]))
+            offsets.append(offset)
+            where.append((p, mask, chosen))
+    out: list[np.ndarray | None] = [None] * len(plans)
+    if not contexts:
+        return out
+    values = feedback_many(models, contexts, rows, offsets, config.comfort_budget)
+    flat: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for (p, mask, chosen), v in zip(where, values, strict=True):
+        flat.setdefault(p, (mask, np.zeros(len(chosen))))[1][chosen] = v
+    for p, (mask, v) in flat.items():
+        full = np.zeros(parts[p].temperature.shape)
+        full[mask] = v
+        full[:, 1:, :-1] = full[:, 1:, -1:]  # a settled step: its end stands for its points
+        out[p] = full
+    return out
+
+
+def _keep(plan: DevicePlan, terms: dict[str, np.ndarray]) -> None:
+    """Add a round's sequences and costs to the plan's (the sequences scored so far)."""
+    kept = plan.terms
+    for key in ("first", "second", "switch"):
+        kept.setdefault(f"_{key}", np.zeros(0, dtype=np.int64))
+        kept[f"_{key}"] = np.concatenate([kept[f"_{key}"], getattr(plan, key)])
+    for key, value in terms.items():
+        kept[key] = np.concatenate([kept.get(key, np.zeros(0)), value])
+    kept.setdefault("_round", np.zeros(0, dtype=np.int64))
+    kept["_round"] = np.concatenate([kept["_round"], np.full(len(plan.first), len(plan.roll) - 1)])
 
 
 def _finish(
     request: Request,
-    plan: _Plan | None,
+    plan: DevicePlan | None,
     failure: Fallback | None,
     config: ControlConfig,
     started: float,
@@ -177,7 +225,7 @@ def _finish(
             if failure is not None:
                 raise ModelFailure(failure)
             assert plan is not None
-            proposal, details = _choose(request, plan, safety, config)
+            proposal, details = _choose(request, plan, config)
             reason.update(details)
         except ModelFailure as exc:
             failure = exc.fallback
@@ -219,48 +267,53 @@ def decide_by_rules(request: Request, config: ControlConfig) -> Decision:
 
 
 def _choose(
-    request: Request, plan: _Plan, safety: SafetyState, config: ControlConfig
+    request: Request, plan: DevicePlan, config: ControlConfig
 ) -> tuple[ApplianceState, dict[str, Any]]:
-    """The candidate of least cost from the models' answers, and the reason's details."""
+    """The first command of the cheapest sequence, and the reason's details."""
     context, state, now, mode = request.context, request.state, request.now, request.target_mode
-    value = request.target.value if request.target is not None else None
-    cands, temperature, humidity, feedback = plan.cands, plan.temperature, plan.humidity, plan.feedback
-    assert temperature is not None and humidity is not None
-    guard = config.occupied_band if plan.comfort else plan.band if mode in ("away", "comfort") else None
-    terms = costs(cands, temperature, humidity, feedback, mode, value, guard, Setting.of(state), config,
-                  safety.commands_in_last_hour(now) + dwell(state, now, config),
-                  1.0 if context.occupied else config.empty_switch_share)  # fmt: skip
-    total = terms["total"]
+    kept = plan.terms
+    total = kept["total"]
     if not np.isfinite(total).all():
-        raise ModelFailure(Fallback(FailureKind.INVALID, "candidate cost", detail="NaN"))
+        raise ModelFailure(Fallback(FailureKind.INVALID, "plan cost", detail="NaN"))
     order = np.argsort(total, kind="stable")
-    best, runner = int(order[0]), int(order[1]) if len(order) > 1 else int(order[0])
-    chosen = cands.command(best, context.device_id, now, state)
+    first = kept["_first"]
+    best = int(order[0])
+    runner = next((int(i) for i in order[1:] if first[i] != first[best]), best)
+    chosen = plan.cmds.command(int(first[best]), context.device_id, now, state)
+    starts = np.cumsum([0, *(len(r.temperature) for r in plan.roll)])
 
     def summary(i: int) -> dict[str, Any]:
+        r = int(kept["_round"][i])
+        j = i - int(starts[r])
+        roll, votes = plan.roll[r], plan.feedback[r]
         out = {
-            "command": cands.describe(i),
-            "temperature": [round(float(x), 2) for x in temperature[i]],
-            "humidity": [round(float(x), 1) for x in humidity[i]],
-            "cost": {k: round(float(v[i]), 4) for k, v in terms.items()},
+            "sequence": describe(plan, int(first[i]), int(kept["_second"][i]), int(kept["_switch"][i])),
+            "command": plan.cmds.describe(int(first[i])),
+            "temperature": [round(float(x), 2) for x in roll.temperature[j, :, -1]],
+            "humidity": [round(float(x), 1) for x in roll.humidity[j, :, -1]],
+            "kwh": round(float(kept["kwh"][i]), 3),
+            "cost": {
+                k: round(float(v[i]), 4) for k, v in kept.items() if not k.startswith("_") and k != "kwh"
+            },
         }
-        if feedback is not None:
-            out["feedback"] = [round(float(x), 2) for x in feedback[i]]
+        if votes is not None:
+            out["feedback"] = [round(float(x), 2) for x in votes[j].mean(axis=1)]
         return out
 
     details = {
         "why": (
-            "least cost of comfort, energy and switching"
+            "least cost of comfort, energy and switching over the plan"
             if plan.comfort
-            else f"least cost for the {mode} target"
+            else f"least cost for the {mode} target over the plan"
         ),
-        "horizons": list(config.horizons),
-        "candidates": len(cands),
+        "plan": {"steps": plan.steps, "step_minutes": plan.step_minutes, "sequences": len(total),
+                 "occupancy": [round(float(x), 2) for x in plan.occupancy]},  # fmt: skip
+        "candidates": len(plan.cmds),
         "chosen": summary(best),
         "runner_up": summary(runner),
     }
     if mode == "comfort" and not context.occupied:
-        details["why"] = f"nobody home: stay within {plan.band[0]:g}–{plan.band[1]:g} °C at least energy"
+        details["why"] = f"nobody home now: {details['why']} (comfort weighed by the chance someone is home)"
     return chosen, details
 
 
@@ -298,5 +351,6 @@ class Controller:
         return self.decide_many([request])[0]
 
     def decide_many(self, requests: Sequence[Request]) -> list[Decision]:
-        """Several devices' decisions, the models asked once per batch (see :func:`skynet.control.decide_many`)."""
-        return decide_many(requests, self.models, self.config, log=self.log_fallbacks)
+        """Several devices' decisions, the models asked once per batch of ``config.batch_size``
+        (see :func:`skynet.control.decide_many`)."""
+        return decide_many(requests, self.models, self.config, self.config.batch_size, log=self.log_fallbacks)

@@ -247,10 +247,15 @@ def _run(
             progress(name, k, t)
 
     counting = _Counting(policy)
-    if hasattr(fleet, "run"):  # homes that run themselves (EnergyPlus calls the controller back)
-        fleet.run(counting, t, before_step=record)
-    else:
-        run_policy(fleet, counting, t, before_step=record)
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread, as the control worker: the models' matrices are small, and threads that wait
+    # for each other at every product make each decision several times slower on a busy machine
+    with threadpool_limits(1, user_api="blas"):
+        if hasattr(fleet, "run"):  # homes that run themselves (EnergyPlus calls the controller back)
+            fleet.run(counting, t, before_step=record)
+        else:
+            run_policy(fleet, counting, t, before_step=record)
     if progress is not None:
         progress(name, t, t)
     latencies = np.asarray(getattr(policy, "latencies", []), dtype=float) * 1000.0

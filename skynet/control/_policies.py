@@ -13,8 +13,11 @@
   model that has ``personal_offsets``, the homes' votes personalise it by period of the day
   (:class:`~skynet.control.Personalizer`, pooled over the fleet) every ``personalize_every``
   minutes, with the controller's ``ControlConfig.night_offset`` added at night (sleepers feel
-  cooler than the people still up who vote at night). Fallbacks are counted by their typed
-  kind (``decision.fallback.key``); the first of each kind is logged.
+  cooler than the people still up who vote at night). Each home's weekly occupancy pattern is
+  learned from its own history (:class:`~skynet.control.OccupancyProfile`: the occupancy it
+  reports when ``occupancy``, else its votes and its people's changes at the remote) and handed
+  to the decisions as a forecast. Fallbacks are counted by their typed kind
+  (``decision.fallback.key``); the first of each kind is logged.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 
 from skynet.config import ControlConfig
-from skynet.control._context import LAGS, WINDOW, context_from_inputs, local_hour
+from skynet.control._context import LAGS, WINDOW, context_from_inputs, local_time
 from skynet.control._decide import Controller, decide_by_rules
 from skynet.control._features import air_speed, vote_row
+from skynet.control._occupancy import OccupancyProfile, week_slot
 from skynet.control._personal import Personalizer
 from skynet.control._safety import SafetyState
 from skynet.control._types import Appliance, Context, Decision, Request
@@ -124,13 +129,17 @@ class DevicePolicy:
         self._seen: tuple | None = None
         self._home = np.zeros(n, dtype=bool)
         self._votes: list[dict] = []
+        self._occupied = np.zeros((n, 7 * 48))  # minutes someone was home, by half hour of the week
+        self._observed = np.zeros((n, 7 * 48))  # minutes with evidence
 
     def decide(self, obs: Observation) -> Commands | None:
         k = obs.minute
         self._t[k % _HISTORY], self._rh[k % _HISTORY] = obs.temperature, obs.humidity
         self._track_states(obs)
+        weekday, hour = local_time(obs.timestamp, self._zone)
+        self._track_occupancy(obs, week_slot(weekday, hour))
         if self.personalizer is not None:
-            self._track_votes(obs, local_hour(obs.timestamp, self._zone))
+            self._track_votes(obs, hour)
             if k and k % self.personalize_every == 0 and self._votes:
                 self._update_offsets()
         home = obs.occupants > 0
@@ -142,10 +151,10 @@ class DevicePolicy:
         due &= np.isfinite(obs.temperature) & np.isfinite(obs.humidity)
         if not due.any():
             return None
-        cmd, now, hour = Commands.keep(obs), obs.timestamp, local_hour(obs.timestamp, self._zone)
+        cmd, now = Commands.keep(obs), obs.timestamp
         homes = np.flatnonzero(due)
-        requests = [Request(self._context(obs, i, k, now, hour), self._targets[i], self._appliance, self._states[i],
-                            now, self._safety[i]) for i in homes]  # fmt: skip
+        requests = [Request(self._context(obs, i, k, now, weekday, hour), self._targets[i], self._appliance,
+                            self._states[i], now, self._safety[i]) for i in homes]  # fmt: skip
         for i, decision in zip(homes, self._decide(requests), strict=True):
             self._safety[i] = decision.safety
             self.decisions += 1
@@ -171,19 +180,34 @@ class DevicePolicy:
         if self.fallbacks[key] == 1:
             logger.warning("control fallback for device %s: %s", decision.device_id, decision.fallback.cause)
 
-    def _context(self, obs: Observation, i: int, k: int, now: datetime, hour: float) -> Context:
+    def _context(self, obs: Observation, i: int, k: int, now: datetime, weekday: int, hour: float) -> Context:
         """Home ``i``'s context from its readings of the last half hour (the estimation frame's
         lags and means, :func:`skynet.data.recent_inputs`)."""
         back = np.arange(min(_HISTORY, k + 1))
         rows = (k - back) % _HISTORY
         inputs = recent_inputs(k - back, self._t[rows, i], self._rh[rows, i])
-        offset = None if self.personalizer is None else self.personalizer.offset(self._ids[i], hour)
+        personal = None if self.personalizer is None else partial(self.personalizer.offset, self._ids[i])
+        occupancy = int(obs.occupants[i]) if self.occupancy else None
+        profile = OccupancyProfile(self._occupied[i], self._observed[i])
+        forecast = partial(profile.forecast, weekday, hour, None if occupancy is None else occupancy > 0)
         running = None if obs.outdoor_running_mean is None else float(obs.outdoor_running_mean[i])
         return context_from_inputs(
             self._ids[i], now, inputs, float(obs.outdoor_temperature[i]), float(obs.outdoor_humidity[i]), hour,
-            occupancy=int(obs.occupants[i]) if self.occupancy else None, comfort_offset=offset,
-            device_facts=self._facts[i], outdoor_running_mean=running,
+            occupancy=occupancy, comfort_offset=None if personal is None else personal(hour),
+            device_facts=self._facts[i], outdoor_running_mean=running, personal=personal,
+            occupancy_forecast=forecast,
         )  # fmt: skip
+
+    def _track_occupancy(self, obs: Observation, slot: int) -> None:
+        """Each home's evidence of this minute: the people at home when known, else votes and
+        changes at the remote (someone is home)."""
+        if self.occupancy:
+            self._observed[:, slot] += 1.0
+            self._occupied[:, slot] += obs.occupants > 0
+            return
+        present = np.isfinite(obs.feedback) | np.asarray(obs.user_changed, dtype=bool)
+        self._observed[present, slot] += 1.0
+        self._occupied[present, slot] += 1.0
 
     def _track_states(self, obs: Observation) -> None:
         """The AC state of each home as records, with the time it began."""

@@ -10,6 +10,7 @@ is off is off whatever its remembered mode, set point and fan. The knobs of a de
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -53,8 +54,12 @@ class Context:
     unknown, treated as occupied). ``hour`` is the local hour of day (0–24).
     ``comfort_offset`` is the device's personal comfort offset (votes above the population
     model, from :class:`~skynet.control.Personalizer`; None: the offset the comfort model
-    learned for the device, if any). ``device_facts`` are the comfort model's optional device
-    columns (``latitude``, ``climate``, ``building_type``, ``cooling_type``).
+    learned for the device, if any); ``personal``, when given, is the personal offset at a local
+    hour (a plan crosses into the night). ``device_facts`` are the comfort model's optional
+    device columns (``latitude``, ``climate``, ``building_type``, ``cooling_type``).
+    ``occupancy_forecast``, when given, maps minutes ahead to the chance someone is home (the
+    home's learned pattern, :class:`~skynet.control.OccupancyProfile`); without it the present
+    occupancy persists.
     """
 
     device_id: str
@@ -72,6 +77,8 @@ class Context:
     occupancy: int | None = None
     comfort_offset: float | None = None
     device_facts: dict[str, Any] = field(default_factory=dict)
+    personal: Callable[[float], float | None] | None = None
+    occupancy_forecast: Callable[[Any], Any] | None = None
 
     @property
     def occupied(self) -> bool:

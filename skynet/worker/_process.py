@@ -11,8 +11,12 @@ makes the controller decide (a :class:`skynet.control.Request`, decided in round
 ``controller.decide_many``); the decision's command (if any) becomes the AC's known state,
 and its safety state is kept. A vote personalizes the device's comfort through the controller's
 :class:`skynet.control.Personalizer` (the one the closed loop and ``skynet control decide``
-use), by period of the day. An event that is malformed, delivered too often (a worker may have
-died on it) or whose decision fails goes to the dead letters; nothing stops the batch.
+use), by period of the day. Each device's weekly occupancy pattern is learned from its events
+(the occupancy its readings report, its votes, its people's changes at the remote, an away
+target; :class:`skynet.control.OccupancyProfile`) and handed to its decisions as a forecast; the
+patterns live in the worker's memory (a worker that takes a partition over starts them afresh).
+An event that is malformed, delivered too often (a worker may have died on it) or whose
+decision fails goes to the dead letters; nothing stops the batch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from skynet.domain import Device, Fan
@@ -110,6 +115,9 @@ class Processor:
         self.personalizer = (
             control.Personalizer(comfort, night, pool=False) if hasattr(comfort, "personal_offsets") else None
         )
+        #: each device's weekly occupancy pattern, and when its occupancy was last reported
+        self.occupancy: dict[str, Any] = {}
+        self._reported: dict[str, datetime] = {}
 
     def _device(self, device_id: str) -> Device | None:
         if self._devices is None:
@@ -170,6 +178,7 @@ class Processor:
             if event.type == "feedback":
                 self._air_speed(state)
                 self._personalize(state)
+            self._learn_occupancy(state, event, at)
             # a target before any reading: the first reading decides
             if event.type in DECIDING and state.readings:
                 try:
@@ -236,6 +245,26 @@ class Processor:
             state.device_id, float(history["hour"].iloc[-1]), night=False
         )
 
+    def _learn_occupancy(self, state: DeviceState, event: Any, at: datetime) -> None:
+        """Evidence of the device's occupancy in an event, for its weekly pattern."""
+        occupied, minutes = None, 1.0
+        if event.type == "reading" and "occupancy" in event.fields:
+            occupied = bool(event.fields["occupancy"])
+            last = self._reported.get(state.device_id)
+            minutes = 5.0 if last is None else min(max((at - last).total_seconds() / 60.0, 0.0), 10.0)
+            self._reported[state.device_id] = at
+        elif event.type == "feedback" or (
+            event.type == "appliance" and event.fields.get("origin", "user") == "user"
+        ):
+            occupied = True  # someone voted or changed the AC at the remote
+        elif event.type == "target" and event.fields.get("mode") == "away":
+            occupied = False
+        if occupied is None or minutes <= 0:
+            return
+        profile = self.occupancy.setdefault(state.device_id, self._control.OccupancyProfile())
+        zone = state.timezone or getattr(self._device(state.device_id), "timezone", None)
+        profile.observe(*self._control.local_time(at, zone), occupied, minutes)
+
     def _offset(self, state: DeviceState, hour: float) -> float | None:
         """The device's personal offset at local ``hour`` (its votes learned once after a restart)."""
         personalizer = self.personalizer
@@ -253,6 +282,15 @@ class Processor:
             state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
         )
         context.comfort_offset = self._offset(state, context.hour)
+        if self.personalizer is not None and self.personalizer.knows(state.device_id):
+            context.personal = partial(self.personalizer.offset, state.device_id)
+        profile = self.occupancy.get(state.device_id)
+        if profile is not None:
+            weekday, _ = control.local_time(
+                context.timestamp, state.timezone or getattr(record, "timezone", None)
+            )
+            present = None if context.occupancy is None else context.occupancy > 0
+            context.occupancy_forecast = partial(profile.forecast, weekday, context.hour, present)
         appliance = control.Appliance.from_device(record)
         low, high = state.min_set_temperature, state.max_set_temperature
         if low is not None or high is not None:

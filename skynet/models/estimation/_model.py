@@ -11,7 +11,9 @@ Two ways to predict, with the same numbers:
   ``temperature_<h>m`` / ``humidity_<h>m``;
 - :meth:`EstimationModel.predict_candidates` takes one room's state (a dict) and an array of
   candidate AC commands and returns ``(n_candidates, n_horizons)`` arrays — no pandas, one
-  network pass, tens of microseconds for 40 candidates (see ``benchmarks/bench_estimation.py``).
+  network pass, tens of microseconds for 40 candidates (see ``benchmarks/bench_estimation.py``);
+- :meth:`EstimationModel.predict_inputs` takes rows as arrays (each its own room and command):
+  what a controller rolling its forecasts forward over hours asks.
 """
 
 from __future__ import annotations
@@ -187,6 +189,45 @@ class EstimationModel(Model):
         rh += humidity
         np.minimum(np.maximum(rh, 0.0, out=rh), 100.0, out=rh)
         return deltas
+
+    def predict_inputs(self, inputs: Mapping[str, Any]) -> Forecast:
+        """Forecasts of rows given as arrays, one per input name (no pandas, one network pass).
+
+        What a controller rolling forecasts forward calls: every row its own room state and
+        command.
+
+        Args:
+            inputs: one array (or scalar) per name of :data:`~skynet.models.estimation._features.INPUTS`,
+                ``mode`` and ``fan`` as codes (:class:`skynet.domain.Mode` / :class:`~skynet.domain.Fan`,
+                -1 unknown); lags and means may be NaN. A missing name is an error.
+
+        Returns:
+            ``Forecast(temperature, humidity)``, each ``(rows, len(horizons))``.
+
+        Raises:
+            NotFittedError: before ``fit``; DataError: a missing input name.
+        """
+        layers = getattr(self, "layers_", None)
+        if layers is None:
+            self.check_is_fitted()
+        missing = [key for key in F.INPUTS if key not in inputs]
+        if missing:
+            raise DataError(f"the inputs lack {', '.join(missing)}")
+        t = np.asarray(inputs["temperature"], dtype=float)
+        rh = np.asarray(inputs["humidity"], dtype=float)
+        arrays = {
+            **{k: inputs[k] for k in ("outdoor_temperature", "outdoor_humidity", "hour", "set_temperature",
+                                      "ac_minutes")},
+            "temperature": t, "humidity": rh, "n": len(t),
+            "temperature_lags": tuple(inputs[f"temperature_lag{lag}"] for lag in F.LAGS),
+            "humidity_lags": tuple(inputs[f"humidity_lag{lag}"] for lag in F.LAGS),
+            "temperature_mean": inputs["temperature_mean30"], "humidity_mean": inputs["humidity_mean30"],
+            "power": np.asarray(inputs["power"], dtype=float), "mode": np.asarray(inputs["mode"], dtype=np.int64),
+            "fan": np.asarray(inputs["fan"], dtype=np.int64),
+        }  # fmt: skip
+        out = self._absolute(self._deltas(F.features(arrays)), t[:, None], rh[:, None])
+        k = len(self.horizons)
+        return Forecast(out[:, :k], out[:, k:])
 
     def predict_candidates(self, state: Mapping[str, Any], candidates: Any) -> Forecast:
         """Forecasts of one room under each candidate command, in one network pass (no pandas).

@@ -190,3 +190,20 @@ def test_predict_candidates_many_equals_one_room_at_a_time(sim_model, sim_frame)
     assert sim_model.predict_candidates_many([], []) == []
     with pytest.raises(DataError, match="candidate lists for"):
         sim_model.predict_candidates_many(states, lists[:-1])
+
+
+def test_predict_inputs_equals_predict_rows(sim_model, sim_frame):
+    from skynet.domain import Fan, Mode
+
+    rows = sim_frame.sample(30, random_state=4).reset_index(drop=True)
+    arrays = {k: rows[k].to_numpy() for k in F.INPUTS}
+    arrays["mode"] = np.array([int(Mode.of(m)) if isinstance(m, str) else -1 for m in rows["mode"]])
+    arrays["fan"] = np.array([int(Fan.of(f)) if isinstance(f, str) else -1 for f in rows["fan"]])
+    arrays["power"] = rows["power"].astype(float).to_numpy()
+    fast = sim_model.predict_inputs(arrays)
+    slow = sim_model.predict(rows).to_numpy()
+    k = len(HORIZONS)
+    np.testing.assert_allclose(fast.temperature, slow[:, :k], atol=1e-9)
+    np.testing.assert_allclose(fast.humidity, slow[:, k:], atol=1e-9)
+    with pytest.raises(DataError, match="lack ac_minutes"):
+        sim_model.predict_inputs({k: v for k, v in arrays.items() if k != "ac_minutes"})

@@ -22,6 +22,7 @@ from fabric import task
 from invoke.exceptions import Exit
 
 from skynet import deploy as sd
+from skynet.config import masked
 from skynet.errors import SkynetError
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +48,7 @@ def _run(c, method: str, **kwargs) -> None:
     try:
         getattr(_deployment(c), method)(**kwargs)
     except SkynetError as exc:
-        raise Exit(f"FAILED: {exc}", code=1) from None
+        raise Exit(f"FAILED: {masked(str(exc))}", code=1) from None
 
 
 def _num(value) -> int | None:
@@ -88,7 +89,7 @@ def build(c, build_num=None):
             number = (max(store.builds()) + 1) if store.builds() else 1
         result = sd.build_pex(HERE, number, HERE / "dist", store)
     except SkynetError as exc:
-        raise Exit(f"FAILED: {exc}", code=1) from None
+        raise Exit(f"FAILED: {masked(str(exc))}", code=1) from None
     print(f"{result.path}  {result.sha256}  {result.size / 1e6:.1f} MB  {result.seconds:.0f} s")
 
 

@@ -17,11 +17,15 @@ CORE = [
     "pandas>=2.1",
     "pyarrow>=14",
     "scikit-learn>=1.4",
+    "scipy>=1.11",  # the ordinal model's fit (optimize.minimize, special.ndtr)
+    "numba>=0.59",  # the user model's tree walk and the simulator's psychrometrics (njit)
+    "threadpoolctl>=3.1",  # one BLAS / OpenMP thread where many decisions run side by side
     "joblib>=1.3",
     "pythermalcomfort>=2.10",
     "sqlalchemy>=2.0",
     # SQLite frames straight into Arrow (read_frame); without it the DBAPI cursor reads them
     "adbc-driver-sqlite>=1.0",
+    "adbc-driver-manager>=1.0",  # its Error is caught where ADBC staging falls back
     "alembic>=1.13",
     "matplotlib>=3.8",
     "tqdm>=4.66",
@@ -33,7 +37,12 @@ EXTRAS = {
     "redis": ["redis>=5"],
     "mongodb": ["pymongo>=4.6"],
     "cassandra": ["cassandra-driver>=3.29"],  # time series (storage.timeseries_url)
-    "s3": ["boto3>=1.34"],
+    # model artifacts in S3 (models.store: s3://bucket/prefix); botocore's config and errors are used directly
+    "s3": ["boto3>=1.34", "botocore>=1.34"],
+    # batch predictions from/to S3, SQS and DynamoDB (skynet predict batch)
+    "aws": ["boto3>=1.34", "botocore>=1.34"],
+    # batch predictions on a Dask cluster (skynet predict batch --engine dask)
+    "dask": ["dask>=2024.8", "distributed>=2024.8"],
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
     # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).

@@ -1,18 +1,23 @@
 """Benchmark: the user comfort model on the full ASHRAE DB II.
 
-    python benchmarks/bench_user_model.py [--runs 3] [--calls 3000]
+    python benchmarks/bench_user_model.py [--runs 3] [--calls 3000] [--data DIR] [--json]
 
 Training time on all 106k votes (target ≤ 60 s on 2 cores), single prediction latency of the
 fast path ``predict_one(dict)`` against the DataFrame path on a one-row frame and against
-scikit-learn's own ``predict`` on the features (target p99 ≤ 1 ms), and batch throughput of
-``predict(frame)`` against predicting row by row (target ≥ 200k rows/s). Times are medians of
-``--runs``; CPU seconds and the load average are printed too, because on a shared machine the
-wall time measures the neighbours as much as the code.
+scikit-learn's own ``predict`` on the features (target p99 ≤ 1 ms), the same for one person's
+prediction (``predict_one(dict, offset=PersonalParams)``, target p99 ≤ 1 ms), the cost of
+adding one vote to a person's posterior (``Ledger.add``: O(1), the same after 10 or 10,000
+votes; and ``UserModel.observe``, which predicts the vote's context first), and batch
+throughput of ``predict(frame)`` against predicting row by row (target ≥ 200k rows/s). Times
+are medians of ``--runs``; CPU seconds and the load average are printed too, because on a
+shared machine the wall time measures the neighbours as much as the code. ``--json`` prints
+the figures as one JSON line after the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -22,10 +27,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ASHRAE_MEASUREMENTS, ASHRAE_METADATA, print_table, timed  # noqa: E402
+from _common import ASHRAE_DIR, print_table, timed  # noqa: E402
 
 from skynet.data import read_ashrae_comfort_frame  # noqa: E402
-from skynet.models.user_model import UserModel  # noqa: E402
+from skynet.models.user_model import (  # noqa: E402
+    VOTES,
+    Ledger,
+    UserModel,  # noqa: E402
+)
 from skynet.models.user_model import _features as F  # noqa: E402
 
 
@@ -45,10 +54,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=3000, help="single predictions to time")
     parser.add_argument("--naive-rows", type=int, default=300, help="rows predicted one by one (naive batch)")
+    parser.add_argument("--data", type=Path, default=ASHRAE_DIR, help="folder of the DB II files")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args()
-    if not ASHRAE_MEASUREMENTS.exists():
-        sys.exit(f"ASHRAE DB II not found at {ASHRAE_MEASUREMENTS}")
-    frame = read_ashrae_comfort_frame(ASHRAE_MEASUREMENTS, ASHRAE_METADATA)
+    measurements, metadata = args.data / "db_measurements_v2.1.0.csv.gz", args.data / "db_metadata.csv"
+    if not measurements.exists():
+        sys.exit(f"ASHRAE DB II not found at {measurements}")
+    frame = read_ashrae_comfort_frame(measurements, metadata)
     print(f"{len(frame)} votes, {frame['device_id'].nunique()} devices; {os.cpu_count()} cores; "
           f"load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
 
@@ -74,12 +86,41 @@ def main() -> None:
     model.predict_one(records[0])
     fast = _latencies(lambda i: model.predict_one(records[i % len(records)]), args.calls)
     framed = _latencies(lambda i: model.predict(one_row[i % len(one_row)]), min(args.calls, 1000))
-    sk = _latencies(lambda i: model.booster_.predict(features[i % len(features)]), min(args.calls, 1000))
+    # the model keeps only its flattened trees: a booster of the same size, fitted as fit fits
+    # its final one, is scikit-learn's baseline
+    X = F.features(F.raw_from_frame(frame, model.encoders_), model.imputer_)
+    booster = model._booster(len(X)).fit(np.nan_to_num(X), frame["value"].to_numpy(float))
+    sk = _latencies(lambda i: booster.predict(features[i % len(features)]), min(args.calls, 1000))
     rows.append({"what": "one prediction p50 / p99", "skynet": f"{fast[0]:.3f} / {fast[1]:.3f} ms",
                  "baseline": f"DataFrame predict {framed[0]:.3f} / {framed[1]:.3f} ms", "target": "p99 ≤ 1 ms",
                  "ok": fast[1] <= 1.0})  # fmt: skip
     rows.append({"what": "", "skynet": "", "baseline": f"sklearn predict on features {sk[0]:.3f} / {sk[1]:.3f} ms",
                  "target": "", "ok": ""})  # fmt: skip
+
+    # one person's prediction: their posterior from their votes, then the fast path with it
+    person = frame[frame["user_id"].notna()].groupby("user_id").filter(lambda g: len(g) >= 40).head(40)
+    params = next(p for (_, u), p in model.personal_params(person).items() if u is not None)
+    personal = _latencies(lambda i: model.predict_one(records[i % len(records)], offset=params), args.calls)
+    rows.append({"what": "one person's prediction p50 / p99", "skynet": f"{personal[0]:.3f} / {personal[1]:.3f} ms",
+                 "baseline": f"not personalized {fast[0]:.3f} / {fast[1]:.3f} ms", "target": "p99 ≤ 1 ms",
+                 "ok": personal[1] <= 1.0})  # fmt: skip
+    adds = {}
+    for before in (10, 10_000):  # O(1): the cost of a vote does not grow with the votes before it
+        ledger = Ledger(model.people_)
+        for k in range(before):
+            ledger.add("home", "someone", 24.0 + k % 5, 0.1)
+        adds[before] = _latencies(
+            lambda i, ledger=ledger: ledger.add("home", "someone", 25.0, 0.2), args.calls
+        )
+    observe = _latencies(
+        lambda i: model.observe(ledger, records[i % len(records)], float(VOTES[i % 7])), args.calls
+    )
+    rows.append({"what": "add a vote to a person (Ledger.add) p50 / p99",
+                 "skynet": f"{adds[10_000][0] * 1e3:.1f} / {adds[10_000][1] * 1e3:.1f} µs after 10,000 votes",
+                 "baseline": f"after 10 votes {adds[10][0] * 1e3:.1f} / {adds[10][1] * 1e3:.1f} µs",
+                 "target": "O(1)", "ok": adds[10_000][0] <= 2 * adds[10][0]})  # fmt: skip
+    rows.append({"what": "  observe (predict the context + add) p50 / p99",
+                 "skynet": f"{observe[0]:.3f} / {observe[1]:.3f} ms", "baseline": "", "target": "", "ok": ""})  # fmt: skip
 
     batch = frame.drop(columns="value")
     batch_s, _ = timed(lambda: model.predict(batch), args.runs)
@@ -91,6 +132,16 @@ def main() -> None:
         f"user_model benchmark (median of {args.runs} runs; load average after: {os.getloadavg()[0]:.1f})",
         rows,
     )
+    if args.json:
+        print(json.dumps({
+            "train_s": round(train_s, 2), "train_cpu_s": round(float(np.median(cpu)), 2),
+            "predict_one_ms": {"p50": fast[0], "p99": fast[1]}, "predict_one_person_ms": {"p50": personal[0], "p99": personal[1]},
+            "dataframe_predict_ms": {"p50": framed[0], "p99": framed[1]}, "sklearn_predict_ms": {"p50": sk[0], "p99": sk[1]},
+            "ledger_add_us": {str(k): {"p50": v[0] * 1e3, "p99": v[1] * 1e3} for k, v in adds.items()},
+            "observe_ms": {"p50": observe[0], "p99": observe[1]},
+            "batch_rows_per_s": round(len(batch) / batch_s), "row_by_row_rows_per_s": round(args.naive_rows / naive_s),
+            "load_average": os.getloadavg()[0],
+        }))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install MariaDB, PostgreSQL and Redis from Debian's packages and start them on loopback,
-# with the databases and users skynet's integration tests expect. Idempotent: safe to run
-# twice; a server that is already answering is left alone.
+# Install MariaDB, PostgreSQL, Redis and RabbitMQ from Debian's packages, and moto's standalone
+# AWS server (S3, SQS, DynamoDB over real HTTP) from PyPI into its own virtualenv, and start
+# them on loopback with the databases and users skynet's integration tests expect.
+# Idempotent: safe to run twice; a server that is already answering is left alone.
 #
 # Environment (defaults in brackets):
 #   SKYNET_TEST_DB_USER [skynet]  SKYNET_TEST_DB_PASSWORD [skynet]  SKYNET_TEST_DB_NAME [skynet_test]
+#   SKYNET_MOTO_VENV [/opt/skynet-moto]  SKYNET_TEST_MOTO_PORT [5000]
 # Prints the URLs the tests read (SKYNET_TEST_MYSQL_URL, SKYNET_TEST_POSTGRES_URL,
-# SKYNET_TEST_REDIS_URL) as `export` lines, so `eval "$(install/servers.sh)"` works.
+# SKYNET_TEST_REDIS_URL, SKYNET_TEST_AMQP_URL, SKYNET_TEST_AWS_ENDPOINT) as `export` lines, so
+# `eval "$(install/servers.sh)"` works.
 set -euo pipefail
 
 DB_USER=${SKYNET_TEST_DB_USER:-skynet}
@@ -20,6 +23,7 @@ need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server mariadb-client)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -81,7 +85,40 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
-log "MariaDB, PostgreSQL and Redis are up on loopback"
+# --- RabbitMQ (Celery's broker) ------------------------------------------------------------
+# Every listener on loopback: AMQP :5672, Erlang distribution :25672, epmd :4369.
+RMQ_ENV=(RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=5672
+         ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672
+         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}")
+rmqctl() { as_root env "${RMQ_ENV[@]}" rabbitmqctl "$@"; }
+if ! rmqctl -q status >/dev/null 2>&1; then
+  log "starting RabbitMQ on 127.0.0.1:5672"
+  as_root su rabbitmq -s /bin/sh -c "$(printf '%q ' env "${RMQ_ENV[@]}" rabbitmq-server -detached)"
+  wait_for RabbitMQ rmqctl -q await_startup --timeout 5 || { rmqctl -q await_startup --timeout 60 >&2; }
+fi
+rmqctl -q list_users | grep -q "^${DB_USER}\b" || rmqctl -q add_user "$DB_USER" "$DB_PASSWORD" >/dev/null
+rmqctl -q list_vhosts | grep -qx "$DB_NAME" || rmqctl -q add_vhost "$DB_NAME" >/dev/null
+rmqctl -q set_permissions -p "$DB_NAME" "$DB_USER" '.*' '.*' '.*' >/dev/null
+
+# --- moto's standalone AWS server (S3, SQS, DynamoDB) ---------------------------------------
+MOTO_VENV=${SKYNET_MOTO_VENV:-/opt/skynet-moto}
+MOTO_PORT=${SKYNET_TEST_MOTO_PORT:-5000}
+moto_up() { curl -sf -o /dev/null "http://127.0.0.1:${MOTO_PORT}/moto-api/"; }
+if ! moto_up; then
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    log "installing moto[server] into $MOTO_VENV"
+    PY=${PYTHON:-python3.11}
+    as_root "$PY" -m venv "$MOTO_VENV" >&2
+    as_root "$MOTO_VENV/bin/pip" install -q 'moto[server]==5.2.5' >&2
+  fi
+  log "starting moto's AWS server on 127.0.0.1:${MOTO_PORT}"
+  (nohup "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >/tmp/skynet-moto.log 2>&1 &)
+  wait_for moto moto_up
+fi
+
+log "MariaDB, PostgreSQL, Redis, RabbitMQ and moto are up on loopback"
 echo "export SKYNET_TEST_MYSQL_URL='mysql+pymysql://${DB_USER}:${DB_PASSWORD}@127.0.0.1:3306/${DB_NAME}'"
 echo "export SKYNET_TEST_POSTGRES_URL='postgresql+psycopg://${DB_USER}:${DB_PASSWORD}@127.0.0.1:5432/${DB_NAME}'"
 echo "export SKYNET_TEST_REDIS_URL='redis://127.0.0.1:6379/15'"
+echo "export SKYNET_TEST_AMQP_URL='amqp://${DB_USER}:${DB_PASSWORD}@127.0.0.1:5672/${DB_NAME}'"
+echo "export SKYNET_TEST_AWS_ENDPOINT='http://127.0.0.1:${MOTO_PORT}'"

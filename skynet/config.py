@@ -4,7 +4,15 @@ The file is ``--config PATH`` or ``$SKYNET_CONFIG``; without one the defaults gi
 setup under ``general.data_dir`` (a SQLite database and a local model store), so nothing needs
 a server. Every key ``section.key`` can be overridden by ``SKYNET_<SECTION>_<KEY>``, for
 example ``SKYNET_STORAGE_URL=postgresql+psycopg://...``. Values are validated when loaded; a
-wrong key or type is a :class:`~skynet.errors.ConfigError` that names it and where it came from.
+wrong key, type or value is a :class:`~skynet.errors.ConfigError` that names it and where it
+came from, on one line, echoing at most a few hundred characters of the value.
+
+An environment variable ``SKYNET_<X>_...`` whose ``<X>`` is not a section is an error when it
+looks like a typo of one (``SKYNET_STORGE_URL``); variables of other tools that share the
+prefix are listed once, in :data:`RESERVED_ENV_PREFIXES`.
+
+:func:`masked` hides the passwords in URLs (and ``password=`` query parameters) of any text:
+every message, log line and listing that shows a URL goes through it.
 
 The ``control`` section is :class:`ControlConfig`, the knobs of skynet's controller (the
 trade-off's weights, the fallback thermostat, the safety rules): what ``skynet control decide``,
@@ -14,19 +22,103 @@ in the environment (``SKYNET_CONTROL_COMFORT_BAND=21,26``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from skynet.domain import Fan, Mode
-from skynet.errors import ConfigError
+from skynet.errors import MAX_ECHO, ConfigError, brief
 
-__all__ = ["Settings", "ControlConfig", "load_settings", "masked"]
+__all__ = [
+    "Settings",
+    "ControlConfig",
+    "load_settings",
+    "masked",
+    "ENV_PREFIX",
+    "CONFIG_ENV",
+    "RESERVED_ENV_PREFIXES",
+    "LOG_LEVELS",
+    "LOG_FORMATS",
+]
 
 ENV_PREFIX = "SKYNET_"
 CONFIG_ENV = "SKYNET_CONFIG"
+
+#: ``SKYNET_*`` variables that are not configuration keys. The loader never reads them, nor
+#: takes them for a misspelt section. A tool that adds such a variable adds its prefix here.
+RESERVED_ENV_PREFIXES: tuple[str, ...] = (
+    CONFIG_ENV,  # the configuration file itself
+    "SKYNET_TEST_",  # the test suite: its servers, sshd and PEX cache
+    "SKYNET_REQUIRE_",  # the test suite: SKYNET_REQUIRE_AIRFLOW
+    "SKYNET_PEX_",  # the PEX build and runtime
+    "SKYNET_MODEL_SIGNING_KEY",  # the HMAC key of model artifacts (skynet.models), never in a file
+    "SKYNET_MOTO_",  # install/servers.sh: the moto server's venv
+    "SKYNET_INVENTORY",  # fab: the deployment inventory
+    "SKYNET_DEPLOY_",  # fab: SKYNET_DEPLOY_ROOT
+    "SKYNET_BUILD_",  # fab: SKYNET_BUILD_STORE; a model's lineage: SKYNET_BUILD_TAG
+    "SKYNET_GIT_",  # a model's lineage: SKYNET_GIT_COMMIT (skynet.api._lineage)
+)
+
+#: ``general.log_level`` values (any case; stored upper case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: How alike an unknown ``SKYNET_<X>_`` must be to a section to count as its typo (difflib's
+#: ratio: ``storge``/``storage`` 0.92, ``model``/``models`` 0.91; ``staging``/``storage`` 0.57).
+_TYPO_CUTOFF = 0.75
+#: numpy's seeds are 32-bit unsigned integers.
+_MAX_SEED = 2**32 - 1
+
+
+# -- value checks (run on every value, from the file or the environment) ---------------------
+def _no_nul(value: str, where: str) -> str:
+    if "\0" in value:
+        raise ConfigError(f"{where}: contains a NUL character: {brief(masked(value))}")
+    return value
+
+
+def _path(value: str, where: str) -> str:
+    if not value.strip():
+        # an empty path would put the store in whatever folder a command happens to run in
+        raise ConfigError(f"{where}: must not be empty (a folder; {{data_dir}} and ~ are expanded)")
+    return _no_nul(value, where)
+
+
+def _url(value: str, where: str) -> str:
+    if not value.strip():
+        raise ConfigError(f"{where}: must not be empty (a store URL, e.g. sqlite:///{{data_dir}}/skynet.db)")
+    return _no_nul(value, where)
+
+
+def _log_level(value: str, where: str) -> str:
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{where}: log level must be one of {', '.join(LOG_LEVELS)}, not {brief(value)}")
+    return level
+
+
+#: ``general.log_format`` values: ``text`` lines for people, ``json`` lines for log collectors.
+LOG_FORMATS = ("text", "json")
+
+
+def _log_format(value: str, where: str) -> str:
+    shown = value.strip().lower()
+    if shown not in LOG_FORMATS:
+        raise ConfigError(f"{where}: log format must be one of {', '.join(LOG_FORMATS)}, not {brief(value)}")
+    return shown
+
+
+def _seed(value: int, where: str) -> int:
+    if not 0 <= value <= _MAX_SEED:
+        raise ConfigError(f"{where}: seed must be between 0 and {_MAX_SEED}, not {brief(value)}")
+    return value
+
+
+def _checked(check: Callable[[Any, str], Any]) -> dict[str, Any]:
+    return {"check": check}
 
 
 @dataclass(frozen=True)
@@ -34,8 +126,11 @@ class General:
     """Where skynet keeps its files and how much it says."""
 
     #: Everything embedded lives here: the SQLite database, models, reports.
-    data_dir: str = "~/.skynet"
-    log_level: str = "WARNING"
+    data_dir: str = field(default="~/.skynet", metadata=_checked(_path))
+    #: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case).
+    log_level: str = field(default="WARNING", metadata=_checked(_log_level))
+    #: How services write their logs: ``text`` or ``json`` (one JSON object a line).
+    log_format: str = field(default="text", metadata=_checked(_log_format))
 
 
 @dataclass(frozen=True)
@@ -43,24 +138,45 @@ class Storage:
     """Where records live; each URL picks an adapter by its scheme."""
 
     #: Devices, users, feedback, appliance states, control targets. Default: SQLite in data_dir.
-    url: str = "sqlite:///{data_dir}/skynet.db"
+    url: str = field(default="sqlite:///{data_dir}/skynet.db", metadata=_checked(_url))
     #: Sensor readings and weather; empty means the same store as ``url``.
-    timeseries_url: str = ""
+    timeseries_url: str = field(default="", metadata=_checked(_no_nul))
     #: Control decision logs; empty means the same store as ``url``.
-    decisions_url: str = ""
+    decisions_url: str = field(default="", metadata=_checked(_no_nul))
     #: Live device state and event queues (``redis://``); empty means in-process.
-    live_url: str = ""
+    live_url: str = field(default="", metadata=_checked(_no_nul))
     #: Bring a SQL schema up to date when it is opened (turn off where ops run migrations).
     auto_migrate: bool = True
 
 
 @dataclass(frozen=True)
 class Models:
-    """Where trained models are kept."""
+    """Where trained models, their registry, caches and training data sets are kept."""
 
-    store: str = "{data_dir}/models"
-    reports: str = "{data_dir}/reports"
-    seed: int = 0
+    #: The artifact store: a folder, or ``s3://bucket/prefix`` shared by every host.
+    store: str = field(default="{data_dir}/models", metadata=_checked(_path))
+    reports: str = field(default="{data_dir}/reports", metadata=_checked(_path))
+    seed: int = field(default=0, metadata=_checked(_seed))
+    #: The model registry (versions, aliases, lineage): empty = ``storage.url``'s SQL database;
+    #: any SQL URL, or ``memory://``.
+    registry_url: str = field(default="", metadata=_checked(_no_nul))
+    #: Artifacts fetched from a remote store, one folder per artifact sha256 (verified on download).
+    cache: str = field(default="{data_dir}/cache/models", metadata=_checked(_path))
+    #: Training frames materialised as parquet (``<min>-<max>-<dates-hash>-<feature-hash>.parquet``).
+    datasets: str = field(default="{data_dir}/data/processed/train", metadata=_checked(_path))
+
+
+@dataclass(frozen=True)
+class Aws:
+    """AWS (S3 model stores, S3/SQS/DynamoDB batch I/O); credentials: boto3's chain (``AWS_*``, ...)."""
+
+    #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
+    endpoint_url: str = field(default="", metadata=_checked(_no_nul))
+    region: str = field(default="us-east-1", metadata=_checked(_no_nul))
+
+
+#: The settings that are store URLs (``config check`` validates each).
+URL_KEYS = ("url", "timeseries_url", "decisions_url", "live_url")
 
 
 @dataclass(frozen=True)
@@ -196,6 +312,7 @@ class Settings:
     general: General = field(default_factory=General)
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
+    aws: Aws = field(default_factory=Aws)
     control: ControlConfig = field(default_factory=ControlConfig)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
@@ -219,6 +336,13 @@ class Settings:
 _SECTIONS = {f.name: f for f in fields(Settings) if f.name != "source"}
 
 
+def _cut(text: str) -> str:
+    """A name from the input (a key, a variable), cut like :func:`brief` but without quotes
+    (escaped where it holds a line break or another unprintable character)."""
+    shown = text if text.isprintable() else repr(text)[1:-1]
+    return shown if len(shown) <= MAX_ECHO else f"{shown[:MAX_ECHO]}… ({len(shown):,} characters)"
+
+
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     if get_origin(kind) is tuple:
         return _coerce_tuple(value, kind, where)
@@ -238,7 +362,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        # the length bound keeps int() away from huge digit strings (Python refuses > 4,300 digits)
+        if isinstance(value, str) and len(value) <= 40 and re.fullmatch(r"[+-]?[0-9]+", value.strip()):
             return int(value)
     elif kind is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -246,7 +371,7 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         if value is None:
             return ""
     type_name = getattr(kind, "__name__", str(kind))
-    raise ConfigError(f"{where}: expected {type_name}, got {value!r}")
+    raise ConfigError(f"{where}: expected {type_name}, got {brief(masked(value))}")
 
 
 def _coerce_tuple(value: Any, kind: Any, where: str) -> tuple[Any, ...]:
@@ -255,26 +380,49 @@ def _coerce_tuple(value: Any, kind: Any, where: str) -> tuple[Any, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{where}: expected a list, got {value!r}")
+        raise ConfigError(f"{where}: expected a list, got {brief(value)}")
     if len(args) == 2 and args[1] is Ellipsis:
         items = [args[0]] * len(value)
     elif len(value) != len(args):
-        raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
+        raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({brief(value)})")
     else:
         items = list(args)
     return tuple(_coerce(v, k, where) for v, k in zip(value, items, strict=True))
 
 
-def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -> Settings:
+def _suggest(word: str, known: list[str]) -> list[str]:
+    return difflib.get_close_matches(word, known, n=1, cutoff=_TYPO_CUTOFF)
+
+
+def _unknown_section(section: str, where: str) -> ConfigError:
+    guess = _suggest(section, list(_SECTIONS))
+    hint = f"; did you mean {guess[0]!r}?" if guess else ""
+    return ConfigError(f"{where}: unknown section {brief(section)} (known: {', '.join(_SECTIONS)}){hint}")
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, origin: str, where: str) -> Settings:
+    """``settings`` with ``section.key`` set to ``value``, coerced and checked.
+
+    ``origin`` (the file, the variable) starts the message of an unknown section or key,
+    ``where`` (``FILE: section.key``, the variable) that of a wrong value.
+    """
     if section not in _SECTIONS:
-        raise ConfigError(f"{where}: unknown section {section!r} (known: {', '.join(_SECTIONS)})")
+        raise _unknown_section(section, origin)
     current = getattr(settings, section)
     hints = get_type_hints(type(current))
     if key not in hints:
-        known = ", ".join(f.name for f in fields(current))
-        raise ConfigError(f"{where}: unknown key {section}.{key} (known in {section}: {known})")
-    try:
-        changed = replace(current, **{key: _coerce(value, hints[key], where)})
+        known = [f.name for f in fields(current)]
+        guess = _suggest(key, known)
+        hint = f"; did you mean {section}.{guess[0]}?" if guess else ""
+        raise ConfigError(
+            f"{origin}: unknown key {section}.{_cut(key)} (known in {section}: {', '.join(known)}){hint}"
+        )
+    value = _coerce(value, hints[key], where)
+    check = next(f for f in fields(current) if f.name == key).metadata.get("check")
+    if check is not None:
+        value = check(value, where)
+    try:  # a section that checks its values together (ControlConfig) names what is wrong
+        changed = replace(current, **{key: value})
     except ConfigError as exc:
         message = str(exc)
         raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None
@@ -282,7 +430,7 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
 
 
 def load_settings(
-    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Load the configuration file (if any) and apply ``SKYNET_<SECTION>_<KEY>`` overrides.
 
@@ -294,7 +442,8 @@ def load_settings(
         The validated settings.
 
     Raises:
-        ConfigError: the file is missing or malformed, or a key or value is wrong.
+        ConfigError: the file is missing or malformed, a key or value is wrong, or an
+            environment variable names an unknown key (or a misspelt section).
     """
     env = os.environ if environ is None else environ
     path = path or env.get(CONFIG_ENV) or None
@@ -303,44 +452,104 @@ def load_settings(
         settings = replace(settings, source=str(path))
         settings = _load_file(settings, Path(path))
     for name, value in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV or name.startswith("SKYNET_TEST_"):
-            continue
-        rest = name[len(ENV_PREFIX) :].lower()
-        section, _, key = rest.partition("_")
-        if section not in _SECTIONS:
-            continue  # other SKYNET_* variables (e.g. SKYNET_PEX_*) are not configuration
-        settings = _apply(settings, section, key, value, f"environment variable {name}")
+        target = _env_target(name)
+        if target is not None:
+            where = f"environment variable {_cut(name)}"
+            settings = _apply(settings, target[0], target[1], value, where, where)
     return settings
+
+
+def _env_target(name: str) -> tuple[str, str] | None:
+    """(section, key) an environment variable sets, or ``None`` when it is no configuration.
+
+    Raises:
+        ConfigError: a ``SKYNET_`` variable whose section looks like a typo of a known one.
+    """
+    if not name.startswith(ENV_PREFIX) or name.startswith(RESERVED_ENV_PREFIXES):
+        return None
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in _SECTIONS:
+        if rest == section or rest.startswith(section + "_"):
+            return section, rest[len(section) + 1 :]
+    word = rest.partition("_")[0]
+    guess = _suggest(word, list(_SECTIONS)) or [s for s in _SECTIONS if rest.startswith(s)]
+    if not guess:
+        return None  # another tool's variable (SKYNET_STAGING_DB_PASSWORD, ...): not ours
+    raise ConfigError(
+        f"environment variable {_cut(name)}: no configuration section {brief(word)}; did you mean "
+        f"SKYNET_{guess[0].upper()}_...? (sections: {', '.join(_SECTIONS)}; variables of other tools "
+        "are listed in skynet.config.RESERVED_ENV_PREFIXES)"
+    )
 
 
 def _load_file(settings: Settings, path: Path) -> Settings:
     import yaml  # imported here: keeps `skynet --help` fast
 
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML ({_cut(str(problem))})") from None
+    except Exception as exc:  # noqa: BLE001 - what PyYAML lets through (a 5,000-digit integer,
+        # a bad date, deep nesting) also means the file is not a configuration
+        raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__}: {_cut(str(exc))})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
     for section, values in data.items():
+        section = str(section)
+        if section not in _SECTIONS:
+            raise _unknown_section(section, str(path))
+        if values is None:
+            continue  # an empty section (``storage:`` alone) keeps the defaults
         if not isinstance(values, dict):
-            if section in _SECTIONS:
-                raise ConfigError(f"{path}: section {section!r} must be a mapping of keys")
-            raise ConfigError(f"{path}: unknown section {section!r} (known: {', '.join(_SECTIONS)})")
+            raise ConfigError(f"{path}: section {section!r} must be a mapping of keys")
         for key, value in values.items():
-            settings = _apply(settings, str(section), str(key), value, f"{path}: {section}.{key}")
+            key = str(key)
+            settings = _apply(settings, section, key, value, str(path), f"{path}: {section}.{_cut(key)}")
     return settings
 
 
-_SECRET = re.compile(r"(?P<scheme>[a-z0-9+]+://)(?P<user>[^:/@]*):(?P<password>[^@]*)@")
+# -- masking --------------------------------------------------------------------------------
+#: ``scheme://user:password@host``. The password runs to the last ``@`` before the host (the
+#: last one before a blank or the next ``://``), so one holding ``@`` (``p@ss``) is hidden
+#: whole. Repeats are bounded and stop at the next URL, so a huge value cannot stall it.
+_USERINFO = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]{0,30}://[^:/?#\s]{0,256})"
+    r":(?P<password>(?:(?!://)\S){0,1024})@(?!(?:(?!://)\S){0,1024}@)"
+)
+#: ``?password=...`` / ``&sslpassword=...`` / ``;token=...``: the value runs to ``&``, ``;``, ``#`` or a blank.
+_PARAM = re.compile(
+    r"(?P<key>(?:^|[?&;\s])[A-Za-z0-9_.-]{0,64}?(?:password|passwd|pwd|secret|token))=(?P<value>[^&#;\s]+)",
+    re.IGNORECASE,
+)
+#: Closing quotes and brackets after a masked query value belong to the text around it.
+_TRAILING = "'\"),.:]}>"
+
+
+def _mask_param(match: re.Match[str]) -> str:
+    value = match["value"]
+    tail = value[len(value.rstrip(_TRAILING)) :]
+    return f"{match['key']}=***{tail}"
 
 
 def masked(value: Any) -> Any:
-    """Mask the password in a URL-like string (``user:***@host``)."""
-    if isinstance(value, str):
-        return _SECRET.sub(lambda m: f"{m['scheme']}{m['user']}:***@", value)
+    """Hide the passwords in a URL or in any text holding URLs (``user:***@host``,
+    ``?password=***``); other values are returned as they are."""
+    if not isinstance(value, str):
+        return value
+    if "://" in value:
+        value = _USERINFO.sub(lambda m: f"{m['head']}:***@", value)
+    lowered = value.lower()
+    if "=" in value and any(w in lowered for w in ("password", "passwd", "pwd", "secret", "token")):
+        value = _PARAM.sub(_mask_param, value)
     return value

@@ -47,7 +47,12 @@ class StorageError(SkynetError):
 
     def __init__(self, adapter: str, message: str) -> None:
         self.adapter = adapter
+        self.detail = message
         super().__init__(f"{adapter}: {message}")
+
+    def __reduce__(self) -> tuple[type[StorageError], tuple[str, str]]:
+        # picklable (Dask and Celery send errors between processes): rebuilt from both parts
+        return type(self), (self.adapter, self.detail)
 
 
 class ModelError(SkynetError):

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from skynet.config import Settings
+from skynet.config import Settings, masked
+from skynet.errors import StorageError
 from skynet.storage import RecordStore, RoutedStore, open_store
 
-__all__ = ["open_records", "records_url", "timeseries_url", "model_store_path", "reports_path"]
+if TYPE_CHECKING:
+    from skynet.storage.artifacts import ArtifactStore
+    from skynet.storage.registry import ModelRegistry
+
+__all__ = [
+    "open_records",
+    "records_url",
+    "timeseries_url",
+    "model_store_path",
+    "reports_path",
+    "registry_url",
+    "open_model_registry",
+    "open_artifacts",
+    "datasets_path",
+]
 
 
 def _embedded(url: str) -> str:
@@ -53,3 +69,50 @@ def model_store_path(settings: Settings) -> Path:
 
 def reports_path(settings: Settings) -> Path:
     return Path(settings.path(settings.models.reports))
+
+
+def datasets_path(settings: Settings) -> Path:
+    return Path(settings.path(settings.models.datasets))
+
+
+def registry_url(settings: Settings) -> str:
+    """``models.registry_url``, or ``storage.url`` when it is empty (the embedded SQLite by default)."""
+    url = settings.path(settings.models.registry_url)
+    return _embedded(url) if url else records_url(settings)
+
+
+def open_model_registry(settings: Settings) -> ModelRegistry:
+    """The model registry the settings name.
+
+    Raises:
+        StorageError: its URL is not a SQL database or ``memory://`` (the message says which
+            setting to change), or it cannot be reached.
+    """
+    from skynet.storage.registry import open_registry, registry_schemes
+
+    url = registry_url(settings)
+    scheme = url.split("://", 1)[0]
+    if scheme not in registry_schemes():
+        where = (
+            "models.registry_url"
+            if settings.models.registry_url
+            else "storage.url (models.registry_url is empty)"
+        )
+        raise StorageError(
+            "registry",
+            f"{where} is {masked(url)!r}: the model registry needs a SQL database or memory:// "
+            f"(set models.registry_url; known schemes: {', '.join(registry_schemes())})",
+        )
+    return open_registry(url, auto_migrate=settings.storage.auto_migrate)
+
+
+def open_artifacts(settings: Settings, location: str | None = None) -> ArtifactStore:
+    """The artifact store at ``location`` (default ``models.store``), with the host's cache and AWS settings."""
+    from skynet.storage.artifacts import open_artifact_store
+
+    return open_artifact_store(
+        location or settings.path(settings.models.store),
+        cache=settings.path(settings.models.cache),
+        endpoint_url=settings.aws.endpoint_url,
+        region=settings.aws.region,
+    )

@@ -109,7 +109,7 @@ def evaluate(settings: Settings, devices: int = 10, days: float = 3.0, seed: int
         "occupancy": occupancy,
         "occupant_actions": occupant_actions and engine == "builtin",
         "comfort_band": list(config.comfort_band),
-        "sweep": sweep if isinstance(sweep, str) else list(points),
+        "sweep": sweep if isinstance(sweep, str) else list(points or ()),
     }
     if engine == "energyplus":
         setup.update(building=building, weather=weather, start=str(start))

@@ -1,7 +1,8 @@
-"""Application functions for data: importing data sets and building model-ready frames.
+"""Application functions for data: importing data sets, checking what arrived, building model-ready frames.
 
 These are the only places that read records for the user comfort model: the api modules of
 models call :func:`load_comfort_frame`, :func:`latest_context` and :func:`device_history`.
+:func:`collect_report` is the nightly DAGs' first step: did the interval's data arrive?
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from typing import Any
 
 import pandas as pd
 
-from skynet.api._context import open_records
-from skynet.config import Settings
+from skynet.api._context import open_records, records_url
+from skynet.config import Settings, masked
 from skynet.domain import Device, Feedback, Record, SensorReading, User, Weather
 from skynet.errors import DataError
 
-__all__ = ["import_ashrae", "load_comfort_frame", "latest_context", "device_history"]
-
-_CHUNK = 20_000
+__all__ = [
+    "import_ashrae",
+    "load_comfort_frame",
+    "latest_context",
+    "device_history",
+    "collect_report",
+    "TIMED_KINDS",
+]
 
 
 def import_ashrae(
@@ -30,8 +36,11 @@ def import_ashrae(
     """Import the ASHRAE Global Thermal Comfort Database II into the record store.
 
     Validates every row (impossible values are counted and skipped, never stored) and writes
-    devices, users, sensor readings, weather and feedback. Idempotent: importing the same
-    files again adds nothing.
+    devices, users, sensor readings, weather and feedback, in one transaction on SQL stores.
+    Idempotent: every key comes from the record itself (DB II's ``record_id``), so importing
+    the same files again adds nothing, and importing a corrected file after a faulty one
+    leaves the store as a fresh import of the corrected file would. On a store without
+    transactions (Cassandra), an import that was cut short is completed by running it again.
 
     Args:
         settings: the effective configuration (``storage.url`` names the store).
@@ -60,21 +69,15 @@ def import_ashrae(
         (SensorReading, data.readings),
         (Feedback, data.feedback),
     ]
-    added = {kind.kind: 0 for kind, _ in parts}
     total = sum(len(frame) for _, frame in parts)
     with (
         open_records(settings) as store,
         tqdm(total=total, unit="rec", desc="import ashrae-db2", disable=not progress, leave=False) as bar,
     ):
-        for kind, frame in parts:
-            for start in range(0, len(frame), _CHUNK):
-                chunk = frame.iloc[start : start + _CHUNK]
-                added[kind.kind] += store.write_frame(kind, chunk)
-                bar.update(len(chunk))
-        url = store.describe()["url"]
+        added = {kind.kind: 0 for kind, _ in parts} | store.write_frames(parts, progress=bar.update)
     return {
         "source": str(measurements),
-        "store": url,
+        "store": masked(records_url(settings)),
         "rows_read": data.rows_read,
         "votes_imported": len(data.feedback),
         "skipped": dict(data.skipped),
@@ -168,3 +171,99 @@ def newest_records(settings: Settings, kind: str, device_id: str | None, limit: 
     with open_records(settings) as store:
         records = store.read(RECORD_KINDS[kind], device_id, limit=limit, newest_first=True)
     return [asdict(r) for r in records]
+
+
+#: The record kinds that arrive over time (what ``data collect`` can check).
+TIMED_KINDS = ("sensor_reading", "weather", "feedback", "appliance_state", "control_target")
+
+
+def collect_report(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    kinds: Sequence[str] = ("sensor_reading",),
+    *,
+    min_devices: int = 1,
+    max_gap: dict[str, float] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """What arrived in the store for ``start <= t < end``, per kind, checked.
+
+    Each kind must have records from at least ``min_devices`` devices, and no stretch of the
+    interval longer than its ``max_gap`` (minutes) without any record of the kind (from any
+    device; the interval's edges count), which is what an ingestion outage leaves.
+
+    Args:
+        settings: the effective configuration.
+        start, end: the interval (naive UTC).
+        kinds: record kinds to check (:data:`TIMED_KINDS`).
+        min_devices: the fewest devices each kind must have records from.
+        max_gap: kind -> longest gap allowed, in minutes (kinds not in it: no gap check).
+        progress: show a progress bar on stderr (one step per kind).
+
+    Returns:
+        ``start``, ``end``, ``store`` (masked URL) and ``kinds``: per kind its ``rows``,
+        ``devices``, ``first``, ``last``, ``largest_gap_min`` with ``gap_from`` / ``gap_to``,
+        and ``max_gap_min``.
+
+    Raises:
+        DataError: a kind is unknown, the interval is empty, or a check failed (one line
+            naming every kind that failed and why).
+        StorageError: the store failed.
+    """
+    from tqdm import tqdm
+
+    from skynet.domain import RECORD_KINDS
+
+    unknown = [k for k in [*kinds, *(max_gap or {})] if k not in TIMED_KINDS]
+    if unknown:
+        raise DataError(f"collect: unknown kind {unknown[0]!r} (known: {', '.join(TIMED_KINDS)})")
+    if end <= start:
+        raise DataError(f"collect: the interval is empty ({start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M})")
+    limits = max_gap or {}
+    rows, problems = [], []
+    with open_records(settings) as store:
+        # (disable=None: a bar only where stderr is a terminal)
+        for kind in tqdm(kinds, desc="collect", unit="kind", disable=None if progress else True, leave=False):
+            frame = store.read_frame(RECORD_KINDS[kind], None, start, end)
+            row = {"kind": kind, **_arrival(frame, start, end), "max_gap_min": limits.get(kind)}
+            rows.append(row)
+            problems += [f"{kind}: {why}" for why in _problems(row, min_devices)]
+        url = store.describe()["url"]
+    if problems:
+        raise DataError(
+            f"collect {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} in {url}: {'; '.join(problems)}"
+        )
+    return {"start": start, "end": end, "store": url, "kinds": rows}
+
+
+def _arrival(frame: pd.DataFrame, start: datetime, end: datetime) -> dict[str, Any]:
+    """Rows, devices, first and last time, and the longest stretch without a record."""
+    import numpy as np
+
+    times = np.unique(frame["timestamp"].to_numpy(dtype="datetime64[us]"))
+    edges = np.concatenate([[np.datetime64(start, "us")], times, [np.datetime64(end, "us")]])
+    widest = int(np.argmax(np.diff(edges)))
+    gap = (edges[widest + 1] - edges[widest]) / np.timedelta64(1, "m")
+    return {
+        "rows": len(frame),
+        "devices": int(frame["device_id"].nunique()),
+        "first": pd.Timestamp(times[0]).to_pydatetime() if len(times) else None,
+        "last": pd.Timestamp(times[-1]).to_pydatetime() if len(times) else None,
+        "largest_gap_min": round(float(gap), 1),
+        "gap_from": pd.Timestamp(edges[widest]).to_pydatetime(),
+        "gap_to": pd.Timestamp(edges[widest + 1]).to_pydatetime(),
+    }
+
+
+def _problems(row: dict[str, Any], min_devices: int) -> list[str]:
+    if not row["rows"]:
+        return ["no records"]
+    out = []
+    if row["devices"] < min_devices:
+        out.append(f"records from {row['devices']} devices (at least {min_devices})")
+    limit = row["max_gap_min"]
+    if limit is not None and row["largest_gap_min"] > limit:
+        out.append(f"no record for {row['largest_gap_min']:g} min, {row['gap_from']:%Y-%m-%d %H:%M} .. "
+                   f"{row['gap_to']:%Y-%m-%d %H:%M} (at most {limit:g})")  # fmt: skip
+    return out

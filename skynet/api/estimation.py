@@ -1,7 +1,7 @@
 """Application functions of the estimation model: build its frame from the store, train, evaluate, predict.
 
 Records are read a few devices at a time and joined by :func:`skynet.data.estimation_frame`;
-models live in the local model store (``models.store``), evaluation reports (tables as JSON
+models are registered (:func:`skynet.api.models.register_trained`), evaluation reports (tables as JSON
 and forecast plots) under ``models.reports``. Devices can be named by glob patterns
 (``eplus-*``), so one store holding simulated homes and EnergyPlus zones can train on one
 kind and test on the other.
@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skynet.api._context import model_store_path, open_records, reports_path
+from skynet.api._context import open_records, reports_path
+from skynet.api.models import load_trained, register_trained, select_training_frame
 from skynet.config import Settings
 from skynet.domain import AC_MODES, FAN_SPEEDS, ApplianceState, Device, SensorReading, Weather
-from skynet.errors import DataError
-from skynet.storage import LocalModelStore, RecordStore
+from skynet.errors import DataError, brief
+from skynet.storage import RecordStore
 
 __all__ = ["MODEL_TYPE", "load_frame", "train", "load", "evaluate", "predict", "parse_command"]
 
@@ -99,8 +100,12 @@ def train(
     params: Mapping[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    *,
+    dataset: str | Path | None = None,
+    holdout_days: float = 0.0,
+    alias: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Train the estimation model on the store's devices and save it in the model store.
+    """Train the estimation model on the store's devices, save it in the artifact store and register it.
 
     Args:
         settings: the effective configuration (``models.seed`` seeds the model).
@@ -109,19 +114,25 @@ def train(
         params: EstimationModel hyper-parameters overriding the defaults.
         frame: an estimation frame to learn from instead of the store's.
         progress: show progress on stderr.
+        dataset: a materialised data set (parquet) to learn from instead.
+        holdout_days: leave the last days before ``end`` out (the promotion gate's window).
+        alias: point this alias (e.g. ``candidate``) at the new model.
 
     Returns:
-        The model's name in the store and its training figures.
+        The model's name in the registry and its training figures.
     """
     from skynet.models.estimation import EstimationModel
 
-    data = load_frame(settings, device_ids, start, end, progress=progress) if frame is None else frame
+    data, selection, source = select_training_frame(
+        settings, lambda lo, hi: load_frame(settings, device_ids, lo, hi, progress=progress), device_ids, start,
+        end, frame, dataset, holdout_days,
+    )  # fmt: skip
     model = EstimationModel(**{"random_state": settings.models.seed, **dict(params or {})}).fit(data)
-    store = LocalModelStore(model_store_path(settings))
-    name = store.model_name(model.model_type, model.param_desc(), model.training_)
     info = model.training_
     metrics = {key: info[key] for key in ("n_rows", "rows_learned", "n_devices", "epochs", "validation_loss")}
-    model.save(store.path_for(name, must_exist=False), metrics=metrics)
+    name = register_trained(
+        settings, model, metrics, frame=data, selection=selection, dataset=source, alias=alias
+    )
     return name, metrics
 
 
@@ -129,13 +140,10 @@ def load(settings: Settings, name: str | None = None) -> tuple[str, Any]:
     """(name, model) of a stored estimation model: ``name`` or the newest one.
 
     Raises:
-        StorageError: no such model (or none at all); ModelError: the artifact is corrupt.
+        StorageError: no such model (or none at all); ModelError: the artifact is corrupt (a
+            corrupt newest model is refused, never passed over, see :func:`load_trained`).
     """
-    from skynet.models.estimation import EstimationModel
-
-    store = LocalModelStore(model_store_path(settings))
-    name = name or store.newest(MODEL_TYPE)
-    return name, EstimationModel.load(store.path_for(name))
+    return load_trained(settings, MODEL_TYPE, name)
 
 
 def evaluate(
@@ -237,22 +245,59 @@ def parse_command(text: str) -> dict[str, Any]:
     """An AC command from text: ``off``, or ``MODE:SET_TEMPERATURE[:FAN]`` (``cool:24:auto``).
 
     Raises:
-        DataError: not of that form, or an unknown mode or fan speed.
+        DataError: not of that form, an unknown mode or fan speed, or a set temperature no
+            AC accepts (:data:`skynet.data.SET_TEMPERATURE`).
     """
     parts = [p.strip().lower() for p in str(text).split(":")]
     if parts == ["off"]:
         return {"power": False, "mode": None, "set_temperature": np.nan, "fan": None}
     if len(parts) not in (2, 3) or parts[0] not in AC_MODES:
-        raise DataError(f"command {text!r}: expected 'off' or MODE:SET_TEMPERATURE[:FAN] with MODE one of "
+        raise DataError(f"command {brief(text)}: expected 'off' or MODE:SET_TEMPERATURE[:FAN] with MODE one of "
                         f"{', '.join(AC_MODES)} (e.g. cool:24:auto)")  # fmt: skip
     fan = parts[2] if len(parts) == 3 else "auto"
-    if fan not in FAN_SPEEDS:
-        raise DataError(f"command {text!r}: fan {fan!r} is not one of {', '.join(FAN_SPEEDS)}")
     try:
         tset = float(parts[1])
     except ValueError:
-        raise DataError(f"command {text!r}: set temperature {parts[1]!r} is not a number") from None
-    return {"power": True, "mode": parts[0], "set_temperature": tset, "fan": fan}
+        raise DataError(f"command {brief(text)}: set temperature {brief(parts[1])} is not a number") from None
+    return _checked_command({"power": True, "mode": parts[0], "set_temperature": tset, "fan": fan}, text)
+
+
+def _checked_command(command: Mapping[str, Any], given: object) -> dict[str, Any]:
+    """A command (power, mode, set_temperature, fan) with each field checked, or one line saying which is wrong.
+
+    A forecast under a command no AC can be given (500 °C, NaN, mode "blast") would look like
+    an answer; the set temperature goes through the same range check as every predict input.
+    """
+    from skynet.data import SET_TEMPERATURE, validated
+
+    where = f"command {brief(given)}"
+    if not isinstance(command, Mapping):
+        raise DataError(f"{where}: expected text or a mapping of power, mode, set_temperature, fan")
+    unknown = [key for key in command if key not in ("power", "mode", "set_temperature", "fan")]
+    if unknown:
+        raise DataError(
+            f"{where}: unknown field {brief(unknown[0])}; known: power, mode, set_temperature, fan"
+        )
+    power = command.get("power", True)
+    if not isinstance(power, (bool, np.bool_, int, np.integer)) or power not in (0, 1):
+        raise DataError(f"{where}: power {brief(power)} is not true or false")
+    if not power:
+        return {"power": False, "mode": None, "set_temperature": np.nan, "fan": None}
+    mode, fan = command.get("mode"), command.get("fan")
+    fan = "auto" if fan is None else fan
+    if not isinstance(mode, str) or mode not in AC_MODES:
+        raise DataError(f"{where}: mode {brief(mode)} is not one of {', '.join(AC_MODES)}")
+    if not isinstance(fan, str) or fan not in FAN_SPEEDS:
+        raise DataError(f"{where}: fan {brief(fan)} is not one of {', '.join(FAN_SPEEDS)}")
+    checked = validated(pd.DataFrame({"set_temperature": [command.get("set_temperature")]}),
+                        {"set_temperature": SET_TEMPERATURE}, dates=(), where=where, name_rows=False,
+                        missing_ok=False)  # fmt: skip
+    return {
+        "power": True,
+        "mode": mode,
+        "set_temperature": float(checked["set_temperature"].iloc[0]),
+        "fan": fan,
+    }
 
 
 def predict(
@@ -277,17 +322,22 @@ def predict(
         with its fields and ``temperature_<h>m`` / ``humidity_<h>m``.
 
     Raises:
-        DataError: unknown device, no readings or weather, or a bad command; StorageError: no model.
+        DataError: unknown device, no readings or weather, or a bad command (one no AC
+            accepts: an unknown mode or fan, a set temperature outside
+            :data:`skynet.data.SET_TEMPERATURE`); StorageError: no model.
     """
     from skynet.data import estimation_state
 
+    parsed = [parse_command(c) if isinstance(c, str) else _checked_command(c, c) for c in commands or ()]
     name, estimator = load(settings, model)
     with open_records(settings) as store:
         newest = store.latest(SensorReading, device_id) if at is None else None
-        if at is None and newest is None:
-            what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
-            raise DataError(f"device {device_id!r} {what}")
-        when = pd.Timestamp(at if at is not None else newest.timestamp).to_pydatetime()
+        if at is None:
+            if newest is None:
+                what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
+                raise DataError(f"device {device_id!r} {what}")
+            at = newest.timestamp
+        when = pd.Timestamp(at).to_pydatetime()
         after = when + timedelta(microseconds=1)
         readings = store.read_frame(SensorReading, [device_id], when - _HISTORY, after)
         states = store.read_frame(ApplianceState, [device_id], None, after)
@@ -298,15 +348,14 @@ def predict(
         raise DataError(
             f"device {device_id!r} has no weather within {_WEATHER_BEFORE} before {state['timestamp']}"
         )
-    if not commands:
+    if not parsed:  # keep the state in force, as stored
         keep = bool(state.get("power") == 1.0)
-        commands = [{"power": keep, "mode": state.get("mode"), "set_temperature": state.get("set_temperature"),
-                     "fan": state.get("fan")}]  # fmt: skip
-    parsed = [parse_command(c) if isinstance(c, str) else dict(c) for c in commands]
+        parsed = [{"power": keep, "mode": state.get("mode"), "set_temperature": state.get("set_temperature"),
+                   "fan": state.get("fan")}]  # fmt: skip
     forecast = estimator.predict_candidates(state, parsed)
     rows = []
     for i, command in enumerate(parsed):
-        row = {"command": _describe(command)}
+        row: dict[str, Any] = {"command": _describe(command)}
         row.update(
             {
                 f"temperature_{h}m": float(v)

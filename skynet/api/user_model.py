@@ -1,7 +1,9 @@
 """Application functions of the user comfort model: train, evaluate, predict.
 
-They read comfort frames through :mod:`skynet.api.data`, keep models in the local model store
-(``models.store``) and write evaluation reports under ``models.reports``.
+They read comfort frames through :mod:`skynet.api.data`, register trained models (artifact in
+``models.store``, version in the registry, training frame materialised under
+``models.datasets``: :func:`skynet.api.models.register_trained`) and write evaluation reports
+under ``models.reports``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import pandas as pd
 
 from skynet.api._context import reports_path
 from skynet.api.data import device_history, latest_context, load_comfort_frame
-from skynet.api.models import load_trained, save_trained
+from skynet.api.models import load_trained, register_trained, select_training_frame
 from skynet.config import Settings
-from skynet.errors import DataError
+from skynet.data import PREDICT_RANGES, validated
+from skynet.errors import DataError, brief
 
 __all__ = ["train", "evaluate", "predict", "load", "MODEL_TYPE"]
 
@@ -42,8 +45,12 @@ def train(
     params: dict[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    *,
+    dataset: str | Path | None = None,
+    holdout_days: float = 0.0,
+    alias: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Train the user model on the store's votes and save it in the model store.
+    """Train the user model on the store's votes, save it in the artifact store and register it.
 
     Args:
         settings: the effective configuration (``models.seed`` seeds the model).
@@ -51,18 +58,25 @@ def train(
         params: UserModel hyper-parameters overriding the defaults.
         frame: a comfort frame to learn from instead of the store's.
         progress: show progress on stderr.
+        dataset: a materialised data set (parquet) to learn from instead: exactly the rows a
+            registered model was trained on (its lineage names the file).
+        holdout_days: leave the last days before ``end`` out (the promotion gate's window).
+        alias: point this alias (e.g. ``candidate``) at the new model.
 
     Returns:
-        The model's name in the store and its metrics (out-of-fold on the training devices).
+        The model's name and its metrics (out-of-fold on the training devices).
 
     Raises:
-        DataError: no votes in that selection, or bad data.
+        DataError: no votes in that selection, bad data, or an unreadable data set.
     """
     from skynet.models.user_model import UserModel
 
     with _bar(progress, 3, "train user_model") as bar:
         bar.set_postfix_str("reading votes")
-        data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
+        data, selection, source = select_training_frame(
+            settings, lambda lo, hi: load_comfort_frame(settings, device_ids, lo, hi), device_ids, start, end,
+            frame, dataset, holdout_days,
+        )  # fmt: skip
         bar.update()
         bar.set_postfix_str(f"fitting on {len(data)} votes")
         model = UserModel(**{"random_state": settings.models.seed, **(params or {})}).fit(data)
@@ -72,7 +86,8 @@ def train(
             "n_rows": model.training_["n_rows"],
             "n_devices": model.training_["n_devices"],
         }
-        name = save_trained(settings, model, metrics)
+        name = register_trained(settings, model, metrics, frame=data, selection=selection, dataset=source,
+                                alias=alias)  # fmt: skip
         bar.update()
     return name, metrics
 
@@ -95,6 +110,9 @@ def evaluate(
     params: dict[str, Any] | None = None,
     frame: pd.DataFrame | None = None,
     progress: bool = True,
+    holdout: float = 0.0,
+    sim_homes: int = 0,
+    sim_days: float = 30.0,
 ) -> dict[str, Any]:
     """Cross-validate the user model by device against PMV and "always comfy"; plot and save a report.
 
@@ -105,35 +123,81 @@ def evaluate(
         params: UserModel hyper-parameters.
         frame: a comfort frame to evaluate on instead of the store's.
         progress: show a progress bar on stderr.
+        holdout: share of the devices set aside and reported separately (0: none).
+        sim_homes: also simulate this many homes (in memory, ``models.seed``) for ``sim_days``
+            and measure how well their people's true comfort offsets are found (0: skip).
+        sim_days: days simulated.
 
     Returns:
-        ``table`` (one row per estimate), ``curve`` (personalization), ``calibration``,
-        ``plots`` and ``report`` (paths), ``n_rows``, ``n_devices``, ``folds``, ``seconds``.
+        ``table`` (one row per estimate), ``curve`` (device personalization), ``person_curve``,
+        ``calibration``, ``calibration_online``, ``holdout`` (the same on the held-out devices),
+        ``recovery`` (simulated offsets), ``plots`` and ``report`` (paths), ``n_rows``,
+        ``n_devices``, ``n_people``, ``folds``, ``seconds``.
+
+    Raises:
+        DataError: no votes, bad data, a holdout share outside [0, 0.5], or fewer devices than folds.
     """
     from skynet.models.user_model import evaluate as run
-    from skynet.models.user_model import plot_personalization, plot_predicted_vs_voted
+    from skynet.models.user_model import plot_person_curve, plot_personalization, plot_predicted_vs_voted
 
+    if not 0.0 <= holdout <= 0.5:
+        raise DataError(f"holdout must be a share of the devices in [0, 0.5], got {holdout:g}")
     data = load_comfort_frame(settings, device_ids, start, end) if frame is None else frame
-    result = run(data, folds=folds, params=params, random_state=settings.models.seed, progress=progress)
+    result = run(data, folds=folds, params=params, random_state=settings.models.seed, progress=progress,
+                 holdout=holdout)  # fmt: skip
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = reports_path(settings) / f"{MODEL_TYPE}-evaluation-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     plots = [
         str(plot_personalization(result.curve, folder / "personalization.png")),
+        str(plot_person_curve(result.person_curve, folder / "person_curve.png")),
         str(plot_predicted_vs_voted(result.predictions, folder / "predicted_vs_voted.png")),
     ]
-    out = {
-        "table": result.table,
-        "curve": result.curve,
-        "calibration": result.calibration,
-        "n_rows": result.n_rows,
-        "n_devices": result.n_devices,
-        "folds": result.folds,
-        "seconds": result.seconds,
-        "plots": plots,
-    }
+    if result.holdout is not None:
+        plots.append(str(plot_person_curve(result.holdout.person_curve, folder / "holdout_person_curve.png")))
+    out = result.as_dict()
+    if sim_homes:
+        out["recovery"] = _simulated_recovery(
+            settings, sim_homes, sim_days, folds, params, progress, folder, plots
+        )
+    out["plots"] = plots
     out["report"] = str(_write_json(folder / "evaluation.json", out))
     return out
+
+
+def _simulated_recovery(settings: Settings, homes: int, days: float, folds: int, params: dict[str, Any] | None,
+                        progress: bool, folder: Path, plots: list[str]) -> dict[str, Any]:  # fmt: skip
+    """Simulate homes in memory and compare their people's true comfort offsets with the found ones."""
+    from tqdm import tqdm
+
+    from skynet.data import comfort_frame
+    from skynet.domain import Device, Feedback, SensorReading, Weather
+    from skynet.models.user_model import plot_offset_recovery, recover_offsets
+    from skynet.sim import simulate_fleet
+
+    if homes < folds:
+        raise DataError(f"{homes} simulated homes cannot be split into {folds} folds")
+    seed = settings.models.seed
+    with tqdm(total=int(round(days * 1440)), unit="min", desc="simulate", disable=not progress or None,
+              leave=False) as bar:  # fmt: skip
+        sim = simulate_fleet(
+            homes, days, seed, keep_truth=False, progress=lambda _s, done, _t: bar.update(done - bar.n)
+        )
+    votes = comfort_frame(
+        sim.frame(Feedback), sim.frame(SensorReading), sim.frame(Weather), sim.frame(Device)
+    )
+    truth = {f"{device}-u{p}": float(offset) for device, offsets in zip(sim.params["device_id"],
+             sim.params["comfort_offsets"], strict=True) for p, offset in enumerate(offsets)}  # fmt: skip
+    rows, found = recover_offsets(votes, truth, folds=folds, params=params, random_state=seed)
+    plots.append(str(plot_offset_recovery(found, folder / "offset_recovery.png")))
+    return {
+        "homes": homes,
+        "days": days,
+        "seed": seed,
+        "votes": len(votes),
+        "people": len(found),
+        "table": rows,
+    }
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> Path:
@@ -159,6 +223,49 @@ def _read_rows(path: str | Path) -> pd.DataFrame:
     raise DataError(f"{path}: expected a .csv, .csv.gz or .parquet file")
 
 
+#: What ``conditions`` may name: a comfort frame's columns but the vote.
+_CONDITION_KEYS = (
+    "device_id",
+    "user_id",
+    "timestamp",
+    *PREDICT_RANGES,
+    "climate",
+    "building_type",
+    "cooling_type",
+)
+
+
+def _input_rows(
+    settings: Settings, device_id: str | None, conditions: Mapping[str, Any] | None, path: str | Path | None
+) -> pd.DataFrame:
+    """The rows to predict for, each value checked against what is physically possible.
+
+    One check for every way in (options, a file, the store's latest readings): a room at
+    500 °C or a metabolic rate of 0 is an error naming the field, the value and the range,
+    never a confident answer. In a file or the store a missing optional value is unknown (the
+    model imputes it); a value given as a condition must be a number.
+
+    Raises:
+        DataError: an unknown condition, or a value that is not a number, not a date or not
+            possible; no rows.
+    """
+    if path is not None:
+        rows = validated(_read_rows(path), where=str(path))
+    elif conditions is not None:
+        given = {key: value for key, value in dict(conditions).items() if value is not None}
+        unknown = [key for key in given if key not in _CONDITION_KEYS]
+        if unknown:
+            raise DataError(f"unknown condition {brief(unknown[0])}; known: {', '.join(_CONDITION_KEYS)}")
+        given.update({"device_id": device_id} if device_id else {})
+        rows = validated(pd.DataFrame([given]), name_rows=False, missing_ok=False)
+    else:
+        rows = validated(latest_context(settings, str(device_id)), where=f"device {brief(device_id)}'s latest readings",
+                         name_rows=False)  # fmt: skip
+    if rows.empty:
+        raise DataError("nothing to predict: no rows")
+    return rows
+
+
 def predict(
     settings: Settings,
     device_id: str | None = None,
@@ -178,39 +285,44 @@ def predict(
         ``median``, ``offset`` and ``p_-3`` … ``p_3``.
 
     Raises:
-        DataError: nothing or too much to predict from, or bad input; StorageError: no model.
+        DataError: nothing or too much to predict from, or bad input: an unknown condition, a
+            value that is not a number or not a date, or one outside what is physically possible
+            (:data:`skynet.data.PREDICT_RANGES`); StorageError: no model.
     """
     from skynet.models.user_model import VOTES
 
     given = [x is not None for x in (conditions, path)]
     if sum(given) > 1 or not (any(given) or device_id):
         raise DataError("predict needs exactly one of: a device id, conditions, or an input file")
+    rows = _input_rows(settings, device_id, conditions, path)
     name, user_model = load(settings, model)
     history = None
-    if path is not None:
-        rows = _read_rows(path)
-    elif conditions is not None:
-        rows = pd.DataFrame([{**dict(conditions), **({"device_id": device_id} if device_id else {})}])
-    else:
-        rows = latest_context(settings, str(device_id))
     if device_id:
         history = device_history(settings, device_id)
         history = history if len(history) else None
-    if rows.empty:
-        raise DataError("nothing to predict: no rows")
     proba = user_model.predict_proba(rows, history=history)
     expected = proba @ VOTES
     median = VOTES[np.argmax(np.cumsum(proba, axis=1) >= 0.5 - 1e-9, axis=1)]
-    offsets = user_model.personal_offsets(history) if history is not None else {}
+    found = user_model.personal_params(history) if history is not None else {}
     out = []
     for i, row in enumerate(rows.drop(columns=["value"], errors="ignore").to_dict("records")):
-        device = row.get("device_id")
-        offset, n = offsets.get(str(device), user_model.offsets_.get(str(device), (0.0, 0)))
         item = {k: _plain(v) for k, v in row.items() if not _missing(v)}
-        item.update(expected=float(expected[i]), median=float(median[i]), offset=offset, n_feedback=n)
+        params = _personal(user_model, found, row)
+        item.update(expected=float(expected[i]), median=float(median[i]), offset=params.offset,
+                    slope=params.slope, n_feedback=params.n, personal=params.level)  # fmt: skip
         item.update({f"p_{int(v)}": float(p) for v, p in zip(VOTES, proba[i], strict=True)})
         out.append(item)
     return name, out
+
+
+def _personal(model: Any, found: dict[tuple[str, str | None], Any], row: dict[str, Any]) -> Any:
+    """The personal parameters a row was predicted with: from the history, else from training."""
+    from skynet.models.user_model._people import as_user, from_summary
+
+    device, user = str(row.get("device_id")), as_user(row.get("user_id"))
+    if (device, None) in found:
+        return found.get((device, user), found[(device, None)])
+    return from_summary(model.personal_, device, user)
 
 
 def _missing(value: Any) -> bool:

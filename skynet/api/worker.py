@@ -5,7 +5,9 @@ store (``storage.live_url``: ``redis://...``; empty: in-process, i.e. embedded),
 the decision log (``storage.decisions_url``; empty: the record store at ``storage.url``).
 Embedded, the worker reads events as JSON lines (a file or standard input, e.g. piped from
 ``skynet control send-event``), runs them through an in-process queue and stops at their end;
-its device states are kept between runs in ``{data_dir}/worker/states.json``.
+its device states are kept between runs in ``{data_dir}/worker/states.json``. A line it cannot
+read as an event is dead-lettered like any bad event; input it cannot read at all (not text)
+stops it with an error once what was read is processed: it never ends "done" with input left.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from skynet.api._context import records_url
 from skynet.config import Settings, masked
-from skynet.errors import ConfigError
+from skynet.errors import ConfigError, DataError, brief
 
 __all__ = [
     "run_worker",
@@ -107,6 +110,7 @@ def run_worker(
     lease_ms: int = 5000,
     on_command: Callable[[str], None] | None = None,
     controller: Any = None,
+    max_skew: timedelta | None = None,
 ) -> dict[str, Any]:
     """Run a control worker until SIGTERM / SIGINT (or, embedded, until its events are done).
 
@@ -120,6 +124,8 @@ def run_worker(
         lease_ms: how long a silent worker keeps its partitions (and its heartbeat lives).
         on_command: embedded only: called with each command's JSON as it is emitted.
         controller: the controller to use (default: the model store's newest models).
+        max_skew: how far ahead of its queueing an event may be dated (default
+            :data:`skynet.worker.MAX_SKEW`, 10 minutes); later ones are dead-lettered.
 
     Returns:
         The worker's statistics (counts, latency percentiles) and the live store's description.
@@ -127,10 +133,12 @@ def run_worker(
     Raises:
         ConfigError: not embedded and no ``storage.live_url``.
         StorageError: a store cannot be opened.
+        DataError: embedded, the events could not be read to their end (after the worker has
+            processed those read before).
     """
     from skynet.storage.decisions import open_decision_log
     from skynet.storage.live import open_live_store
-    from skynet.worker import Processor, Worker, WorkerOptions
+    from skynet.worker import MAX_SKEW, Processor, Worker, WorkerOptions
 
     name = consumer or default_consumer()
     if not embedded and live_url(settings) == EMBEDDED_URL:
@@ -138,9 +146,18 @@ def run_worker(
             "storage.live_url is empty: set it to the workers' Redis (redis://host:6379/0), "
             "or run `skynet control worker --embedded` to read events from --events / stdin"
         )
-    live = open_live_store(live_url(settings, embedded))
+    url = live_url(settings, embedded)
+    if url == EMBEDDED_URL:  # a queue of this run's own: another run in the process must not see it
+        url = f"{EMBEDDED_URL}-{uuid.uuid4().hex}"
+    live = open_live_store(url)
     log = open_decision_log(decisions_url(settings), auto_migrate=settings.storage.auto_migrate)
-    processor = Processor(controller or _controller(settings), name, devices=_devices(settings))
+    import logging  # the start-up facts, at INFO (`general.log_level: INFO` shows them)
+
+    logging.getLogger("skynet.worker").info(
+        "worker %s: events from %s (%d partitions, shared with %d live workers), decisions to %s",
+        name, masked(url), live.partitions, len(live.members()), masked(decisions_url(settings)))  # fmt: skip
+    processor = Processor(controller or _controller(settings), name, devices=_devices(settings),
+                          max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
     options = WorkerOptions(batch=batch, lease_ms=lease_ms, heartbeat_ms=max(lease_ms // 5, 50))
     beat = None
     if heartbeat_file is not None:
@@ -153,10 +170,13 @@ def run_worker(
             stats = _run_embedded(settings, worker, live, events or sys.stdin, on_command)
         else:
             stats = worker.run()
+        described = live.describe()
     finally:
         restore()
         log.close()
-    return {"consumer": name, **stats.summary(), "live": live.describe()}
+        if embedded:
+            live.clear()  # its states are in the states file
+    return {"consumer": name, **stats.summary(), "live": described}
 
 
 def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
@@ -177,16 +197,23 @@ def _on_signals(stop: Callable[[], None]) -> Callable[[], None]:
 def _run_embedded(
     settings: Settings, worker: Any, live: Any, events: IO[str], on_command: Callable[[str], None] | None
 ) -> Any:
+    from skynet.worker import event_key
+
     states = _states_file(settings)
     if states.exists():
         live.put_states(json.loads(states.read_text()))
     fed = threading.Event()
+    failed: list[str] = []  # why the input could not be read to its end
 
     def feed() -> None:
+        number = 0
         try:
-            for line in events:
-                if line.strip():
-                    live.append_events([(_key_of(line), line.strip())])
+            for number, line in enumerate(events, start=1):  # noqa: B007 - the last one is reported
+                if line.strip():  # an unreadable event gets no key: the worker dead-letters it
+                    live.append_events([(event_key(line.strip()), line.strip())])
+        except Exception as exc:  # noqa: BLE001 - reported once the worker has drained what was fed
+            failed.append(f"events: could not read past line {number:,} ({type(exc).__name__}: {brief(str(exc))}); "
+                          "the rest was not processed")  # fmt: skip
         finally:
             fed.set()
 
@@ -202,6 +229,8 @@ def _run_embedded(
     finally:
         _print_commands(live, printed, on_command)
         _write_json(states, live.all_states())
+    if failed:
+        raise DataError(failed[0])
     return stats
 
 
@@ -212,16 +241,6 @@ def _print_commands(live: Any, after: list[str], on_command: Callable[[str], Non
             on_command(payload)
 
 
-def _key_of(line: str) -> str:
-    """The device an event line is for (empty when unreadable: the worker dead-letters it)."""
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return ""
-    device = data.get("device_id") if isinstance(data, dict) else None
-    return device if isinstance(device, str) else ""
-
-
 def send_event(
     settings: Settings,
     device_id: str,
@@ -230,21 +249,40 @@ def send_event(
     at: datetime | None = None,
     event_id: str | None = None,
     embedded: bool = False,
-    **fields: Any,
+    fields: Mapping[str, Any] | None = None,
+    assignments: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Make an event and queue it on the live store (or, embedded, only return its JSON line).
+
+    Args:
+        settings: where the live store is.
+        device_id: the device.
+        type: the event type (:data:`skynet.worker.EVENT_TYPES`).
+        at: the event's time (default: now).
+        event_id: its id (default: a random one).
+        embedded: only make the event's JSON line.
+        fields: the type's fields by name.
+        assignments: more fields as ``NAME=VALUE`` text, the value JSON (else taken as text), as a
+            command line gives them; ``time=`` and ``event_id=`` set the time and the id.
 
     Returns:
         ``event`` (its JSON text), ``queued`` (the queue id; None when embedded) and ``live``
         (the masked store URL; None when embedded).
 
     Raises:
-        DataError: the event would be malformed.
+        DataError: the event would be malformed, or a field is given twice.
         StorageError: the live store cannot be reached.
     """
     from skynet.worker import make_event
 
-    text = make_event(device_id, type, time=at, event_id=event_id, **fields)
+    values = {**(fields or {})}
+    for item in assignments:
+        name, value = _assignment(item)
+        if name in values:
+            raise DataError(f"field {brief(name)} is given twice")
+        values[name] = value
+    at, event_id = _common(values, at, event_id)
+    text = make_event(device_id, type, time=at, event_id=event_id, **values)
     url = live_url(settings, embedded)
     if url == EMBEDDED_URL:
         return {"event": text, "queued": None, "live": None}
@@ -253,6 +291,43 @@ def send_event(
     with open_live_store(url) as live:
         (queued,) = live.append_events([(device_id, text)])
     return {"event": text, "queued": queued, "live": masked(url)}
+
+
+def _assignment(item: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` as a field: the value as JSON, else as text."""
+    from skynet.worker import load_json
+
+    name, equals, text = item.partition("=")
+    if not equals or not name:
+        raise DataError(f"a field is NAME=VALUE, got {brief(item)}")
+    try:
+        return name, load_json(text)
+    except DataError:
+        return name, text
+
+
+def _common(
+    values: dict[str, Any], at: datetime | None, event_id: str | None
+) -> tuple[datetime | None, str | None]:
+    """Take the time and id out of ``values`` where they were given as fields (each once)."""
+    from skynet.worker import parse_time
+
+    for name in ("device_id", "type"):
+        if name in values:
+            raise DataError(
+                f"{name} is not a field: it is the event's {'device' if name == 'device_id' else 'type'}"
+            )
+    if "time" in values:
+        if at is not None:
+            raise DataError("the event time is given twice (--at and time=): give it once")
+        at = parse_time(values.pop("time"))
+    if "event_id" in values:
+        if event_id is not None:
+            raise DataError("the event id is given twice (--event-id and event_id=): give it once")
+        event_id = values.pop("event_id")
+        if not isinstance(event_id, str):
+            raise DataError(f"event_id must be a string, got {brief(event_id)}")
+    return at, event_id
 
 
 def worker_health(

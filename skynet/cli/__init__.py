@@ -2,7 +2,9 @@
 
 Each group lives in its own module (``skynet/cli/<group>.py``) and only parses options and
 calls one public function of :mod:`skynet.api`. A :class:`~skynet.errors.SkynetError` is
-printed as one line on stderr with exit status 1; a traceback only with ``--debug``.
+printed as one line on stderr with exit status 1; a traceback only with ``--debug``. Logging
+follows ``general.log_level`` and ``general.log_format`` (``--log-format``, ``--debug`` win;
+see :mod:`skynet.cli._logging`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ GROUPS: dict[str, tuple[str, str]] = {
         "skynet.cli.estimation:estimation",
         "Train, evaluate and use the room climate estimation model.",
     ),
-    "models": ("skynet.cli.models:models", "List and inspect trained models in the model store."),
+    "models": ("skynet.cli.models:models", "The model registry: list, promote, compare, clean up models."),
+    "predict": (
+        "skynet.cli.predict:predict",
+        "Batch predictions: files, SQL, S3 or SQS in; parquet, SQL, S3, SQS or DynamoDB out.",
+    ),
     "sim": ("skynet.cli.sim:sim", "Simulate AC-equipped homes and write their data to the store."),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
 }
@@ -55,16 +61,33 @@ GROUPS: dict[str, tuple[str, str]] = {
     help="YAML configuration file (also $SKYNET_CONFIG).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text or JSON objects [default: general.log_format].",
+)
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, config_path: str | None, debug: bool, log_format: str | None) -> None:
     """skynet: machine learning for smart air-conditioner control."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["debug"] = debug
-    if debug:
-        import logging
+    _apply_logging(ctx, debug, log_format)
 
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+def _apply_logging(ctx: click.Context, debug: bool, log_format: str | None) -> None:
+    """Apply the logging settings for the command's run (undone when it ends)."""
+    from skynet.cli._logging import configure_logging
+    from skynet.cli.options import settings
+    from skynet.errors import ConfigError
+
+    try:
+        general = settings(ctx).general
+        level, fmt = general.log_level, log_format or general.log_format
+    except ConfigError:  # the command reports it (`config check` says what is wrong)
+        level, fmt = "WARNING", log_format or "text"
+    ctx.call_on_close(configure_logging(level, fmt, debug))
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -104,8 +127,10 @@ _MAX_ERROR = 2000
 
 
 def _shown(exc: BaseException) -> str:
-    """The error's message, at most :data:`_MAX_ERROR` characters."""
-    text = str(exc)
+    """The error's message, passwords masked, at most :data:`_MAX_ERROR` characters."""
+    from skynet.config import masked  # a driver's own message may hold a URL with its password
+
+    text = masked(str(exc))
     return (
         text if len(text) <= _MAX_ERROR else f"{text[:_MAX_ERROR]}… (message cut, {len(text):,} characters)"
     )

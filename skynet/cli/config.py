@@ -30,7 +30,14 @@ def show(fmt: str) -> None:
 
 
 @config.command("check")
-def check() -> None:
-    """Validate the configuration and exit 0 if it is good."""
+@click.option("--connect", is_flag=True, help="Also open every configured store (connects to its server).")
+def check(connect: bool) -> None:
+    """Validate the configuration and exit 0 if it is good: every key and value, and every store
+    URL (a known scheme whose driver imports; with --connect, a store that opens)."""
+    from skynet.api.config import check_config
+
     s = settings()
+    for url in check_config(s, connect=connect):
+        state = "connected" if url.connected else f"driver {url.driver or '(none)'} imports"
+        click.echo(f"storage.{url.key}: {url.url} ({state})")
     click.echo(f"configuration OK (from {s.source})")

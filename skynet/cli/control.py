@@ -140,7 +140,11 @@ def worker(
 @click.option("--type", "kind", type=click.Choice(["reading", "weather", "feedback", "target", "appliance", "device"]),
               required=True, help="Event type.")  # fmt: skip
 @click.option(
-    "--field", "extra", multiple=True, metavar="NAME=VALUE", help="Any event field (JSON value), repeatable."
+    "--field",
+    "extra",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any event field (JSON value, else text), repeatable; time= and event_id= work too.",
 )
 @click.option("--temperature", type=float, help="°C (reading, weather).")
 @click.option("--humidity", type=float, help="%RH (reading, weather).")
@@ -161,13 +165,8 @@ def send_event(device_id: str, kind: str, extra: tuple[str, ...], event_id: str 
     from skynet.api.worker import send_event as send
 
     fields = {k: v for k, v in named.items() if v is not None}
-    for item in extra:
-        name, _, text = item.partition("=")
-        try:
-            fields[name] = json.loads(text)
-        except ValueError:
-            fields[name] = text
-    result = send(settings(), device_id, kind, at=at, event_id=event_id, embedded=embedded, **fields)
+    result = send(settings(), device_id, kind, at=at, event_id=event_id, embedded=embedded, fields=fields,
+                  assignments=extra)  # fmt: skip
     click.echo(result["event"])
     if result["queued"] is not None:
         click.echo(f"queued as {result['queued']} on {result['live']}", err=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from skynet.cli.options import echo_json, echo_table, model_name, output_format, settings
+from skynet.cli.options import echo_json, echo_table, model_name, output_format, settings, train_options
 
 __all__ = ["estimation"]
 
@@ -29,17 +29,21 @@ def estimation() -> None:
 @_end
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Most training epochs [default: 60].")
 @_progress
+@train_options[0]
+@train_options[1]
+@train_options[2]
 @output_format
 def train(devices: tuple[str, ...], start: datetime | None, end: datetime | None, epochs: int | None,
-          progress: bool, fmt: str) -> None:  # fmt: skip
-    """Train on the store's readings and AC states and save the model in the model store."""
+          progress: bool, dataset: str | None, holdout_days: float, alias: str | None, fmt: str) -> None:  # fmt: skip
+    """Train on the store's readings and AC states (or a --dataset), save the model and register it."""
     from skynet.api.estimation import train as run
 
     params = {"epochs": epochs} if epochs else None
-    name, metrics = run(settings(), list(devices) or None, start, end, params=params, progress=progress)
+    name, metrics = run(settings(), list(devices) or None, start, end, params=params, progress=progress,
+                        dataset=dataset, holdout_days=holdout_days, alias=alias)  # fmt: skip
     if fmt == "json":
         return echo_json({"model": name, "metrics": metrics})
-    click.echo(f"saved model {name}")
+    click.echo(f"saved model {name}" + (f" as estimation@{alias}" if alias else ""))
     echo_table([{"metric": k, "value": v} for k, v in metrics.items()])
 
 

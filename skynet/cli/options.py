@@ -9,7 +9,16 @@ import click
 if TYPE_CHECKING:
     from skynet.config import Settings
 
-__all__ = ["settings", "output_format", "model_name", "device_option", "echo_json", "echo_table"]
+__all__ = [
+    "settings",
+    "output_format",
+    "model_name",
+    "train_options",
+    "device_option",
+    "echo_json",
+    "echo_table",
+    "echo_comparison",
+]
 
 
 def settings(ctx: click.Context | None = None) -> Settings:
@@ -34,8 +43,20 @@ output_format = click.option(
 )
 
 model_name = click.option(
-    "--model", "model", default=None, help="Model name in the model store (default: the newest of its type)."
+    "--model",
+    "model",
+    default=None,
+    help="A model NAME or TYPE@ALIAS, e.g. user_model@production [default: TYPE@production, else the newest].",
 )
+
+#: Options every train command has: how the new model is registered and what it learns from.
+train_options = [
+    click.option("--dataset", type=click.Path(dir_okay=False), default=None,
+                 help="Learn from this materialised data set (parquet) instead of the store."),
+    click.option("--holdout-days", type=click.FloatRange(0), default=0.0, show_default=True,
+                 help="Leave out the last days before --end (the promotion gate scores on them)."),
+    click.option("--alias", default=None, help="Point this alias (e.g. candidate) at the new model."),
+]  # fmt: skip
 
 device_option = click.option("--device", "device_id", default=None, help="Device id.")
 
@@ -76,3 +97,17 @@ def _numeric(v: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def echo_comparison(result: dict[str, Any]) -> None:
+    """Print what ``skynet.api.promotion.compare`` found: the window, the models, the table."""
+    window = result["window"]
+    click.echo(f"{result['model_type']} models on {window['rows']} rows from {window['start'][:19]} to "
+               f"{window['end'][:19]} (held-out window)")  # fmt: skip
+    for model in result["models"]:
+        note = (
+            " (trained on data in this window: its score flatters it)" if model["trained_on_window"] else ""
+        )
+        if model["ref"] != model["name"] or note:
+            click.echo(f"  {model['ref']}: {model['name']}{note}")
+    echo_table(result["table"], floatfmt=".4f")

@@ -69,7 +69,14 @@ from skynet.control._features import AIR_SPEED_BY_FAN, AIR_SPEED_OFF, air_speed,
 from skynet.control._occupancy import OccupancyProfile
 from skynet.control._personal import Personalizer
 from skynet.control._predict import ModelFailure, Models
-from skynet.control._safety import SafetyResult, SafetyState, allowed_set_range, apply_safety
+from skynet.control._safety import (
+    DEVICE_FAULT,
+    SafetyResult,
+    SafetyState,
+    allowed_set_range,
+    apply_safety,
+    range_fault,
+)
 from skynet.control._types import (
     Appliance,
     Context,
@@ -105,6 +112,8 @@ __all__ = [
     "SafetyResult",
     "apply_safety",
     "allowed_set_range",
+    "range_fault",
+    "DEVICE_FAULT",
     "same_setting",
     "AIR_SPEED_BY_FAN",
     "AIR_SPEED_OFF",

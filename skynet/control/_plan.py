@@ -246,7 +246,10 @@ def score(
     kwh = _energy(roll, power, cmode, tset, fan, hours, config)
     terms["energy"] = config.energy_weight * kwh
     terms["switch"] = _switching(plan, power, cmode, config)
-    terms["total"] = sum(terms.values())
+    total = np.zeros_like(kwh)
+    for term in terms.values():
+        total = total + term
+    terms["total"] = total
     terms["kwh"] = kwh
     return terms
 

@@ -167,7 +167,8 @@ def rollout_many(
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             raise _invalid(ESTIMATION, f"an answer that lacks {exc}") from None
 
-    roll = rollout(predict, horizons, rooms, *commands, step)
+    power, mode, set_temperature, fan = commands
+    roll = rollout(predict, horizons, rooms, power, mode, set_temperature, fan, step)
     if roll.temperature.shape[0] != len(commands[0]):
         raise _invalid(ESTIMATION, "the wrong number of forecasts")
     if not all(np.isfinite(a).all() for a in (roll.temperature, roll.humidity, roll.drift_temperature,

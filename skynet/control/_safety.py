@@ -2,9 +2,13 @@
 
 In order, a proposed command is
 
+0. dropped when the device is at fault: the set temperatures it may use are the configured
+   range (default 16–30 °C) *intersected* with the appliance's, never widened to either; when
+   they do not overlap, or the appliance's range is inverted or not a number, no command is
+   sent at all (:func:`range_fault` says why; the result is held as ``"device_fault"``);
 1. checked against the appliance: a mode or fan it lacks, or a NaN set temperature, drops the
-   command; the set temperature is clamped to the appliance's range *and* the configured one
-   (default 16–30 °C) and rounded to the appliance's step;
+   command; the set temperature is clamped to that intersection and rounded to the
+   appliance's step;
 2. dropped when it would change nothing (:func:`skynet.control.same_setting`);
 3. held back while the compressor protection runs: no switching on within ``min_off_seconds``
    of the AC going off (default 3 min), no switching off within ``min_on_seconds`` of it going
@@ -31,9 +35,11 @@ from skynet.control._types import Appliance, same_setting
 from skynet.domain import ApplianceState
 from skynet.errors import DataError
 
-__all__ = ["SafetyState", "SafetyResult", "apply_safety", "allowed_set_range"]
+__all__ = ["SafetyState", "SafetyResult", "apply_safety", "allowed_set_range", "range_fault", "DEVICE_FAULT"]
 
 _HOUR = timedelta(hours=1)
+#: :attr:`SafetyResult.held` when the device's set-temperature range leaves no command possible.
+DEVICE_FAULT = "device_fault"
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,8 @@ class SafetyResult:
         command: the command to send (possibly adjusted), or None.
         actions: what the rules did, e.g. ``["clamped set temperature 14.0 -> 16.0"]`` or
             ``["held: minimum off time (95 s left)"]``; empty when the command passed untouched.
-        held: the name of the rule that held a command back (``"unsupported"``, ``"unchanged"``,
-            ``"min_off"``, ``"min_on"``, ``"rate"``), or None.
+        held: the name of the rule that held a command back (``"device_fault"``,
+            ``"unsupported"``, ``"unchanged"``, ``"min_off"``, ``"min_on"``, ``"rate"``), or None.
         safety: the safety state after the decision (records the command when one is sent).
     """
 
@@ -139,12 +145,35 @@ class SafetyResult:
 
 
 def allowed_set_range(appliance: Appliance, config: ControlConfig) -> tuple[float, float]:
-    """The set temperatures both the appliance and the configuration allow (°C)."""
+    """The set temperatures both the appliance and the configuration allow (°C): the intersection.
+
+    Never wider than either range. Empty (``low > high``) when the ranges do not overlap or the
+    appliance's is inverted or not a number: then no set temperature is allowed, and
+    :func:`range_fault` says why.
+    """
+    if range_fault(appliance, config) is not None:  # an empty pair, finite so that a grid over it is empty
+        return config.max_set_temperature + 1.0, config.min_set_temperature
     low = max(appliance.min_set_temperature, config.min_set_temperature)
     high = min(appliance.max_set_temperature, config.max_set_temperature)
-    if low > high:  # an appliance outside the configured range: trust the appliance's own
-        low, high = appliance.min_set_temperature, appliance.max_set_temperature
     return low, high
+
+
+def range_fault(appliance: Appliance, config: ControlConfig) -> str | None:
+    """Why the device may get no command at all (None: its ranges leave some set temperatures).
+
+    A device fault, not a decision: the worker counts it and logs it.
+    """
+    low, high = appliance.min_set_temperature, appliance.max_set_temperature
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"the appliance's set-temperature range {low!r} … {high!r} is not a number"
+    if low > high:
+        return f"the appliance's set-temperature range is inverted: min {low:g} above max {high:g} °C"
+    if max(low, config.min_set_temperature) > min(high, config.max_set_temperature):
+        return (
+            f"the appliance's set-temperature range {low:g} … {high:g} °C does not overlap the configured "
+            f"{config.min_set_temperature:g} … {config.max_set_temperature:g} °C"
+        )
+    return None
 
 
 def apply_safety(
@@ -170,6 +199,9 @@ def apply_safety(
     """
     if command is None:
         return SafetyResult(None, [], None, safety)
+    fault = range_fault(appliance, config)
+    if fault is not None:
+        return SafetyResult(None, [f"dropped: device fault: {fault}"], DEVICE_FAULT, safety)
     actions: list[str] = []
     checked = _check_capabilities(command, appliance, config, actions)
     if checked is None:

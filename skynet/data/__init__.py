@@ -4,7 +4,7 @@ range validation, and the joins that turn stored records into model-ready frames
 Pure pandas: nothing here opens a store (the api layer reads and writes).
 """
 
-from skynet.data._validate import RANGES, check_ranges
+from skynet.data._validate import PREDICT_RANGES, RANGES, SET_TEMPERATURE, Range, check_ranges, validated
 from skynet.data.ashrae import AshraeImport, read_ashrae, read_ashrae_comfort_frame
 from skynet.data.estimation import (
     ESTIMATION_INPUTS,
@@ -27,6 +27,10 @@ __all__ = [
     "context_frame",
     "RANGES",
     "check_ranges",
+    "Range",
+    "PREDICT_RANGES",
+    "SET_TEMPERATURE",
+    "validated",
     "ESTIMATION_INPUTS",
     "HORIZONS",
     "LAGS",

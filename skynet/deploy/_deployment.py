@@ -1,4 +1,11 @@
-"""The deployment tasks over every host of one environment and group (what the fab tasks call)."""
+"""The deployment tasks over every host of one environment and group (what the fab tasks call).
+
+Services run as the inventory's unprivileged ``service_user``: every task that touches a host
+first makes sure that user exists there (``useradd --system``, idempotent), the release's
+``config.yml`` is 0600 and owned by it, PEX_ROOT and the data folders are its own, and every
+run of the PEX (smoke test, ``config check``, health checks) happens as that user, so root
+never executes code from a folder another user can write.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from skynet.config import masked
 from skynet.deploy._dags import render_dag
-from skynet.deploy._host import Host, Layout, LocalHost, SSHHost, build_number, q
+from skynet.deploy._host import Host, Layout, LocalHost, SSHHost, build_number, ensure_user, q
 from skynet.deploy._inventory import DagSpec, Inventory, ServiceSpec
 from skynet.deploy._release import (
     clean_pexes,
@@ -20,6 +28,7 @@ from skynet.deploy._release import (
     install_pex,
     installed_tags,
     make_release,
+    own_pex_root,
     remove_extracted_pex_artifacts,
     rollback_link,
     run_pex,
@@ -59,11 +68,15 @@ class Deployment:
         self.addresses = inventory.hosts(env, group)
         self.services: dict[str, ServiceSpec] = inventory.services[group]
         self.dags: dict[str, DagSpec] = inventory.dags[group]
-        self.layout = Layout(inventory.root)
+        self.layout = Layout(inventory.root, inventory.pex_root)
         self.templates = Path(templates)
+        #: The user services run as; None: the SSH user (``service_user: ""`` in the inventory).
+        self.user: str | None = inventory.service_user or None
+        self._groups: dict[str, str] = {}
         ssh = inventory.ssh_options(env)
         self.connect = connect or (lambda a: LocalHost() if a == "local" else SSHHost(a, ssh))
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        sink = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log: Callable[[str], None] = lambda line: sink(masked(line))
         if not self.addresses:
             raise DeployError(f"{inventory.path}: environment {env!r} has no hosts in group {group!r}")
 
@@ -83,6 +96,21 @@ class Deployment:
             for host in opened:
                 getattr(host, "close", lambda: None)()
 
+    def _owner(self, host: Host) -> str | None:
+        """``user:group`` of the service user on the host (created there if missing), or None."""
+        if self.user is None:
+            return None
+        if host.name not in self._groups:
+            self._groups[host.name] = ensure_user(host, self.user)
+        return f"{self.user}:{self._groups[host.name]}"
+
+    def _manager(self, host: Host) -> ServiceManager:
+        owner = self._owner(host)
+        group = owner.split(":", 1)[1] if owner else None
+        return service_manager(
+            host, self.layout, self.templates, self.inventory.service_manager, self.user, group
+        )
+
     # -- install-pex -------------------------------------------------------------------------
     def install_pex(self, build_num: int | None = None) -> str:
         """Install a build (default: the newest in the store) on every host; returns its tag."""
@@ -94,7 +122,8 @@ class Deployment:
             )
             with self._hosts() as hosts:
                 for host in hosts:
-                    install_pex(host, self.layout, build, self.inventory.smoke_test)
+                    own_pex_root(host, self.layout, self._owner(host))
+                    install_pex(host, self.layout, build, self.inventory.smoke_test, self.user)
                     self.log(f"{host.name}: installed {self.layout.pex(build.tag)}")
         return build.tag
 
@@ -117,8 +146,32 @@ class Deployment:
             header + yaml.safe_dump(self.inventory.release_config(self.env, extra), sort_keys=True)
         ).encode()
 
+    def _data_dirs(self, host: Host, extra: dict[str, Any]) -> None:
+        """Make the release's data folders (``general.data_dir``, ``models.store``/``reports``)
+        the service user's, creating missing ones; an existing folder owned by someone else is
+        left alone, with a warning (a recursive chown is the operator's decision)."""
+        owner = self._owner(host)
+        if owner is None:
+            return
+        config = self.inventory.release_config(self.env, extra)
+        general, models = config.get("general") or {}, config.get("models") or {}
+        data_dir = str(general.get("data_dir", ""))
+        folders = [data_dir] + [str(models.get(k, "{data_dir}/" + k)) for k in ("store", "reports")]
+        if not data_dir.startswith("/"):  # ~ or relative: the service's HOME (its state folder) holds it
+            folders = [f for f in folders if "{data_dir}" not in f]
+        folders = [f.replace("{data_dir}", data_dir) for f in folders]
+        user, group = owner.split(":", 1)
+        for folder in dict.fromkeys(f for f in folders if f.startswith("/")):
+            found = host.run(
+                f"if [ -e {q(folder)} ]; then stat -c %U {q(folder)}; "
+                f"else install -d -o {q(user)} -g {q(group)} -m 750 {q(folder)} && echo {q(user)}; fi"
+            ).stdout.strip()
+            if found != user:
+                self.log(f"{host.name}: {folder} belongs to {found}, not {user}; the services may not "
+                         f"write there (chown -R {owner} {folder})")  # fmt: skip
+
     def _missing(self, host: Host, tag: str, what: str, commands: list[str], optional: bool) -> bool:
-        missing = [c for c in commands if not command_exists(host, self.layout, tag, c)]
+        missing = [c for c in commands if not command_exists(host, self.layout, tag, c, self.user)]
         if not missing:
             return False
         message = f"{host.name}: build {tag} has no `skynet {missing[0]}` (needed by {what})"
@@ -127,13 +180,18 @@ class Deployment:
         self.log(f"{message}; skipped (optional)")
         return True
 
-    def _release(self, host: Host, releases: str, link: str, tag: str, files: dict[str, bytes]) -> None:
-        release = make_release(host, self.layout, releases, tag, files)
-        check = run_pex(host, self.layout, f"{release}/skynet.pex", f"--config {q(release + '/config.yml')} config check", check=False)  # fmt: skip
+    def _release(
+        self, host: Host, releases: str, link: str, tag: str, files: dict[str, bytes], extra: dict[str, Any]
+    ) -> None:
+        release = make_release(host, self.layout, releases, tag, files, self._owner(host))
+        self._data_dirs(host, extra)
+        # as the service user: the check also proves that user can read its release
+        args = ["--config", f"{release}/config.yml", "config", "check"]
+        check = run_pex(host, self.layout, f"{release}/skynet.pex", args, check=False, user=self.user)
         if not check.ok:
             if current_tag(host, link) != tag:
                 host.run(f"rm -rf {q(release)}", check=False)
-            detail = " | ".join((check.stderr or check.stdout).strip().splitlines()[-3:])
+            detail = masked(" | ".join((check.stderr or check.stdout).strip().splitlines()[-3:]))
             raise DeployError(
                 f"{host.name}: release {release} failed `config check`: {detail}; current unchanged"
             )
@@ -144,19 +202,20 @@ class Deployment:
     def release(self, service: str | None = None, build_num: int | None = None) -> None:
         """Make a release of each service (or one) and switch its ``current`` to it."""
 
-        def plan(name: str, tag: str) -> tuple[list[str], bool, str, str, dict[str, bytes]]:
+        def plan(name: str, tag: str) -> tuple[list[str], bool, str, str, dict[str, bytes], dict[str, Any]]:
             spec = self.services[name]
             commands = [spec.command, spec.health] if spec.health else [spec.command]
             files = {"config.yml": self._config_yml(spec.config)}
             layout = self.layout
-            return commands, spec.optional, layout.service_releases(name), layout.service_current(name), files
+            releases, current = layout.service_releases(name), layout.service_current(name)
+            return commands, spec.optional, releases, current, files, spec.config
 
         self._release_each("service", self._pick(self.services, service, "service"), build_num, plan)
 
     def airflow_dag_release(self, dag_name: str | None = None, build_num: int | None = None) -> None:
         """Render each DAG (or one) for the release and switch its ``current`` to it."""
 
-        def plan(name: str, tag: str) -> tuple[list[str], bool, str, str, dict[str, bytes]]:
+        def plan(name: str, tag: str) -> tuple[list[str], bool, str, str, dict[str, bytes], dict[str, Any]]:
             dag = self.dags[name]
             files = {
                 "config.yml": self._config_yml(dag.config),
@@ -169,6 +228,7 @@ class Deployment:
                 self.layout.dag_releases(name),
                 self.layout.dag_current(name),
                 files,
+                dag.config,
             )
 
         self._release_each("DAG", self._pick(self.dags, dag_name, "DAG"), build_num, plan)
@@ -180,9 +240,9 @@ class Deployment:
             for host in hosts:
                 tag = self._tag(host, build_num)
                 for name in names:
-                    commands, optional, releases, link, files = plan(name, tag)
+                    commands, optional, releases, link, files, extra = plan(name, tag)
                     if not self._missing(host, tag, f"{what} {name}", commands, optional):
-                        self._release(host, releases, link, tag, files)
+                        self._release(host, releases, link, tag, files, extra)
 
     def _pick(self, known: dict[str, Any], name: str | None, what: str) -> list[str]:
         if name is None:
@@ -218,7 +278,7 @@ class Deployment:
         back to its previous release (restarted) and the task fails."""
         with self._hosts() as hosts:
             for host in hosts:
-                manager = service_manager(host, self.layout, self.templates, self.inventory.service_manager)
+                manager = self._manager(host)
                 for spec in self._released(host):
                     self._restart(host, manager, spec, roll_back=True)
 
@@ -260,7 +320,7 @@ class Deployment:
                 for link, releases in self._links():
                     if current_tag(host, link):
                         self.log(f"{host.name}: {link} -> {rollback_link(host, link, releases)}")
-                manager = service_manager(host, self.layout, self.templates, self.inventory.service_manager)
+                manager = self._manager(host)
                 for spec in self._released(host):
                     self._restart(host, manager, spec, roll_back=False)
 
@@ -282,5 +342,7 @@ class Deployment:
         """Delete what PEXes extracted into PEX_ROOT for builds no longer installed."""
         with self._hosts() as hosts:
             for host in hosts:
-                count = remove_extracted_pex_artifacts(host, self.layout)
+                owner = self._owner(host)
+                own_pex_root(host, self.layout, owner)
+                count = remove_extracted_pex_artifacts(host, self.layout, self.user)
                 self.log(f"{host.name}: removed {count} entries from {self.layout.pex_root}")

@@ -10,15 +10,33 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from skynet.config import masked
 from skynet.errors import DeployError
 
-__all__ = ["Host", "SSHHost", "LocalHost", "Layout", "CommandResult", "release_tag", "build_number", "q"]
+__all__ = [
+    "Host",
+    "SSHHost",
+    "LocalHost",
+    "Layout",
+    "CommandResult",
+    "release_tag",
+    "build_number",
+    "q",
+    "tmp_name",
+    "ensure_user",
+    "as_user",
+    "USER_NAME",
+]
+
+#: A user name useradd accepts everywhere (what the inventory's ``service_user`` may be).
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 #: RELEASE_TAG = "<version>-b<build number>", e.g. 0.1.0-b3824 (no "+": it is a path and an S3 key).
 _TAG = re.compile(r"^(?P<version>[0-9][A-Za-z0-9.]*)-b(?P<build>[0-9]+)$")
@@ -38,8 +56,41 @@ def build_number(tag: str) -> int:
 
 
 def q(value: str | Path) -> str:
-    """Quote for the remote shell."""
+    """Quote for the remote shell: every path and name that goes into a command passes here."""
     return shlex.quote(str(value))
+
+
+def tmp_name(path: str) -> str:
+    """A temporary name beside ``path``, unique per call (two deployments never share one)."""
+    return f"{path}.tmp-{secrets.token_hex(6)}"
+
+
+def ensure_user(host: Host, user: str) -> str:
+    """Create the unprivileged system user the services run as, when it is missing.
+
+    Idempotent: an existing user is kept as it is (and two deployments racing to create it
+    both succeed). The user gets no home and no login shell.
+
+    Returns:
+        The user's primary group.
+
+    Raises:
+        DeployError: the user cannot be created (e.g. the SSH user is not root).
+    """
+    u = q(user)
+    # a group of that name may exist already (made by hand): join it instead of failing
+    create = (
+        f"if getent group {u} >/dev/null; then set -- -g {u}; else set -- --user-group; fi; "
+        f'useradd --system "$@" --no-create-home --home-dir /nonexistent '
+        f'--shell "$(command -v nologin || echo /bin/false)" {u}'
+    )
+    host.run(f"id -u {u} >/dev/null 2>&1 || {{ {create} || id -u {u} >/dev/null; }}")
+    return host.run(f"id -gn {u}").stdout.strip()
+
+
+def as_user(user: str | None) -> str:
+    """The prefix that runs a command as ``user`` (``None``: as the SSH user)."""
+    return f"runuser -u {q(user)} -- " if user else ""
 
 
 @dataclass(frozen=True)
@@ -70,8 +121,13 @@ class Host(Protocol):
 def _checked(name: str, command: str, result: CommandResult, check: bool) -> CommandResult:
     if check and not result.ok:
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise DeployError(f"{name}: `{command}` exited {result.exited}: {' | '.join(detail)}")
+        raise DeployError(masked(f"{name}: `{_cut(command)}` exited {result.exited}: {' | '.join(detail)}"))
     return result
+
+
+def _cut(command: str, limit: int = 500) -> str:
+    """A command for a message (the PEX-ROOT pruning script alone is 1,500 characters)."""
+    return command if len(command) <= limit else f"{command[:limit]}…"
 
 
 class SSHHost:
@@ -94,7 +150,9 @@ class SSHHost:
         try:
             res = self.connection.run(command, hide=True, warn=True, in_stream=False, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - paramiko/socket/timeouts all mean "the host failed"
-            raise DeployError(f"{self.name}: `{command}` failed: {type(exc).__name__}: {exc}") from exc
+            raise DeployError(
+                masked(f"{self.name}: `{_cut(command)}` failed: {type(exc).__name__}: {exc}")
+            ) from exc
         return _checked(self.name, command, CommandResult(res.exited, res.stdout, res.stderr), check)
 
     def put(self, local: Path | bytes, remote: str) -> None:
@@ -130,15 +188,18 @@ class Layout:
     """Where things live under the deployment root (``/opt/ai`` unless configured)::
 
     ROOT/shared/pex/TAG.pex                       every installed build (+ TAG.pex.sha256)
-    ROOT/shared/pex_root/                         PEX_ROOT: where PEXes extract themselves
+    ROOT/shared/pex_root/                         PEX_ROOT: where PEXes extract themselves (or pex_root)
     ROOT/services/SERVICE/releases/TAG/           config.yml, skynet.pex -> ROOT/shared/pex/TAG.pex
     ROOT/services/SERVICE/current  -> releases/TAG (previous -> the one before)
+    ROOT/services/SERVICE/state/                  the service's own folder (owned by its user)
     ROOT/airflow/DAG/releases/TAG/                config.yml, skynet.pex, DAG.py
     ROOT/airflow/dags/DAG/current  -> ROOT/airflow/DAG/releases/TAG
     ROOT/supervisor/                              supervisord config, socket and logs (no systemd)
     """
 
     root: str
+    #: PEX_ROOT when it is not ``ROOT/shared/pex_root`` (the inventory's ``pex_root``).
+    custom_pex_root: str = ""
 
     @property
     def pex_dir(self) -> str:
@@ -146,7 +207,8 @@ class Layout:
 
     @property
     def pex_root(self) -> str:
-        return f"{self.root}/shared/pex_root"
+        """PEX_ROOT; it may hold no blank: pex re-reads the venv's path from a shebang line."""
+        return self.custom_pex_root or f"{self.root}/shared/pex_root"
 
     def pex(self, tag: str) -> str:
         return f"{self.pex_dir}/{tag}.pex"
@@ -159,6 +221,10 @@ class Layout:
 
     def service_current(self, service: str) -> str:
         return f"{self.service_dir(service)}/current"
+
+    def service_state(self, service: str) -> str:
+        """The one folder of a service its user may write (working directory, heartbeat file)."""
+        return f"{self.service_dir(service)}/state"
 
     def dag_releases(self, dag: str) -> str:
         return f"{self.root}/airflow/{dag}/releases"

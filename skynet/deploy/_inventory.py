@@ -3,6 +3,8 @@
 One YAML file (``inventory.yml`` beside the fabfile, or ``$SKYNET_INVENTORY``)::
 
     root: /opt/ai                      # $SKYNET_DEPLOY_ROOT overrides it
+    pex_root: ""                       # PEX_ROOT; default ROOT/shared/pex_root (no blank allowed)
+    service_user: skynet               # services run as this unprivileged user (made if missing)
     build_store: dist/builds           # a folder or s3://bucket/prefix; $SKYNET_BUILD_STORE overrides it
     ssh: {user: root, port: 22}        # defaults for every host (key_filename, connect_timeout too)
     service_manager: auto              # auto | systemd | supervisor
@@ -34,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skynet.errors import ConfigError
+from skynet.deploy._host import USER_NAME
+from skynet.errors import ConfigError, brief
 
 __all__ = ["Inventory", "Environment", "ServiceSpec", "DagSpec", "TaskSpec", "load_inventory"]
 
@@ -101,6 +104,10 @@ class Inventory:
     path: str
     root: str
     build_store: str
+    #: The unprivileged user services run as (created when missing); "" means the SSH user.
+    service_user: str
+    #: PEX_ROOT; "" means ROOT/shared/pex_root.
+    pex_root: str
     ssh: dict[str, Any]
     service_manager: str
     health_timeout: int
@@ -157,7 +164,7 @@ def load_inventory(
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     where = str(path)
     _keys(data, where, {"root", "build_store", "ssh", "service_manager", "health_timeout", "smoke_test",
-                        "groups", "environments"})  # fmt: skip
+                        "groups", "environments", "service_user", "pex_root"})  # fmt: skip
     groups = _mapping(data.get("groups"), f"{where}: groups")
     services = {
         g: _services(_mapping(v, f"{where}: groups.{g}").get("services"), f"{where}: groups.{g}")
@@ -177,10 +184,17 @@ def load_inventory(
     store = env.get(STORE_ENV) or str(data.get("build_store", "dist/builds"))
     if "://" not in store and not os.path.isabs(os.path.expanduser(store)):
         store = str((path.parent / store).resolve())
+    user = "" if data.get("service_user", "skynet") is None else str(data.get("service_user", "skynet"))
+    if user and not USER_NAME.match(user):
+        raise ConfigError(f"{where}: service_user {brief(user)} is not a user name (a-z, 0-9, _ and -)")
+    root = _root(env.get(ROOT_ENV) or str(data.get("root", "/opt/ai")), where)
+    pex_root = _pex_root(str(data.get("pex_root") or ""), root, where)
     return Inventory(
         path=where,
-        root=env.get(ROOT_ENV) or str(data.get("root", "/opt/ai")),
+        root=root,
         build_store=store,
+        service_user=user,
+        pex_root=pex_root,
         ssh=_mapping(data.get("ssh"), f"{where}: ssh"),
         service_manager=manager,
         health_timeout=int(data.get("health_timeout", 60)),
@@ -189,6 +203,26 @@ def load_inventory(
         dags=dags,
         environments=environments,
     )
+
+
+def _root(root: str, where: str, what: str = "root") -> str:
+    """The deployment root: an absolute path on one line (it goes into shell commands, quoted,
+    and into unit files, which are line-based)."""
+    if not root.startswith("/") or any(c in root for c in "\n\r\0"):
+        raise ConfigError(f"{where}: {what} {brief(root)} must be an absolute path on one line")
+    return root.rstrip("/") or "/"
+
+
+def _pex_root(pex_root: str, root: str, where: str) -> str:
+    """The inventory's ``pex_root`` ("" for ROOT/shared/pex_root), checked: pex reads the path
+    of its venv back from a shebang line, which ends at the first blank."""
+    effective = _root(pex_root, where, "pex_root") if pex_root else f"{root}/shared/pex_root"
+    if re.search(r"\s", effective):
+        raise ConfigError(
+            f"{where}: PEX_ROOT {brief(effective)} holds a blank, which pex cannot run from (it reads "
+            "the path back from a shebang line): set pex_root to a path without one"
+        )
+    return pex_root and effective
 
 
 def _services(raw: Any, where: str) -> dict[str, ServiceSpec]:

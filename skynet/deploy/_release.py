@@ -4,16 +4,22 @@ Every step that could leave a host half-done is ordered so it cannot: files are 
 a temporary name and renamed into place; ``current`` is a symlink made under a temporary name
 and renamed over the old one (``mv -T``), so it always points at a complete release; a PEX
 that fails its smoke test is deleted before anything points at it.
+
+Every path and name that reaches the host's shell goes through :func:`~skynet.deploy._host.q`
+(``shlex.quote``), so a root holding a space or a ``;`` is a path like any other. A release's
+``config.yml`` holds secrets: it is uploaded into a private (0700) folder, made 0600 and owned
+by the service user there, and only then renamed into place. The PEX runs as that user.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skynet.deploy._host import Host, Layout, build_number, q
+from skynet.deploy._host import Host, Layout, as_user, build_number, q, tmp_name
 from skynet.deploy._store import StoredBuild
 from skynet.errors import DeployError
 
@@ -30,56 +36,90 @@ __all__ = [
     "run_pex",
     "command_exists",
     "write_file",
+    "own_pex_root",
+    "SECRET_FILES",
 ]
 
-
-def _tmp(path: str) -> str:
-    return f"{path}.tmp-$$"
-
-
-def write_file(host: Host, path: str, data: bytes, mode: str = "644") -> None:
-    """Write ``data`` to ``path`` on the host atomically (temporary name, then rename)."""
-    tmp = f"{path}.tmp-upload"
-    host.run(f"mkdir -p {q(Path(path).parent)} && rm -f {q(tmp)}")
-    host.put(data, tmp)
-    host.run(f"chmod {mode} {q(tmp)} && mv -f {q(tmp)} {q(path)}")
+#: Release files that hold secrets (``${DB_PASSWORD}`` expanded): mode 0600, owned by the service user.
+SECRET_FILES = ("config.yml",)
 
 
-def run_pex(host: Host, layout: Layout, pex: str, args: str, check: bool = True, timeout: float = 600) -> Any:
-    """Run ``pex args`` on the host with the deployment's PEX_ROOT."""
-    cmd = f"PEX_ROOT={q(layout.pex_root)} {q(pex)} {args}"
+def write_file(host: Host, path: str, data: bytes, mode: str = "644", owner: str | None = None) -> None:
+    """Write ``data`` to ``path`` on the host atomically, never readable by others on the way.
+
+    The data lands in a fresh private folder beside ``path`` (``mktemp -d``: mode 0700), gets
+    its mode (and ``owner``, ``user:group``) there, and is renamed into place.
+    """
+    if not re.fullmatch(r"[0-7]{3,4}", mode):
+        raise DeployError(f"write_file: mode {mode!r} is not octal")
+    parent, name = str(Path(path).parent), Path(path).name
+    folder = host.run(f"mkdir -p {q(parent)} && mktemp -d {q(parent + '/.upload-XXXXXXXX')}").stdout.strip()
+    tmp = f"{folder}/{name}"
+    try:
+        host.put(data, tmp)
+        chown = f" && chown {q(owner)} {q(tmp)}" if owner else ""
+        host.run(f"chmod {mode} {q(tmp)}{chown} && mv -f {q(tmp)} {q(path)}")
+    finally:
+        host.run(f"rm -rf {q(folder)}", check=False)
+
+
+def run_pex(
+    host: Host,
+    layout: Layout,
+    pex: str,
+    args: Sequence[str],
+    check: bool = True,
+    timeout: float = 600,
+    user: str | None = None,
+) -> Any:
+    """Run ``pex ARGS...`` on the host (as ``user``, if given) with the deployment's PEX_ROOT;
+    every word is quoted."""
+    words = " ".join(q(a) for a in args)
+    cmd = f"{as_user(user)}env PEX_ROOT={q(layout.pex_root)} {q(pex)} {words}".rstrip()
     return host.run(cmd, check=check, timeout=timeout)
 
 
-def install_pex(host: Host, layout: Layout, build: StoredBuild, smoke_test: str) -> str:
+def own_pex_root(host: Host, layout: Layout, owner: str | None) -> None:
+    """Create PEX_ROOT (and the shared PEX folder); with ``owner`` (``user:group``), PEX_ROOT
+    and everything in it belong to the service user, who unpacks the PEXes there."""
+    host.run(f"mkdir -p {q(layout.pex_dir)} {q(layout.pex_root)}")
+    if owner:
+        user = owner.split(":")[0]
+        # only what is not the user's yet: a PEX run by hand as root left root's files behind
+        host.run(f"find {q(layout.pex_root)} ! -user {q(user)} -exec chown -h {q(owner)} {{}} +")
+
+
+def install_pex(
+    host: Host, layout: Layout, build: StoredBuild, smoke_test: str, user: str | None = None
+) -> str:
     """Put a build's PEX at ``ROOT/shared/pex/TAG.pex`` after checking it runs there.
 
     The file arrives under a temporary name; its sha256 is checked and ``smoke_test`` (a skynet
-    subcommand, e.g. ``deploy check``) must exit 0, else the file is deleted and this raises.
-    Installing the same build again (same sha256) is a no-op.
+    subcommand, e.g. ``deploy check``, run as ``user``) must exit 0, else the file is deleted
+    and this raises. Installing the same build again (same sha256) is a no-op.
 
     Returns:
         The release tag.
     """
     final = layout.pex(build.tag)
-    have = host.run(f"cat {q(final)}.sha256 2>/dev/null", check=False).stdout.split()
+    have = host.run(f"cat {q(final + '.sha256')} 2>/dev/null", check=False).stdout.split()
     if have and have[0] == build.sha256 and host.run(f"test -x {q(final)}", check=False).ok:
         return build.tag
-    tmp = f"{layout.pex_dir}/.{build.tag}.pex.tmp"
-    host.run(f"mkdir -p {q(layout.pex_dir)} {q(layout.pex_root)} && rm -f {q(tmp)}")
+    tmp = tmp_name(f"{layout.pex_dir}/.{build.tag}.pex")
+    host.run(f"mkdir -p {q(layout.pex_dir)} {q(layout.pex_root)}")
     same = _installed_with_sha(host, layout, build.sha256)
     if same:  # an identical PEX under another build number: copy it on the host, not over the wire
         host.run(f"cp {q(same)} {q(tmp)}")
     else:
         host.put(build.path, tmp)
-    actual = host.run(f"sha256sum {q(tmp)}").stdout.split()[0]
+    actual = host.run(f"sha256sum < {q(tmp)}").stdout.split()[0]
     if actual != build.sha256:
         host.run(f"rm -f {q(tmp)}", check=False)
         raise DeployError(
             f"{host.name}: {build.tag}.pex arrived with sha256 {actual}, expected {build.sha256}"
         )
     host.run(f"chmod 755 {q(tmp)}")
-    result = run_pex(host, layout, tmp, smoke_test, check=False)
+    result = run_pex(host, layout, tmp, shlex.split(smoke_test), check=False, user=user)
     if not result.ok:
         host.run(f"rm -f {q(tmp)}", check=False)
         detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-5:])
@@ -87,8 +127,9 @@ def install_pex(host: Host, layout: Layout, build: StoredBuild, smoke_test: str)
             f"{host.name}: build {build.tag} failed its smoke test `skynet {smoke_test}` "
             f"(exit {result.exited}): {detail}; nothing was installed"
         )
-    host.run(f"printf '%s  %s\\n' {build.sha256} {q(build.tag + '.pex')} > {q(final)}.sha256.tmp "
-             f"&& mv -f {q(final)}.sha256.tmp {q(final)}.sha256 && mv -f {q(tmp)} {q(final)}")  # fmt: skip
+    sums = tmp_name(f"{final}.sha256")
+    host.run(f"printf '%s  %s\\n' {q(build.sha256)} {q(build.tag + '.pex')} > {q(sums)} "
+             f"&& mv -f {q(sums)} {q(final + '.sha256')} && mv -f {q(tmp)} {q(final)}")  # fmt: skip
     return build.tag
 
 
@@ -110,24 +151,29 @@ def installed_tags(host: Host, layout: Layout) -> list[str]:
     return sorted(tags, key=build_number)
 
 
-def command_exists(host: Host, layout: Layout, tag: str, command: str) -> bool:
+def command_exists(host: Host, layout: Layout, tag: str, command: str, user: str | None = None) -> bool:
     """Whether the build's CLI has ``command`` (its words up to the first option) and every
-    ``--option`` the command uses."""
+    ``--option`` the command uses (asked as ``user``)."""
     words = shlex.split(command)
     path = []
     for word in words:
         if word.startswith("-") or "{{" in word:
             break
         path.append(word)
-    result = run_pex(host, layout, layout.pex(tag), " ".join(map(q, path)) + " --help", check=False)
+    result = run_pex(host, layout, layout.pex(tag), [*path, "--help"], check=False, user=user)
     if not result.ok:
         return False
     options = {w.split("=")[0] for w in words if w.startswith("--")}
     return all(re.search(rf"(^|[\s,/]){re.escape(o)}([\s=,/]|$)", result.stdout, re.M) for o in options)
 
 
-def make_release(host: Host, layout: Layout, releases_dir: str, tag: str, files: dict[str, bytes]) -> str:
+def make_release(
+    host: Host, layout: Layout, releases_dir: str, tag: str, files: dict[str, bytes], owner: str | None = None
+) -> str:
     """Create ``releases_dir/TAG/`` holding ``files`` and ``skynet.pex`` (a link to the shared PEX).
+
+    The :data:`SECRET_FILES` among ``files`` are mode 0600, owned by ``owner`` (``user:group``)
+    where given; the others are 0644.
 
     Returns:
         The release directory.
@@ -138,9 +184,11 @@ def make_release(host: Host, layout: Layout, releases_dir: str, tag: str, files:
     release = f"{releases_dir}/{tag}"
     host.run(f"mkdir -p {q(release)}")
     for name, data in files.items():
-        write_file(host, f"{release}/{name}", data)
+        secret = name in SECRET_FILES
+        write_file(host, f"{release}/{name}", data, "600" if secret else "644", owner if secret else None)
     link = f"{release}/skynet.pex"
-    host.run(f"ln -sfn {q(pex)} {_tmp(link)} && mv -Tf {_tmp(link)} {q(link)}")
+    tmp = tmp_name(link)
+    host.run(f"ln -sfn {q(pex)} {q(tmp)} && mv -Tf {q(tmp)} {q(link)}")
     return release
 
 
@@ -158,11 +206,11 @@ def switch_current(host: Host, link: str, target: str, remember_previous: bool =
     """
     old = host.run(f"readlink {q(link)}", check=False).stdout.strip() or None
     previous = str(Path(link).with_name("previous"))
-    host.run(
-        f"mkdir -p {q(Path(link).parent)} && ln -sfn {q(target)} {_tmp(link)} && mv -Tf {_tmp(link)} {q(link)}"
-    )
+    tmp = tmp_name(link)
+    host.run(f"mkdir -p {q(Path(link).parent)} && ln -sfn {q(target)} {q(tmp)} && mv -Tf {q(tmp)} {q(link)}")
     if remember_previous and old and old.rstrip("/") != target.rstrip("/"):
-        host.run(f"ln -sfn {q(old)} {_tmp(previous)} && mv -Tf {_tmp(previous)} {q(previous)}")
+        tmp = tmp_name(previous)
+        host.run(f"ln -sfn {q(old)} {q(tmp)} && mv -Tf {q(tmp)} {q(previous)}")
     return old
 
 
@@ -181,7 +229,9 @@ def rollback_link(host: Host, link: str, releases_dir: str) -> str:
         raise DeployError(f"{host.name}: {link} does not exist; nothing to roll back")
     previous = str(Path(link).with_name("previous"))
     target = current_tag(host, previous)
-    if target == now or not (target and host.run(f"test -d {q(releases_dir)}/{q(target)}", check=False).ok):
+    if target == now or not (
+        target and host.run(f"test -d {q(releases_dir + '/' + target)}", check=False).ok
+    ):
         older = [t for t in _release_tags(host, releases_dir) if build_number(t) < build_number(now)]
         if not older:
             raise DeployError(
@@ -212,14 +262,15 @@ def clean_releases(host: Host, link: str, releases_dir: str, n_keep: int) -> lis
 
 def clean_pexes(host: Host, layout: Layout, n_keep: int) -> list[str]:
     """Delete shared PEXes no release links to, keeping the ``n_keep`` newest. Returns their tags."""
-    used = host.run(f"find {q(layout.root)}/services {q(layout.root)}/airflow -maxdepth 4 -name skynet.pex "
-                    f"-type l -exec readlink {{}} \\; 2>/dev/null", check=False).stdout.split()  # fmt: skip
-    used_tags = {Path(p).name[: -len(".pex")] for p in used}
+    used = host.run(f"find {q(layout.root + '/services')} {q(layout.root + '/airflow')} -maxdepth 4 "
+                    "-name skynet.pex -type l -exec readlink {} \\; 2>/dev/null", check=False).stdout  # fmt: skip
+    # one target per line: the root may hold a space, so never split on blanks
+    used_tags = {Path(p).name[: -len(".pex")] for p in used.splitlines() if p.endswith(".pex")}
     tags = installed_tags(host, layout)
     keep = used_tags | set(tags[-n_keep:] if n_keep > 0 else [])
     doomed = [t for t in tags if t not in keep]
     if doomed:
-        host.run("rm -f " + " ".join(f"{q(layout.pex(t))} {q(layout.pex(t))}.sha256" for t in doomed))
+        host.run("rm -f " + " ".join(f"{q(layout.pex(t))} {q(layout.pex(t) + '.sha256')}" for t in doomed))
     return doomed
 
 
@@ -256,10 +307,11 @@ print(removed)
 """
 
 
-def remove_extracted_pex_artifacts(host: Host, layout: Layout) -> int:
+def remove_extracted_pex_artifacts(host: Host, layout: Layout, user: str | None = None) -> int:
     """Delete what PEXes extracted into PEX_ROOT for builds no longer installed.
 
-    Artifacts of installed PEXes stay, so running services keep their files.
+    Artifacts of installed PEXes stay, so running services keep their files. The pruning runs
+    as ``user``, who owns PEX_ROOT: root never walks a folder another user can fill with links.
 
     Returns:
         How many cache entries were removed.
@@ -267,5 +319,6 @@ def remove_extracted_pex_artifacts(host: Host, layout: Layout) -> int:
     if not host.run(f"test -d {q(layout.pex_root)}", check=False).ok:
         return 0
     script = q(_PRUNE)
-    out = host.run(f"python3.11 -c {script} {q(layout.pex_dir)} {q(layout.pex_root)}").stdout.strip()
+    command = f"python3.11 -c {script} {q(layout.pex_dir)} {q(layout.pex_root)}"
+    out = host.run(as_user(user) + command).stdout.strip()
     return int(out or 0)

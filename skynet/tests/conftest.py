@@ -149,3 +149,65 @@ def redis_url():
             client.delete(*keys)
     finally:
         client.close()
+
+
+def _require_server(name: str, variable: str, url: str, problem: str | None) -> str:
+    """``url``, or skip (fail where ``CI`` is set) with ``problem`` when the server is down."""
+    import os
+
+    if problem is None:
+        return url
+    from skynet.config import masked
+
+    reason = (
+        f"{name} test server not reachable at {variable}={masked(url)} ({problem}); run install/servers.sh"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+AMQP_VARIABLE, AMQP_DEFAULT = "SKYNET_TEST_AMQP_URL", "amqp://skynet:skynet@127.0.0.1:5672/skynet_test"
+AWS_VARIABLE, AWS_DEFAULT = "SKYNET_TEST_AWS_ENDPOINT", "http://127.0.0.1:5000"
+_PROBED: dict[str, str | None] = {}
+
+
+def amqp_server() -> str:
+    """The RabbitMQ test broker's URL (``SKYNET_TEST_AMQP_URL``); skip / fail (``CI``) when down.
+
+    The probe speaks the first step of AMQP 0-9-1: a broker answers the protocol header with a
+    Connection.Start method frame (frame type 1).
+    """
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    url = os.environ.get(AMQP_VARIABLE, AMQP_DEFAULT)
+    if url not in _PROBED:
+        parts = urlsplit(url)
+        try:
+            with socket.create_connection(
+                (parts.hostname or "127.0.0.1", parts.port or 5672), timeout=3
+            ) as sock:
+                sock.settimeout(3)
+                sock.sendall(b"AMQP\x00\x00\x09\x01")
+                first = sock.recv(1)
+            _PROBED[url] = None if first == b"\x01" else f"not an AMQP 0-9-1 broker (answered {first!r})"
+        except OSError as exc:
+            _PROBED[url] = f"{type(exc).__name__}: {exc}"
+    return _require_server("RabbitMQ", AMQP_VARIABLE, url, _PROBED[url])
+
+
+def aws_endpoint() -> str:
+    """moto's standalone AWS server (``SKYNET_TEST_AWS_ENDPOINT``); skip / fail (``CI``) when down."""
+    import os
+    import urllib.request
+
+    url = os.environ.get(AWS_VARIABLE, AWS_DEFAULT).rstrip("/")
+    if url not in _PROBED:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=3) as response:
+                _PROBED[url] = None if response.status == 200 else f"HTTP {response.status}"
+        except OSError as exc:
+            _PROBED[url] = f"{type(exc).__name__}: {exc}"
+    return _require_server("moto AWS", AWS_VARIABLE, url, _PROBED[url])

@@ -9,6 +9,11 @@ owner was given and never committed — oldest first, so a device's order is kep
 hand-over. A worker that dies stops renewing; its heartbeat and leases expire after
 ``lease_ms`` and the others take its partitions over.
 
+A pending event claimed before and still not committed (:data:`SUSPECT`) may be what killed
+its workers, so it is re-read and committed *alone*: if it kills the worker again, only its own
+delivery count grows, and past ``max_deliveries`` it alone is dead-lettered. The events behind
+it are never charged for it (a whole batch is never dead-lettered for one poison pill).
+
 Each batch of a partition is processed (:class:`~skynet.worker._process.Processor`), its
 decision documents appended to the decision log (idempotent on ``decision_id``), then its
 states, commands, dead letters and acknowledgements committed in one fenced step. A crash
@@ -38,11 +43,14 @@ from skynet.storage.live import Entry, LiveStore
 from skynet.worker._process import Processor
 from skynet.worker._state import DeviceState
 
-__all__ = ["Worker", "WorkerOptions", "WorkerStats", "assigned_partitions"]
+__all__ = ["Worker", "WorkerOptions", "WorkerStats", "assigned_partitions", "SUSPECT"]
 
 logger = logging.getLogger("skynet.worker")
 #: Latencies kept for the statistics (the newest ones).
 _KEPT = 200_000
+#: Deliveries above which a pending event is re-read alone: read once, claimed once after its
+#: reader died, and still pending, so a worker may have died on it twice.
+SUSPECT = 2
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,8 @@ class WorkerStats:
     decisions: int = 0
     commands: int = 0
     dead: int = 0
+    #: decisions a device fault prevented (its set-temperature range allows nothing)
+    faults: int = 0
     duplicates: int = 0
     batches: int = 0
     lost_batches: int = 0
@@ -95,8 +105,8 @@ class WorkerStats:
     def summary(self) -> dict[str, Any]:
         """The counts and latency percentiles (ms), JSON-friendly."""
         out: dict[str, Any] = {k: getattr(self, k) for k in
-                               ("events", "decisions", "commands", "dead", "duplicates", "batches", "lost_batches",
-                                "failures")}  # fmt: skip
+                               ("events", "decisions", "commands", "dead", "faults", "duplicates", "batches",
+                                "lost_batches", "failures")}  # fmt: skip
         out["seconds"] = round(time.time() - self.started, 3)
         for name, values in (("decision_ms", self.latencies), ("queue_ms", self.queue_latencies)):
             if values:
@@ -201,7 +211,17 @@ class Worker:
         for partition in sorted(self._recovering):
             if self._stop.is_set():
                 break
-            entries = self.live.claim_pending(self.consumer, partition, self.options.batch)
+            # the oldest pending event first, alone: a suspect is committed before anything else
+            # is claimed, so the events behind it are not charged a delivery for it
+            entries = self.live.claim_pending(self.consumer, partition, 1)
+            if entries and entries[0].deliveries > SUSPECT:
+                logger.warning("worker %s: re-reading event %s/%s alone (delivered %d times)",
+                               self.consumer, partition, entries[0].id, entries[0].deliveries)  # fmt: skip
+                self._handle({partition: entries})
+                worked = True
+                continue
+            if entries and self.options.batch > 1:
+                entries = self.live.claim_pending(self.consumer, partition, self.options.batch)
             if entries:
                 logger.info("worker %s: re-reading %d pending events of partition %d",
                             self.consumer, len(entries), partition)  # fmt: skip
@@ -282,6 +302,7 @@ class Worker:
         stats.decisions += len(result.docs)
         stats.commands += len(result.commands)
         stats.dead += len(result.dead)
+        stats.faults += len(result.faults)
         stats.duplicates += result.duplicates
         stats.latencies.extend(result.latencies)
         now_ms = time.time() * 1000.0
@@ -293,6 +314,8 @@ class Worker:
             logger.warning(
                 "worker %s: event %s/%s dead-lettered: %s", self.consumer, partition, entry.id, reason
             )
+        for device, reason in result.faults:
+            logger.warning("worker %s: device %s fault, no command: %s", self.consumer, device, reason)
 
     def _forget(self, partitions: set[int]) -> None:
         """Drop the kept device states of partitions (taken, given up or failed: Redis has the truth)."""

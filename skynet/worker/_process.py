@@ -15,8 +15,16 @@ use), by period of the day. Each device's weekly occupancy pattern is learned fr
 (the occupancy its readings report, its votes, its people's changes at the remote, an away
 target; :class:`skynet.control.OccupancyProfile`) and handed to its decisions as a forecast; the
 patterns live in the worker's memory (a worker that takes a partition over starts them afresh).
-An event that is malformed, delivered too often (a worker may have died on it) or whose
-decision fails goes to the dead letters; nothing stops the batch.
+An event that is malformed (whatever is wrong with it: see
+:func:`~skynet.worker.parse_event`), dated more than ``max_skew`` after it was queued (a device
+clock ahead), rejected by the device's state, delivered too often (a worker may have died on it)
+or whose decision fails goes to the dead letters with the reason, alone; nothing stops the batch.
+
+Decisions are made at the device's clock (the newest event time it has applied), so the
+safety rules never see time run backwards, and only on the device's newest news: a late
+reading joins the history without a decision. A device whose set-temperature range leaves no
+allowed set point (:func:`skynet.control.range_fault`) gets no decision from the controller:
+its decision document says ``fault`` and the batch counts it in :attr:`BatchResult.faults`.
 """
 
 from __future__ import annotations
@@ -27,19 +35,21 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from skynet.domain import Device, Fan
-from skynet.errors import DataError
+from skynet.errors import DataError, brief
 from skynet.storage.live import Entry
-from skynet.worker._events import DECIDING, parse_event
+from skynet.worker._events import DECIDING, MAX_DEPTH, MAX_EVENT_SIZE, failure, parse_event
 from skynet.worker._state import DeviceState
 
-__all__ = ["Processor", "BatchResult", "entry_time"]
+__all__ = ["Processor", "BatchResult", "entry_time", "MAX_SKEW"]
 
 logger = logging.getLogger("skynet.worker")
+#: How far ahead of its queueing an event may be dated (device clocks drift; beyond this one is wrong).
+MAX_SKEW = timedelta(minutes=10)
 
 
 @dataclass
@@ -53,6 +63,8 @@ class BatchResult:
     docs: list[dict[str, Any]] = field(default_factory=list)
     acks: list[str] = field(default_factory=list)
     dead: list[tuple[Entry, str]] = field(default_factory=list)
+    #: devices that could get no command, and why (:func:`skynet.control.range_fault`)
+    faults: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
     #: seconds each decision took inside the controller
     latencies: list[float] = field(default_factory=list)
@@ -92,6 +104,11 @@ class Processor:
         max_deliveries: an event handed out more often than this goes to the dead letters.
         devices: looks up a device's record (time zone, set-temperature range, comfort facts);
             None: only what ``device`` events said.
+        max_skew: how far ahead of its queue time (or of ``clock()``, for a queue that does not
+            say) an event may be dated; later ones are dead-lettered.
+        max_event_size: the longest event payload read (characters).
+        max_depth: the deepest JSON nesting of an event read.
+        clock: the current time, naive UTC (default: the system's).
     """
 
     def __init__(
@@ -100,6 +117,11 @@ class Processor:
         consumer: str,
         max_deliveries: int = 5,
         devices: Callable[[str], Device | None] | None = None,
+        *,
+        max_skew: timedelta = MAX_SKEW,
+        max_event_size: int = MAX_EVENT_SIZE,
+        max_depth: int = MAX_DEPTH,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         from skynet import control
 
@@ -107,6 +129,8 @@ class Processor:
         self.controller = controller
         self.consumer = consumer
         self.max_deliveries = max_deliveries
+        self.max_skew, self.max_event_size, self.max_depth = max_skew, max_event_size, max_depth
+        self._clock = clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
         self._devices = devices
         self._known: dict[str, Device | None] = {}
         comfort = getattr(getattr(controller, "models", None), "comfort", None)
@@ -152,52 +176,95 @@ class Processor:
                 out.dead.append((entry, why))
                 continue
             try:
-                event = parse_event(entry.payload)
-            except DataError as exc:
-                out.dead.append((entry, f"malformed event: {exc}"))
-                continue
-            device = event.device_id
-            if device != entry.key:
-                out.dead.append((entry, f"device_id {device!r} differs from the key it was queued under"))
-                continue
-            if device in pending:  # its decision must see the state before this event
-                self._flush(pending, out)
-            if device not in states:
-                states[device] = self._load(device, stored.get(device))
-            state = states[device]
-            event_id = event.event_id or f"{entry.partition}/{entry.id}"
-            if state.seen(event_id):
-                out.duplicates += 1
-                continue
-            at = event.time or entry_time(entry) or datetime.now(UTC).replace(tzinfo=None)
-            before = state.appliance
-            state.apply(event, event_id, at)
-            if event.type == "appliance":
-                state.appliance = self._since(before, state.appliance)
-                state.safety = self._safety(state).observe(state.appliance).to_dict()
-            if event.type == "feedback":
-                self._air_speed(state)
-                self._personalize(state)
-            self._learn_occupancy(state, event, at)
-            # a target before any reading: the first reading decides
-            if event.type in DECIDING and state.readings:
-                try:
-                    pending[device] = self._request(state, event_id, event.type, entry, at)
-                except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
-                    out.dead.append((entry, f"decision failed: {type(exc).__name__}: {exc}"))
+                dead = self._take(entry, stored, states, pending, out)
+            except Exception as exc:  # noqa: BLE001 - a failure nobody foresaw fails its event alone
+                logger.exception("event %s/%s could not be processed", entry.partition, entry.id)
+                dead = f"could not be processed: {failure(exc)}"
+            if dead is not None:
+                out.dead.append((entry, dead))
         self._flush(pending, out)
         out.states = {device: state.to_json() for device, state in states.items()}
         out.objects = states
         return out
 
-    def _load(self, device_id: str, text: str | DeviceState | None) -> DeviceState:
-        if isinstance(text, DeviceState):
-            return text
+    def _take(
+        self,
+        entry: Entry,
+        stored: Mapping[str, str | DeviceState | None],
+        states: dict[str, DeviceState],
+        pending: dict[str, _Request],
+        out: BatchResult,
+    ) -> str | None:
+        """Apply one event (and queue its decision); return why it is dead-lettered, or None."""
         try:
-            return DeviceState.from_json(device_id, text)
+            event = parse_event(entry.payload, max_size=self.max_event_size, max_depth=self.max_depth)
         except DataError as exc:
-            logger.warning("%s; starting it afresh", exc)
+            return f"malformed event: {exc}"
+        device = event.device_id
+        if device != entry.key:
+            return f"device_id {brief(device)} differs from the key it was queued under"
+        queued = entry_time(entry)
+        reference = queued or self._clock()
+        if event.time is not None and event.time - reference > self.max_skew:
+            return (f"time {event.time.isoformat()} is {_span(event.time - reference)} after "
+                    f"{'its queueing' if queued else 'now'} ({reference.isoformat(timespec='seconds')}): a device "
+                    f"clock may be ahead by {_span(self.max_skew)} at most")  # fmt: skip
+        if device in pending:  # its decision must see the state before this event
+            self._flush(pending, out)
+        if device not in states:
+            states[device] = self._load(device, stored.get(device), reference + self.max_skew)
+        state = states[device]
+        event_id = event.event_id or f"{entry.partition}/{entry.id}"
+        if state.seen(event_id):
+            out.duplicates += 1
+            return None
+        at = event.time or reference
+        before = state.appliance
+        try:
+            current = state.apply(event, event_id, at)
+        except DataError as exc:
+            return f"rejected: {exc}"
+        if event.type == "appliance" and current:
+            state.appliance = self._since(before, state.appliance)
+            state.safety = self._safety(state).observe(state.appliance).to_dict()
+        if event.type == "feedback":
+            self._air_speed(state)
+            self._personalize(state)
+        if current:  # old news says nothing of when the home is occupied now
+            self._learn_occupancy(state, event, at)
+        # a target before any reading: the first reading decides; old news decides nothing
+        if event.type in DECIDING and current and state.readings:
+            try:
+                request = self._request(state, event_id, event.type, entry)
+            except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
+                return f"decision failed: {failure(exc)}"
+            if request.fault is None:
+                pending[device] = request
+            else:
+                decision = self._control.Decision(device, request.at, None, {"why": f"device fault: {request.fault}"},
+                                                  safety=self._safety(state))  # fmt: skip
+                self._finish(request, decision, out)
+        return None
+
+    def _load(self, device_id: str, text: str | DeviceState | None, limit: datetime) -> DeviceState:
+        """The device's state as stored, without what a clock ahead dated after ``limit``."""
+        if isinstance(text, DeviceState):
+            state = text
+        else:
+            try:
+                state = DeviceState.from_json(device_id, text)
+            except DataError as exc:
+                logger.warning("%s; starting it afresh", exc)
+                return DeviceState(device_id)
+        try:
+            if state.forget_after(limit):
+                logger.warning(
+                    "device %s: dropped stored data dated after %s (a clock ahead)", device_id, limit
+                )
+        except Exception:  # noqa: BLE001 - a state that cannot be checked is not trusted
+            logger.exception("device %s: stored state could not be checked; starting it afresh", device_id)
             return DeviceState(device_id)
+        return state
 
     def _safety(self, state: DeviceState) -> Any:
         if state.safety is None:
@@ -217,7 +284,7 @@ class Processor:
         vote, ac = state.feedback[-1], state.appliance
         if vote.get("air_speed") is None:
             on = ac is not None and bool(ac.power)
-            fan = int(Fan.of(ac.fan)) if on and ac.fan else int(Fan.AUTO)
+            fan = int(Fan.of(ac.fan)) if ac is not None and on and ac.fan else int(Fan.AUTO)
             vote["air_speed"] = float(self._control.air_speed(on, fan))
 
     def _personalize(self, state: DeviceState) -> None:
@@ -274,10 +341,17 @@ class Processor:
             self._personalize(state)
         return personalizer.offset(state.device_id, hour)
 
-    def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry, at: datetime) -> _Request:
-        """What the controller needs for a device's decision now (its state is not changed)."""
+    def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry) -> _Request:
+        """What the controller needs for a device's decision now, at the device's clock (its state
+        is not changed); or, where the device's set-temperature range allows nothing, why."""
         control = self._control
         record = self._device(state.device_id)
+        at = state.last_time or datetime.now(UTC).replace(tzinfo=None)
+        appliance = self._appliance(state, record)
+        config = getattr(self.controller, "config", None)
+        fault = control.range_fault(appliance, config or control.ControlConfig())
+        if fault is not None:
+            return _Request(state, event_id, kind, entry, at, state.applied, None, fault)
         context = control.build_context(
             state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
         )
@@ -291,6 +365,12 @@ class Processor:
             )
             present = None if context.occupancy is None else context.occupancy > 0
             context.occupancy_forecast = partial(profile.forecast, weekday, context.hour, present)
+        request = control.Request(context, state.target, appliance, state.appliance, at, self._safety(state))
+        return _Request(state, event_id, kind, entry, at, state.applied, request)
+
+    def _appliance(self, state: DeviceState, record: Device | None) -> Any:
+        """The AC's capabilities: the device record's, with the range ``device`` events gave."""
+        control = self._control
         appliance = control.Appliance.from_device(record)
         low, high = state.min_set_temperature, state.max_set_temperature
         if low is not None or high is not None:
@@ -298,8 +378,7 @@ class Processor:
                 appliance.min_set_temperature if low is None else low,
                 appliance.max_set_temperature if high is None else high,
             )
-        request = control.Request(context, state.target, appliance, state.appliance, at, self._safety(state))
-        return _Request(state, event_id, kind, entry, at, state.applied, request)
+        return appliance
 
     def _flush(self, pending: dict[str, _Request], out: BatchResult) -> None:
         """Decide a round (at most one request per device) and apply the decisions in order."""
@@ -319,10 +398,11 @@ class Processor:
                 self._finish(request, decision, out)
             except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
                 logger.exception("decision for device %s failed", request.state.device_id)
-                out.dead.append((request.entry, f"decision failed: {type(exc).__name__}: {exc}"))
+                out.dead.append((request.entry, f"decision failed: {failure(exc)}"))
 
     def _finish(self, request: _Request, decision: Any, out: BatchResult) -> None:
-        """Keep a decision's safety state and command in the device state; log and emit them."""
+        """Keep a decision's safety state and command in the device state; log and emit them
+        (a device fault: a document saying so, counted)."""
         state = request.state
         if decision.safety is not None:
             state.safety = decision.safety.to_dict()
@@ -341,6 +421,9 @@ class Processor:
             consumer=self.consumer,
             decided_at=datetime.fromtimestamp(time.time(), UTC).replace(tzinfo=None).isoformat(),
         )
+        if request.fault is not None:
+            doc["fault"] = request.fault
+            out.faults.append((state.device_id, request.fault))
         out.docs.append(doc)
         if decision.command is not None:
             state.appliance = decision.command
@@ -358,7 +441,20 @@ class _Request:
     entry: Entry
     at: datetime
     sequence: int
+    #: the controller's :class:`skynet.control.Request` (None for a device fault)
     request: Any
+    #: why the device can get no command (its decision is not asked for), or None
+    fault: str | None = None
+
+
+def _span(delta: timedelta) -> str:
+    """A time span in words: ``11 min``, ``3.2 h``, ``2,914,083 days``."""
+    seconds = delta.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} days"
 
 
 def _dumps(value: Any) -> str:

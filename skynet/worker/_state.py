@@ -4,6 +4,12 @@ The newest half hour of readings (the decision's lags need 30 minutes), the newe
 recent comfort votes, the control target, the AC's last known state, the safety rules' state
 (:class:`skynet.control.SafetyState`, as its dict), the device's time zone and set-temperature
 range, and for idempotence the ids of the last events applied and a count of them.
+
+Time only moves forward: an event older than what the state holds never replaces it (a late
+reading joins the history in its place, a late weather, target or AC state is kept out), and
+:attr:`DeviceState.last_time`, the device's clock, is the newest time applied.
+:meth:`DeviceState.forget_after` drops whatever a wrong clock dated in the future, so a state
+stored before the worker checked event times recovers when it is loaded.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 from skynet.domain import ApplianceState, ControlTarget, Feedback, SensorReading, Weather
 from skynet.errors import DataError
-from skynet.worker._events import Event
+from skynet.worker._events import Event, failure
 
 __all__ = ["DeviceState", "HISTORY", "RECENT_IDS", "FEEDBACK_KEPT"]
 
@@ -57,7 +63,8 @@ class DeviceState:
         min_set_temperature / max_set_temperature: the AC's range, when a device event said.
         applied: how many events were applied (each once).
         recent: ids of the last events applied, oldest first.
-        last_time: the time of the last event applied.
+        last_time: the newest time of the events applied (the device's clock: a decision is
+            never made before it, so the safety rules' clock never runs backwards).
     """
 
     device_id: str
@@ -81,36 +88,110 @@ class DeviceState:
         """Whether the event was already applied."""
         return event_id in self.recent
 
-    def apply(self, event: Event, event_id: str, at: datetime) -> None:
-        """Take an event into the state (the caller has checked :meth:`seen`)."""
-        record = event.record(at)
+    def apply(self, event: Event, event_id: str, at: datetime) -> bool:
+        """Take an event into the state (the caller has checked :meth:`seen`).
+
+        Returns:
+            Whether the event is the device's newest news of its kind (a reading newer than
+            every kept one, a target newer than the current one...): only such an event makes
+            the worker decide. An older one is applied as history, or left out where newer
+            data stands, and counted as applied either way.
+
+        Raises:
+            DataError: the event contradicts the state (a device range whose minimum would be
+                above its maximum); nothing is changed.
+        """
         fields = event.fields
+        if event.type == "device":
+            low = fields.get("min_set_temperature", self.min_set_temperature)
+            high = fields.get("max_set_temperature", self.max_set_temperature)
+            if low is not None and high is not None and low > high:
+                raise DataError(f"device event: set-temperature range {low:g} … {high:g} °C is empty "
+                                "(with the range the device gave before)")  # fmt: skip
+        record = event.record(at)
+        current = True
         if event.type == "reading":
-            self._add_reading(record)  # type: ignore[arg-type]
-            if "occupancy" in fields:
+            current = self._add_reading(record)  # type: ignore[arg-type]
+            if current and "occupancy" in fields:
                 self.occupancy = fields["occupancy"]
-            if "outdoor_temperature" in fields:
+            if "outdoor_temperature" in fields and _newer(at, self.weather):
                 self.weather = Weather(event.device_id, at, fields["outdoor_temperature"],
                                        humidity=fields.get("outdoor_humidity"),
                                        running_mean_temperature=getattr(self.weather, "running_mean_temperature", None))  # fmt: skip
         elif event.type == "weather":
-            self.weather = record  # type: ignore[assignment]
+            if _newer(at, self.weather):
+                self.weather = record  # type: ignore[assignment]
         elif event.type == "feedback":
             self.feedback = [*self.feedback, self._vote(record)][-FEEDBACK_KEPT:]  # type: ignore[arg-type]
         elif event.type == "target":
-            self.target = record  # type: ignore[assignment]
+            current = _newer(at, self.target)
+            if current:
+                self.target = record  # type: ignore[assignment]
         elif event.type == "appliance":
-            self.appliance = record  # type: ignore[assignment]
+            current = _newer(at, self.appliance)
+            if current:
+                self.appliance = record  # type: ignore[assignment]
         elif event.type == "device":
             for name in ("timezone", "min_set_temperature", "max_set_temperature"):
                 if name in fields:
                     setattr(self, name, fields[name])
         self.applied += 1
         self.recent.append(event_id)
-        self.last_time = at
+        self.last_time = at if self.last_time is None else max(self.last_time, at)
+        return current
 
-    def _add_reading(self, reading: SensorReading) -> None:
-        """Keep a reading (in time order) and its JSON row, and forget those past :data:`HISTORY`."""
+    def forget_after(self, limit: datetime) -> bool:
+        """Drop everything dated after ``limit`` (what a device with a wrong clock left behind).
+
+        The readings, weather, target, AC state and votes dated later are dropped, skynet's
+        commands later are forgotten by the safety state, a later power switch counts as made
+        at ``limit`` (the compressor protection still runs from there), and the clock falls
+        back to the newest time left.
+
+        Returns:
+            Whether anything was dropped.
+        """
+        changed = False
+        if self.readings and self.readings[-1].timestamp > limit:
+            keep = [i for i, r in enumerate(self.readings) if r.timestamp <= limit]
+            rows = self._wire()
+            self.readings, self._rows = [self.readings[i] for i in keep], [rows[i] for i in keep]
+            changed = True
+        for name in ("weather", "target", "appliance"):
+            record = getattr(self, name)
+            if record is not None and record.timestamp > limit:
+                setattr(self, name, None)
+                changed = True
+        votes = [
+            v for v in self.feedback if _time(v.get("timestamp")) is None or _time(v["timestamp"]) <= limit
+        ]
+        if len(votes) != len(self.feedback):
+            self.feedback, changed = votes, True
+        if self.safety is not None:
+            changed = self._safety_until(limit) or changed
+        if self.last_time is not None and self.last_time > limit:
+            times = [r.timestamp for r in self.readings]
+            times += [r.timestamp for r in (self.weather, self.target, self.appliance) if r is not None]
+            self.last_time, changed = max(times, default=None), True
+        return changed
+
+    def _safety_until(self, limit: datetime) -> bool:
+        from skynet.control import SafetyState
+
+        safety = SafetyState.from_dict(self.safety)  # type: ignore[arg-type]
+        kept = SafetyState(
+            safety.power,
+            min(safety.power_since, limit) if safety.power_since is not None else None,
+            tuple(t for t in safety.commands if t <= limit),
+        )
+        if kept == safety:
+            return False
+        self.safety = kept.to_dict()
+        return True
+
+    def _add_reading(self, reading: SensorReading) -> bool:
+        """Keep a reading (in time order) and its JSON row, and forget those past :data:`HISTORY`;
+        return whether it is the newest reading."""
         rows = self._wire()
         row = [
             _iso(reading.timestamp),
@@ -119,6 +200,8 @@ class DeviceState:
             reading.luminosity,
             reading.air_speed,
         ]
+        if self.readings and self.readings[-1].timestamp - reading.timestamp > HISTORY:
+            return False  # older than the history kept: it would be dropped at once
         self.readings.append(reading)
         rows.append(row)
         if len(self.readings) > 1 and self.readings[-2].timestamp > reading.timestamp:  # late: re-sort
@@ -130,6 +213,7 @@ class DeviceState:
             drop += 1
         if drop:
             del self.readings[:drop], rows[:drop]
+        return newest == reading.timestamp
 
     def _wire(self) -> list[list[Any]]:
         """The readings as JSON rows, kept beside them so a state is cheap to write (ISO times once)."""
@@ -213,10 +297,13 @@ class DeviceState:
                 recent=deque(d["recent"], maxlen=RECENT_IDS),
                 last_time=_time(d["last_time"]),
             )
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise DataError(
-                f"device {device_id}: stored state is not readable ({type(exc).__name__}: {exc})"
-            ) from None
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, it is not a state
+            raise DataError(f"device {device_id}: stored state is not readable ({failure(exc)})") from None
+
+
+def _newer(at: datetime, record: Weather | ControlTarget | ApplianceState | None) -> bool:
+    """Whether data dated ``at`` may replace ``record`` (old news never replaces newer)."""
+    return record is None or at >= record.timestamp
 
 
 def _appliance(state: ApplianceState) -> list[Any]:

@@ -62,6 +62,8 @@ class EstimationModel(Model):
 
     model_type: ClassVar[str] = "estimation"
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "pandas", "scikit-learn")
+    state_attributes: ClassVar[tuple[str, ...]] = ("network_", "devices_", "layers_", "training_")
+    state_classes: ClassVar[tuple[type, ...]] = (Network,)
 
     def __init__(
         self,

@@ -41,6 +41,31 @@ class FlatForest:
     value: np.ndarray  # float64
     baseline: float
 
+    def __post_init__(self) -> None:
+        """Check the layout the jitted walks rely on: they index without bounds checks and
+        stop at leaves, so a node index out of range or a child before its split (a loop) in a
+        damaged or forged artifact would read stray memory or never end."""
+        n = len(self.feature)
+        dtypes = {"roots": np.int64, "feature": np.int64, "threshold": np.float64, "missing_left": np.bool_,
+                  "left": np.int64, "right": np.int64, "leaf": np.bool_, "value": np.float64}  # fmt: skip
+        for name, dtype in dtypes.items():
+            array = getattr(self, name)
+            if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1:
+                raise ValueError(f"FlatForest.{name} must be a 1-d {np.dtype(dtype).name} array")
+            if name != "roots" and len(array) != n:
+                raise ValueError(f"FlatForest.{name} has {len(array)} nodes, not {n}")
+        if not isinstance(self.baseline, float):
+            raise ValueError("FlatForest.baseline must be a float")
+        inner = np.flatnonzero(~self.leaf)
+        if (
+            ((self.roots < 0) | (self.roots >= n)).any()
+            or ((self.left < 0) | (self.left >= n) | (self.right < 0) | (self.right >= n)).any()
+            or (self.left[inner] <= inner).any()
+            or (self.right[inner] <= inner).any()
+            or (self.feature[inner] < 0).any()
+        ):
+            raise ValueError("FlatForest nodes are out of range or not in depth-first order")
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The regressor's predictions for the rows of ``X`` (a large batch: one slice a core)."""
         X = np.ascontiguousarray(X, dtype=np.float64)

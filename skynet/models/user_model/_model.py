@@ -2,10 +2,11 @@
 
 A gradient-boosting population model (scikit-learn ``HistGradientBoostingRegressor`` on
 :mod:`._features`, rising monotonically with temperature and PMV) gives a location; an
-ordered-probit head (:mod:`._ordinal`) turns it into probabilities of the seven votes; a
-device's shrunken mean residual (:mod:`._personal`) shifts the location as its feedback
-accumulates. The head and the shrinkage are learned on out-of-fold predictions grouped by
-device, i.e. on devices the boosting model never saw, which is how it is used.
+ordered-probit head (:mod:`._ordinal`) turns it into probabilities of the seven votes; each
+person's offset and temperature slope (:mod:`._people`: empirical Bayes, shrunk towards their
+device and the fleet) shift the location as their feedback accumulates. The head and the
+personal model's prior are learned on out-of-fold predictions grouped by device, i.e. on
+devices the boosting model never saw, which is how they are used.
 """
 
 from __future__ import annotations
@@ -20,19 +21,31 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from skynet.errors import DataError
+from skynet.errors import DataError, ModelError
 from skynet.models._base import Model
 from skynet.models.user_model import _features as F
 from skynet.models.user_model._forest import FlatForest, flatten
-from skynet.models.user_model._ordinal import VOTES, fit_ordinal_head, round_votes
-from skynet.models.user_model._personal import device_offsets, learn_shrinkage
+from skynet.models.user_model._ordinal import VOTES, OrdinalHead, fit_ordinal_head, round_votes
+from skynet.models.user_model._people import (
+    MODES,
+    Ledger,
+    PeoplePrior,
+    PersonalParams,
+    as_user,
+    from_summary,
+    learn_prior,
+    row_shifts,
+)
+from skynet.models.user_model._personalize import PersonalMixin
 
 __all__ = ["UserModel"]
 
 _MIN_ROWS = 20
+#: Whose comfort a prediction is for: personal parameters, a plain offset, or None (learned ones).
+Personal = PersonalParams | float | None
 
 
-class UserModel(Model):
+class UserModel(PersonalMixin, Model):
     """Predicts a user's thermal sensation vote from the indoor climate and its context.
 
     Args:
@@ -45,10 +58,9 @@ class UserModel(Model):
         mask_inputs: share of training rows whose clothing and metabolic rate are hidden, so
             the model learns to predict without them (devices rarely know them).
         calibration_folds: device-grouped folds for the out-of-fold predictions the head and
-            the shrinkage are learned on.
-        shrinkage: personalization strength ``k`` (votes' worth of prior), or ``"auto"`` to
-            learn it by cross-validation.
-        half_life: recency weighting of a device's feedback, in votes (None: all equal).
+            the personal model's prior are learned on.
+        personal: what each person's votes personalize: ``"slope"`` (an offset and a slope
+            per °C), ``"offset"`` (an offset only) or ``"none"``.
         random_state: seed of everything random (folds, masking, boosting).
         n_jobs: boosting fits run side by side (default: one per core); results do not
             depend on it.
@@ -63,6 +75,12 @@ class UserModel(Model):
         "numba",
         "pythermalcomfort",
     )
+    # what save stores: the boosting model's trees live on as ``forest_`` (plain arrays, what
+    # predict walks); the scikit-learn estimator they came from is not kept
+    state_attributes: ClassVar[tuple[str, ...]] = (
+        "encoders_", "imputer_", "head_", "metrics_", "people_", "personal_", "forest_", "training_",
+    )  # fmt: skip
+    state_classes: ClassVar[tuple[type, ...]] = (FlatForest, OrdinalHead, F.Imputer, PeoplePrior)
 
     def __init__(
         self,
@@ -74,8 +92,7 @@ class UserModel(Model):
         monotonic: bool = True,
         mask_inputs: float = 0.2,
         calibration_folds: int = 3,
-        shrinkage: float | str = "auto",
-        half_life: float | None = None,
+        personal: str = "slope",
         random_state: int = 0,
         n_jobs: int | None = None,
     ) -> None:
@@ -87,8 +104,7 @@ class UserModel(Model):
         self.monotonic = monotonic
         self.mask_inputs = mask_inputs
         self.calibration_folds = calibration_folds
-        self.shrinkage = shrinkage
-        self.half_life = half_life
+        self.personal = personal
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -126,6 +142,8 @@ class UserModel(Model):
         Raises:
             DataError: missing columns, non-numeric values, votes outside -3..3, too few rows.
         """
+        if self.personal not in MODES:
+            raise DataError(f"personal must be one of {', '.join(MODES)}, got {self.personal!r}")
         frame, y = self._check_training(frame, y)
         rng = np.random.default_rng(self.random_state)
         self.encoders_ = F.fit_encoders(frame, y)
@@ -139,21 +157,27 @@ class UserModel(Model):
         devices = (
             frame["device_id"].astype(str).to_numpy() if "device_id" in frame else np.full(len(frame), "")
         )
-        oof, self.booster_ = self._fit_boosters(_fill_empty_columns(X), y, devices)
+        oof, booster = self._fit_boosters(_fill_empty_columns(X), y, devices)
         unknown = _unknown(X)
         self.head_ = fit_ordinal_head(oof, unknown, y, seed=self.random_state)
         proba = self.head_.proba(oof, unknown)
         residuals = y - proba @ VOTES
         self.metrics_ = _oof_metrics(y, proba, self.calibration_folds)
-        if self.shrinkage == "auto":
-            self.shrinkage_ = learn_shrinkage(residuals, devices, self.half_life)
-        else:
-            self.shrinkage_ = float(self.shrinkage)
-        self.offsets_ = device_offsets(residuals, devices, self.shrinkage_, self.half_life)
+        users = frame["user_id"].to_numpy(dtype=object) if "user_id" in frame else None
+        temperature = raw[:, F.RAW_COLUMNS.index("temperature")]
+        self.people_ = learn_prior(residuals, temperature, devices, users, self.personal)
+        self.personal_ = (
+            Ledger(self.people_)
+            .add_many(devices, users if users is not None else [None] * len(y), temperature, residuals)
+            .summary()
+        )
         try:
-            self.forest_: FlatForest | None = flatten(self.booster_)
-        except (AttributeError, ValueError, KeyError):  # pragma: no cover - other sklearn layouts
-            self.forest_ = None
+            self.forest_: FlatForest = flatten(booster)
+        except (AttributeError, ValueError, KeyError) as exc:  # pragma: no cover - other sklearn layouts
+            raise ModelError(
+                f"this scikit-learn's trees cannot be flattened ({type(exc).__name__}: {exc}); "
+                "install the version requirements.txt pins"
+            ) from None
         self.training_ = _training_info(frame, y, devices)
         return self.warm_up()
 
@@ -215,25 +239,18 @@ class UserModel(Model):
     # -- predict --------------------------------------------------------------------------
     def _location(self, X: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
         """The boosting model's output; ``bounds``: groups of rows sharing most features."""
-        if self.forest_ is not None:
-            return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
-        return self.booster_.predict(X)  # pragma: no cover
-
-    def _offsets_for(self, devices: np.ndarray | None, history: pd.DataFrame | None) -> np.ndarray | float:
-        if devices is None:
-            return 0.0
-        table = {d: o for d, (o, _) in self.offsets_.items()}
-        if history is not None and len(history):
-            table.update({d: o for d, (o, _) in self.personal_offsets(history).items()})
-        return np.array([table.get(d, 0.0) for d in devices])
+        return self.forest_.predict(X) if bounds is None else self.forest_.predict_groups(X, bounds)
 
     def _distribution(
         self, frame: pd.DataFrame, history: pd.DataFrame | None, personalize: bool
     ) -> np.ndarray:
         self.check_is_fitted()
         X = F.features(F.raw_from_frame(frame, self.encoders_), self.imputer_)
-        devices = frame["device_id"].astype(str).to_numpy() if personalize and "device_id" in frame else None
-        return self.head_.proba(self._location(X), _unknown(X), self._offsets_for(devices, history))
+        shift: np.ndarray | float = 0.0
+        if personalize and "device_id" in frame:
+            users = frame["user_id"].to_numpy(dtype=object) if "user_id" in frame else None
+            shift = row_shifts(self._lookup(history), frame["device_id"].to_numpy(), users, X[:, 0])
+        return self.head_.proba(self._location(X), _unknown(X), shift)
 
     def predict_proba(
         self, frame: pd.DataFrame, history: pd.DataFrame | None = None, personalize: bool = True
@@ -243,9 +260,11 @@ class UserModel(Model):
         Args:
             frame: comfort frame rows (``value`` is ignored); ``temperature`` is required,
                 everything else optional.
-            history: past votes (a comfort frame with ``value``) of some devices; their
-                offsets replace the ones learned in training.
-            personalize: apply devices' offsets (rows of unknown devices get none).
+            history: past votes (a comfort frame with ``value``, ``device_id`` and optionally
+                ``user_id``) of some devices; their people's parameters replace the ones
+                learned in training.
+            personalize: apply personal parameters: of the row's ``(device_id, user_id)``, else
+                of its device's typical person, else none (see :mod:`._people`).
         """
         return self._distribution(frame, history, personalize)
 
@@ -261,49 +280,33 @@ class UserModel(Model):
         """The median vote of :meth:`predict_proba` (the point estimate with the least MAE)."""
         return _median(self._distribution(frame, history, personalize))
 
-    def personal_offsets(self, history: pd.DataFrame) -> dict[str, tuple[float, int]]:
-        """Per device in ``history`` (votes with context, time-ordered): (offset, votes used)."""
-        self.check_is_fitted()
-        if "value" not in history or "device_id" not in history:
-            raise DataError("feedback history needs the columns 'device_id' and 'value'")
-        keys = ["device_id", "timestamp"] if "timestamp" in history else ["device_id"]
-        history = history.sort_values(keys, kind="stable")
-        y = pd.to_numeric(history["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        keep = np.isfinite(y)
-        history, y = history.loc[keep], y[keep]
-        if not len(history):
-            return {}
-        expected = self.predict(history, personalize=False)
-        return device_offsets(
-            y - expected, history["device_id"].astype(str).to_numpy(), self.shrinkage_, self.half_life
-        )
-
-    def predict_arrays(self, columns: Mapping[str, Any], offset: float | None = None) -> np.ndarray:
+    def predict_arrays(self, columns: Mapping[str, Any], offset: Personal = None) -> np.ndarray:
         """The expected vote of rows given as columns (fast path for a controller, no DataFrame).
 
         Args:
             columns: comfort-frame column name -> array (one value per row) or one value for
                 every row (``temperature`` required).
-            offset: the device's personal offset (from :meth:`personal_offsets`); None: the
-                offsets learned in training for ``device_id``.
+            offset: whose comfort: a :class:`PersonalParams` (from :meth:`personal_params`:
+                its offset and slope at each row's temperature), a plain offset, or None: the
+                parameters learned in training for ``device_id`` (and ``user_id``) if given.
 
         Returns:
             With ``offset=None``, the same as ``predict(pd.DataFrame(columns))`` (tested);
-            with an offset, the location shifted by it (as :meth:`predict_one`).
+            otherwise the location shifted as asked (as :meth:`predict_one`).
         """
         return self.predict_many([columns], [offset])[0]
 
     def predict_many(
-        self, groups: Sequence[Mapping[str, Any]], offsets: Sequence[float | None] | None = None
+        self, groups: Sequence[Mapping[str, Any]], offsets: Sequence[Personal] | None = None
     ) -> list[np.ndarray]:
         """:meth:`predict_arrays` of several groups of rows (e.g. several devices) in one pass.
 
         One feature computation, one walk of the trees and one head for all the rows: what a
-        controller deciding for many devices at once asks.
+        controller deciding for many devices (or for each person present) at once asks.
 
         Args:
             groups: per group, columns as for :meth:`predict_arrays`.
-            offsets: per group, a personal offset or None (default: None for every group).
+            offsets: per group, as ``offset`` of :meth:`predict_arrays` (default: None for all).
 
         Returns:
             Per group, its rows' expected votes.
@@ -320,7 +323,7 @@ class UserModel(Model):
         X = F.features(raw, self.imputer_)
         shift = np.concatenate(
             [
-                np.broadcast_to(self._group_offset(c, o), len(r))
+                np.broadcast_to(self._group_shift(c, o, r[:, 0]), len(r))
                 for c, o, r in zip(groups, offsets, raws, strict=True)
             ]
         )
@@ -328,31 +331,41 @@ class UserModel(Model):
         values = self.head_.proba(self._location(X, bounds), _unknown(X), shift) @ VOTES
         return np.split(values, bounds[1:-1])
 
-    def _group_offset(self, columns: Mapping[str, Any], offset: float | None) -> np.ndarray | float:
+    def _group_shift(self, columns: Mapping[str, Any], offset: Personal, temperature: np.ndarray) -> Any:
+        if isinstance(offset, PersonalParams):
+            return offset.shift(temperature)
         if offset is not None:
             return float(offset)
         if "device_id" not in columns:
             return 0.0
-        device = columns["device_id"]
-        if F._is_scalar(device):
-            return self.offsets_.get(str(device), (0.0, 0))[0]
-        return np.array([self.offsets_.get(str(d), (0.0, 0))[0] for d in device])
+        device, user = columns["device_id"], columns.get("user_id")
+        if F._is_scalar(device) and F._is_scalar(user):  # a device's candidates: one lookup
+            return from_summary(self.personal_, str(device), as_user(user)).shift(temperature)
+        n = len(temperature)
+        devices = np.broadcast_to(np.asarray(columns["device_id"], dtype=object), n)
+        users = np.broadcast_to(np.asarray(columns.get("user_id"), dtype=object), n)
+        return row_shifts(self._lookup(None), devices, users, temperature)
 
-    def predict_one_proba(self, row: Mapping[str, Any], offset: float | None = None) -> np.ndarray:
+    def predict_one_proba(self, row: Mapping[str, Any], offset: Personal = None) -> np.ndarray:
         """Probabilities (7,) for one row given as a dict (fast path, no DataFrame).
 
         Args:
-            row: comfort-frame keys (``temperature`` required; ``device_id`` picks the offset
-                learned in training unless ``offset`` is given).
-            offset: the device's personal offset (from :meth:`personal_offsets`).
+            row: comfort-frame keys (``temperature`` required; ``device_id`` and ``user_id``
+                pick the parameters learned in training unless ``offset`` is given).
+            offset: as for :meth:`predict_arrays`.
         """
         self.check_is_fitted()
         X = F.features(F.raw_from_mapping(row, self.encoders_), self.imputer_)
-        if offset is None:
-            offset = self.offsets_.get(str(row.get("device_id")), (0.0, 0))[0]
-        return self.head_.proba(self._location(X), _unknown(X), offset)[0]
+        if isinstance(offset, PersonalParams):
+            shift = float(offset.shift(X[0, 0]))
+        elif offset is not None:
+            shift = float(offset)
+        else:
+            found = from_summary(self.personal_, str(row.get("device_id")), as_user(row.get("user_id")))
+            shift = float(found.shift(X[0, 0]))
+        return self.head_.proba(self._location(X), _unknown(X), shift)[0]
 
-    def predict_one(self, row: Mapping[str, Any], offset: float | None = None) -> float:
+    def predict_one(self, row: Mapping[str, Any], offset: Personal = None) -> float:
         """The expected vote for one row given as a dict (fast path, see :meth:`predict_one_proba`)."""
         return float(self.predict_one_proba(row, offset) @ VOTES)
 
@@ -368,6 +381,22 @@ class UserModel(Model):
     def load(cls, path: Any) -> Self:
         """Load a saved model (see :meth:`Model.load`) and compile its fast path."""
         return super().load(path).warm_up()
+
+    def _upgrade_legacy(self) -> None:
+        """Models of older skynets kept the scikit-learn booster beside its flattened trees."""
+        booster = vars(self).pop("booster_", None)
+        if getattr(self, "forest_", None) is None and booster is not None:
+            self.forest_ = flatten(booster)
+
+    def _check_state(self, where: Any) -> None:
+        """The pieces are of their classes, and the trees only read the features this version
+        computes (the jitted walk does not check bounds)."""
+        parts = ((self.forest_, FlatForest), (self.head_, OrdinalHead), (self.imputer_, F.Imputer))
+        if not all(isinstance(value, cls) for value, cls in parts):
+            raise ModelError(f"model artifact {where} does not hold a user model's trees, head and imputer")
+        inner = ~self.forest_.leaf
+        if inner.any() and int(self.forest_.feature[inner].max()) >= len(F.FEATURES):
+            raise ModelError(f"model artifact {where} splits on features this skynet does not compute")
 
 
 def _fill_empty_columns(X: np.ndarray) -> np.ndarray:

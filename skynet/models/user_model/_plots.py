@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_personalization", "plot_predicted_vs_voted"]
+__all__ = ["plot_personalization", "plot_person_curve", "plot_offset_recovery", "plot_predicted_vs_voted"]
 
 
 def _figure(width: float, height: float) -> Any:
@@ -95,4 +95,51 @@ def plot_predicted_vs_voted(predictions: pd.DataFrame, path: str | os.PathLike[s
     right.set_title("Calibration on held-out devices")
     right.legend(fontsize=8)
     right.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_person_curve(curve: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Median-vote MAE on people's later votes after ``n`` of their own (see :mod:`._assess`)."""
+    frame = pd.DataFrame(list(curve))
+    figure = _figure(6.4, 4.0)
+    ax = figure.add_subplot()
+    if frame.empty:
+        ax.text(0.5, 0.5, "no person with enough votes", ha="center", transform=ax.transAxes)
+        return _save(figure, path)
+    top = int(frame["n_feedback"].max())
+    for column, label, style, colour in (
+        ("mae_median", f"people with > {top} votes: their own n votes", "o-", "C0"),
+        ("mae_median_with_device", "… and their device's other votes", "o:", "C0"),
+        ("mae_median_no_feedback", "… not personalized", "o--", "C0"),
+        ("aim_mae_median", "people with many votes: their own n votes", "s-", "C1"),
+        ("aim_mae_median_no_feedback", "… not personalized", "s--", "C1"),
+    ):
+        ax.plot(frame["n_feedback"], frame[column], style, color=colour, label=label)
+    last = frame.iloc[-1]
+    ax.set_title(f"Personalization per person ({int(last['people'])} people, "
+                 f"{int(last['aim_people'])} with many votes; held-out devices)", fontsize=9)  # fmt: skip
+    ax.set_xlabel("the person's own votes already given (n)")
+    ax.set_ylabel("median-vote MAE on their later votes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_offset_recovery(found: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Simulated people's true comfort offsets against the ones found from their votes."""
+    figure = _figure(5.0, 4.6)
+    ax = figure.add_subplot()
+    if not found.empty:
+        for column, label, colour in (("found", "all their votes", "C0"), ("found_10", "their first 10 votes", "C1"),
+                                      ("device", "their device's (users ignored)", "C7")):  # fmt: skip
+            if column in found:
+                ax.scatter(found["true"], found[column], s=12, alpha=0.7, color=colour, label=label)
+        lo = float(np.nanmin(found[["true", "found"]].to_numpy())) - 0.2
+        hi = float(np.nanmax(found[["true", "found"]].to_numpy())) + 0.2
+        ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("true comfort offset (simulator)")
+    ax.set_ylabel("offset found (held-out homes)")
+    ax.set_title("Offsets recovered on simulated homes", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return _save(figure, path)

@@ -365,11 +365,12 @@ def _no_host(exc: Any) -> str:
     return f"{exc.args[0] if exc.args else 'no host available'}" + (f" ({details})" if details else "")
 
 
-def _connect(options: CassandraURL, url: str) -> Any:
-    """A driver session on the URL's cluster (token-aware, tuple rows, paged reads)."""
+def _cluster(options: CassandraURL, url: str) -> Any:
+    """The driver's cluster of the URL, not connected yet: token-aware routing, tuple rows, and
+    the URL's timeouts (connecting, the control connection's included; each request)."""
     where = masked(url)
     try:
-        from cassandra import ConsistencyLevel
+        from cassandra import ConsistencyLevel, UnresolvableContactPoints
         from cassandra.auth import PlainTextAuthProvider
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
@@ -387,10 +388,8 @@ def _connect(options: CassandraURL, url: str) -> Any:
     auth = None
     if options.username is not None:
         auth = PlainTextAuthProvider(username=options.username, password=options.password or "")
-    from cassandra import UnresolvableContactPoints
-
     try:
-        cluster = Cluster(
+        return Cluster(
             contact_points=list(options.hosts),
             port=options.port,
             auth_provider=auth,
@@ -403,8 +402,13 @@ def _connect(options: CassandraURL, url: str) -> Any:
         raise StorageError(
             ADAPTER, f"connecting to {where} failed: no host name resolves ({hosts})"
         ) from None
+
+
+def _connect(options: CassandraURL, url: str) -> Any:
+    """A driver session on the URL's cluster (paged reads of ``fetch_size`` rows)."""
+    cluster = _cluster(options, url)
     try:
-        with _guarded(ADAPTER, f"connecting to {where}"):
+        with _guarded(ADAPTER, f"connecting to {masked(url)}"):
             session = cluster.connect()
     except BaseException:
         cluster.shutdown()

@@ -7,8 +7,9 @@ written after any host, ``host1,host2:9042`` being the usual form. Options: ``co
 (a consistency level name, default ``LOCAL_QUORUM``), ``local_dc`` (the data centre to
 prefer; default: the contact points'), ``replication_factor`` (used only when skynet creates
 a missing keyspace; default 1), ``concurrency`` (requests in flight per bulk operation,
-default 64), ``fetch_size`` (rows per page, default 5000), ``connect_timeout`` and
-``request_timeout`` (seconds, default 10).
+default 64), ``fetch_size`` (rows per page, default 5000), ``connect_timeout`` (seconds to
+open a connection, the control connection's included) and ``request_timeout`` (seconds per
+request); their defaults are :data:`~skynet.storage._base.TIMEOUTS`' ``connect`` and ``read``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, unquote
 
 from skynet.config import masked
 from skynet.errors import StorageError
+from skynet.storage._base import TIMEOUTS
 
 __all__ = ["CassandraURL", "parse_url", "DEFAULT_PORT", "DEFAULT_KEYSPACE"]
 
@@ -44,8 +46,8 @@ class CassandraURL:
     replication_factor: int = 1
     concurrency: int = 64
     fetch_size: int = 5000
-    connect_timeout: float = 10.0
-    request_timeout: float = 10.0
+    connect_timeout: float = TIMEOUTS.connect
+    request_timeout: float = TIMEOUTS.read
 
 
 _INTS = {"replication_factor", "concurrency", "fetch_size"}

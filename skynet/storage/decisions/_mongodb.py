@@ -4,6 +4,9 @@ One document per decision in the ``decisions`` collection of the URL's database 
 when the URL names none), with ``_id`` = ``decision_id`` so that appending a known decision
 is a duplicate-key error the log ignores, and a compound index on ``(device_id, time)`` that
 every read uses. Times are BSON dates (milliseconds, UTC), read back as naive UTC datetimes.
+
+The client waits :data:`~skynet.storage._base.TIMEOUTS` (``serverSelectionTimeoutMS`` and
+``connectTimeoutMS``: ``connect``; ``socketTimeoutMS``: ``read``) unless the URL sets them.
 """
 
 from __future__ import annotations
@@ -13,24 +16,72 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from skynet.config import masked
-from skynet.errors import StorageError
+from skynet.errors import StorageError, brief
+from skynet.storage._base import TIMEOUTS
 from skynet.storage.decisions._base import DecisionLog, check_range, prepare_all
 
-__all__ = ["MongoDecisionLog"]
+__all__ = ["MongoDecisionLog", "client_options", "new_client"]
 
 _DUPLICATE_KEY = 11000
 _INDEX = "device_id_time"
+
+
+def client_options(url: str) -> dict[str, int]:
+    """The timeouts (ms) a client of ``url`` gets: :data:`TIMEOUTS`, except those the URL sets.
+
+    Raises:
+        StorageError: the URL sets one to something other than a number >= 0 (pymongo would
+            only warn and drop it: no timeout at all).
+    """
+    defaults = {
+        "serverSelectionTimeoutMS": round(TIMEOUTS.connect * 1000),
+        "connectTimeoutMS": round(TIMEOUTS.connect * 1000),
+        "socketTimeoutMS": round(TIMEOUTS.read * 1000),
+    }
+    names = {key.lower(): key for key in defaults}  # URI options are case-insensitive
+    for key, value in parse_qsl(url.partition("?")[2], keep_blank_values=True):
+        name = names.get(key.lower())
+        if name is None:
+            continue
+        try:
+            ok = float(value) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise StorageError(
+                MongoDecisionLog.name, f"bad URL {masked(url)!r}: {key}={brief(value)} is not a number >= 0"
+            )
+        defaults.pop(name, None)
+    return defaults
+
+
+def new_client(url: str) -> Any:
+    """A pymongo client of ``url`` with skynet's timeouts (:func:`client_options`); it connects lazily.
+
+    Raises:
+        StorageError: the URL is malformed or sets a timeout to something that is not a number.
+    """
+    import pymongo
+
+    options = client_options(url)
+    try:
+        return pymongo.MongoClient(url, tz_aware=False, connect=False, **options)
+    except pymongo.errors.PyMongoError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StorageError(MongoDecisionLog.name, f"bad URL {masked(url)!r}: {reason}") from None
 
 
 class MongoDecisionLog(DecisionLog):
     """A decision log in a MongoDB collection.
 
     Args:
-        url: ``mongodb://user:pass@host:27017/dbname`` (or ``mongodb+srv://``).
+        url: ``mongodb://user:pass@host:27017/dbname`` (or ``mongodb+srv://``); its
+            ``?connectTimeoutMS=&serverSelectionTimeoutMS=&socketTimeoutMS=`` win over
+            skynet's defaults (:func:`client_options`).
         collection: the collection's name.
-        timeout_ms: how long to look for a server before failing.
 
     Raises:
         StorageError: pymongo is missing, the URL is wrong or the server cannot be reached.
@@ -38,22 +89,24 @@ class MongoDecisionLog(DecisionLog):
 
     name = "decisions[mongodb]"
 
-    def __init__(self, url: str, collection: str = "decisions", timeout_ms: int = 5000) -> None:
+    def __init__(self, url: str, collection: str = "decisions") -> None:
         try:
             import pymongo
         except ImportError as exc:
             raise StorageError(self.name, f"driver missing: {exc} (pip install 'skynet[mongodb]')") from None
         self.url = url
         self._errors = pymongo.errors
-        with self._guard(f"connecting to {masked(url)}"):
-            self._client = pymongo.MongoClient(
-                url, serverSelectionTimeoutMS=timeout_ms, tz_aware=False, connect=False
-            )
-            database = self._client.get_default_database(default="skynet")
-            self._collection = database[collection]
-            self._collection.create_index(
-                [("device_id", pymongo.ASCENDING), ("time", pymongo.ASCENDING)], name=_INDEX
-            )
+        self._client = new_client(url)
+        try:
+            with self._guard(f"connecting to {masked(url)}"):
+                database = self._client.get_default_database(default="skynet")
+                self._collection = database[collection]
+                self._collection.create_index(
+                    [("device_id", pymongo.ASCENDING), ("time", pymongo.ASCENDING)], name=_INDEX
+                )
+        except BaseException:
+            self._client.close()  # its monitor threads would outlive the failed open
+            raise
 
     def __repr__(self) -> str:
         return f"MongoDecisionLog({masked(self.url)!r})"
@@ -65,6 +118,7 @@ class MongoDecisionLog(DecisionLog):
             yield
         except self._errors.PyMongoError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = reason.split(", Topology Description:")[0]  # the topology's repr is a screenful
             raise StorageError(self.name, f"{what} failed: {reason}") from exc
 
     def append(self, docs: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> int:

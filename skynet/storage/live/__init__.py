@@ -2,8 +2,9 @@
 
 ``open_live_store(url)`` returns a :class:`LiveStore` for ``redis://`` / ``rediss://`` URLs
 (fleets: several workers on several hosts share the load) or ``memory://`` (one process:
-``skynet control worker --embedded``). The contract, and how partitions, leases and fenced
-commits keep each device's events in order, is in :mod:`skynet.storage.live._base`.
+``skynet control worker --embedded``). The contract, how partitions, leases and fenced
+commits keep each device's events in order, and how another consumer group (the ingester)
+reads every event at its own pace, is in :mod:`skynet.storage.live._base`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from skynet.storage._registry import builder_for
-from skynet.storage.live._base import DEFAULT_PARTITIONS, DeadLetter, Entry, LiveStore, partition_of
+from skynet.storage.live._base import DEFAULT_PARTITIONS, WORKERS, DeadLetter, Entry, LiveStore, partition_of
 
 __all__ = [
     "LiveStore",
     "Entry",
     "DeadLetter",
     "DEFAULT_PARTITIONS",
+    "WORKERS",
     "partition_of",
     "open_live_store",
     "live_store_schemes",

@@ -19,6 +19,13 @@ A batch is therefore applied entirely or not at all, once, and in partition orde
 worker's per-device idempotence that gives exactly-once effect over at-least-once delivery.
 Consumers announce themselves with heartbeats; :meth:`LiveStore.members` lists the live ones,
 from which each consumer derives the partitions it should own.
+
+**Consumer groups.** The workers read the events as the group :data:`WORKERS`. Another reader
+(the ingester, which writes events to the record store) joins a group of its own
+(:meth:`LiveStore.join_group`) and reads *every* event too, at its own pace, without leases:
+:meth:`LiveStore.ack` acknowledges its events once they are safely elsewhere. An event is
+deleted from its partition only once every group has acknowledged it, so a group that falls
+behind (a slow database) keeps the events it has not read yet and never slows the others.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LiveStore", "Entry", "DeadLetter", "DEFAULT_PARTITIONS", "partition_of"]
+__all__ = ["LiveStore", "Entry", "DeadLetter", "DEFAULT_PARTITIONS", "WORKERS", "partition_of"]
 
 #: Partitions of a new namespace: enough for 16 workers to share the load evenly.
 DEFAULT_PARTITIONS = 16
+#: The control workers' consumer group (every store has it; other groups join it on demand).
+WORKERS = "workers"
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -93,16 +102,20 @@ class LiveStore(ABC):
 
     @abstractmethod
     def read_events(
-        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0
+        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0, *, group: str = WORKERS
     ) -> list[Entry]:
-        """Hand out up to ``count`` new events of ``partitions`` to ``consumer`` (oldest first per
-        partition), waiting up to ``block_ms`` for one when there are none. They stay *pending*
-        (redelivered on :meth:`claim_pending`) until a :meth:`commit` acknowledges them."""
+        """Hand out up to ``count`` new events of ``partitions`` to ``consumer`` of ``group``
+        (oldest first per partition), waiting up to ``block_ms`` for one when there are none.
+        They stay *pending* (redelivered on :meth:`claim_pending`) until a :meth:`commit` (or,
+        for another group than :data:`WORKERS`, an :meth:`ack`) acknowledges them."""
 
     @abstractmethod
-    def claim_pending(self, consumer: str, partition: int, count: int, min_idle_ms: int = 0) -> list[Entry]:
-        """Take over up to ``count`` pending events of a partition (any consumer's, idle for at
-        least ``min_idle_ms``), oldest first; only the partition's lease holder should call it."""
+    def claim_pending(
+        self, consumer: str, partition: int, count: int, min_idle_ms: int = 0, *, group: str = WORKERS
+    ) -> list[Entry]:
+        """Take over up to ``count`` pending events of a partition in ``group`` (any consumer's,
+        idle for at least ``min_idle_ms``), oldest first; of the workers' group, only the
+        partition's lease holder should call it."""
 
     @abstractmethod
     def commit(
@@ -123,7 +136,8 @@ class LiveStore(ABC):
             partition: the partition the batch came from.
             states: device id -> its new state (text).
             commands: ``(device id, payload)`` to append to the commands stream.
-            acks: queue ids of the batch's entries, acknowledged (and removed from the queue).
+            acks: queue ids of the batch's entries, acknowledged (and removed from the queue
+                once every other consumer group has acknowledged them too).
             dead: ``(entry, reason)`` to append to the dead-letter stream (ack them in ``acks``).
             lease_ms: also renew the lease for this long.
 
@@ -132,12 +146,33 @@ class LiveStore(ABC):
         """
 
     @abstractmethod
-    def pending(self, partition: int | None = None) -> int:
-        """How many events were handed out and not acknowledged (in one partition, or in all)."""
+    def pending(self, partition: int | None = None, *, group: str = WORKERS) -> int:
+        """How many events were handed out to ``group`` and not acknowledged (in one partition,
+        or in all)."""
 
     @abstractmethod
-    def backlog(self) -> int:
-        """How many events are queued and not acknowledged (new and pending), in all partitions."""
+    def backlog(self, *, group: str = WORKERS) -> int:
+        """How many events ``group`` has not acknowledged (new and pending), in all partitions."""
+
+    # -- other consumer groups --------------------------------------------------------------------
+
+    @abstractmethod
+    def join_group(self, group: str) -> None:
+        """Create consumer group ``group`` on every partition where it is missing: it will read
+        every event queued from now on, and those still queued (not yet deleted) before."""
+
+    @abstractmethod
+    def ack(self, group: str, partition: int, ids: Sequence[str]) -> None:
+        """Acknowledge events of a partition for ``group`` (not fenced: no lease is involved);
+        delete those every other group has acknowledged too."""
+
+    @abstractmethod
+    def groups(self) -> dict[str, int]:
+        """Every consumer group and its :meth:`backlog`."""
+
+    @abstractmethod
+    def drop_group(self, group: str) -> None:
+        """Remove consumer group ``group`` (not :data:`WORKERS`): events no longer wait for it."""
 
     # -- device state -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skynet.errors import StorageError
-from skynet.storage.live._base import DEFAULT_PARTITIONS, DeadLetter, Entry, LiveStore
+from skynet.storage.live._base import DEFAULT_PARTITIONS, WORKERS, DeadLetter, Entry, LiveStore
 
 __all__ = ["MemoryLiveStore"]
 
@@ -33,14 +33,38 @@ class _Pending:
 
 
 @dataclass
-class _Partition:
-    #: queue id -> (device, payload), in id order (ids are increasing integers as text)
-    entries: dict[str, tuple[str, str]] = field(default_factory=dict)
+class _Group:
     #: ids handed out and not acknowledged
     pending: dict[str, _Pending] = field(default_factory=dict)
     #: the newest id handed out
     delivered: int = 0
+
+    def done_with(self, entry_id: str) -> bool:
+        """Whether the group has read and acknowledged the entry."""
+        return int(entry_id) <= self.delivered and entry_id not in self.pending
+
+
+@dataclass
+class _Partition:
+    #: queue id -> (device, payload), in id order (ids are increasing integers as text)
+    entries: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: consumer groups by name
+    groups: dict[str, _Group] = field(default_factory=lambda: {WORKERS: _Group()})
     lease: tuple[str, int] | None = None  # (owner, expiry ms)
+
+    def group(self, name: str) -> _Group:
+        try:
+            return self.groups[name]
+        except KeyError:
+            raise StorageError(MemoryLiveStore.name, f"no consumer group {name!r} (join it first)") from None
+
+    def ack(self, name: str, ids: Sequence[str]) -> None:
+        """Acknowledge ids for a group; delete those every group is done with."""
+        group = self.group(name)
+        for entry_id in ids:
+            group.pending.pop(entry_id, None)
+            if all(g.done_with(entry_id) for g in self.groups.values()):
+                self.entries.pop(entry_id, None)
 
 
 @dataclass
@@ -101,46 +125,50 @@ class MemoryLiveStore(LiveStore):
 
     # -- consumers --------------------------------------------------------------------------
 
-    def _take_new(self, consumer: str, chosen: list[int], count: int) -> list[Entry]:
+    def _take_new(self, consumer: str, chosen: list[int], count: int, name: str) -> list[Entry]:
         out = []
         now = _now_ms()
         for p in chosen:
             part = self._space.partitions[p]
-            fresh = [i for i in part.entries if int(i) > part.delivered][:count]
+            group = part.group(name)
+            fresh = [i for i in part.entries if int(i) > group.delivered][:count]
             for entry_id in fresh:
-                part.pending[entry_id] = _Pending(consumer, now, 1)
+                group.pending[entry_id] = _Pending(consumer, now, 1)
                 key, payload = part.entries[entry_id]
                 out.append(Entry(p, entry_id, payload, 1, key))
             if fresh:
-                part.delivered = int(fresh[-1])
+                group.delivered = int(fresh[-1])
         return out
 
     def read_events(
-        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0
+        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0, *, group: str = WORKERS
     ) -> list[Entry]:
         chosen = sorted(set(partitions))
         deadline = time.monotonic() + block_ms / 1000.0
         with self._lock:
             while True:
-                out = self._take_new(consumer, chosen, count)
+                out = self._take_new(consumer, chosen, count, group)
                 left = deadline - time.monotonic()
                 if out or not chosen or left <= 0:
                     return out
                 self._lock.wait(left)
 
-    def claim_pending(self, consumer: str, partition: int, count: int, min_idle_ms: int = 0) -> list[Entry]:
+    def claim_pending(
+        self, consumer: str, partition: int, count: int, min_idle_ms: int = 0, *, group: str = WORKERS
+    ) -> list[Entry]:
         now = _now_ms()
         out = []
         with self._lock:
             part = self._space.partitions[partition]
-            for entry_id in sorted(part.pending, key=int):
-                pending = part.pending[entry_id]
+            waiting = part.group(group).pending
+            for entry_id in sorted(waiting, key=int):
+                pending = waiting[entry_id]
                 if now - pending.delivered_ms < min_idle_ms:
                     continue
                 if entry_id not in part.entries:  # deleted meanwhile: forget it, like XAUTOCLAIM
-                    del part.pending[entry_id]
+                    del waiting[entry_id]
                     continue
-                part.pending[entry_id] = _Pending(consumer, now, pending.deliveries + 1)
+                waiting[entry_id] = _Pending(consumer, now, pending.deliveries + 1)
                 key, payload = part.entries[entry_id]
                 out.append(Entry(partition, entry_id, payload, pending.deliveries + 1, key))
                 if len(out) >= count:
@@ -170,23 +198,52 @@ class MemoryLiveStore(LiveStore):
             self._space.states.update(states)
             for device, payload in commands:
                 self._space.commands.append((self._next_id(), device, payload))
-            for entry_id in acks:
-                part.pending.pop(entry_id, None)
-                part.entries.pop(entry_id, None)
+            part.ack(WORKERS, acks)
             for entry, reason in dead:
                 letter = DeadLetter(self._next_id(), partition, entry.id, entry.payload, reason, consumer)
                 self._space.dead.append(letter)
             self._lock.notify_all()
         return True
 
-    def pending(self, partition: int | None = None) -> int:
+    def pending(self, partition: int | None = None, *, group: str = WORKERS) -> int:
         chosen = range(self.partitions) if partition is None else [partition]
         with self._lock:
-            return sum(len(self._space.partitions[p].pending) for p in chosen)
+            return sum(len(self._space.partitions[p].group(group).pending) for p in chosen)
 
-    def backlog(self) -> int:
+    def backlog(self, *, group: str = WORKERS) -> int:
         with self._lock:
-            return sum(len(part.entries) for part in self._space.partitions)
+            total = 0
+            for part in self._space.partitions:
+                g = part.group(group)
+                total += len(g.pending) + sum(1 for i in part.entries if int(i) > g.delivered)
+            return total
+
+    # -- other consumer groups --------------------------------------------------------------------
+
+    def join_group(self, group: str) -> None:
+        with self._lock:
+            for part in self._space.partitions:
+                part.groups.setdefault(group, _Group())
+
+    def ack(self, group: str, partition: int, ids: Sequence[str]) -> None:
+        with self._lock:
+            self._space.partitions[partition].ack(group, ids)
+            self._lock.notify_all()
+
+    def groups(self) -> dict[str, int]:
+        with self._lock:
+            return {name: self.backlog(group=name) for name in self._space.partitions[0].groups}
+
+    def drop_group(self, group: str) -> None:
+        if group == WORKERS:
+            raise StorageError(self.name, f"the workers' group {WORKERS!r} cannot be dropped")
+        with self._lock:
+            for part in self._space.partitions:
+                part.groups.pop(group, None)
+                for entry_id in [
+                    i for i in part.entries if all(g.done_with(i) for g in part.groups.values())
+                ]:
+                    del part.entries[entry_id]
 
     # -- device state -------------------------------------------------------------------------
 
@@ -268,6 +325,7 @@ class MemoryLiveStore(LiveStore):
                 "partitions": self.partitions,
                 "queued_events": self.backlog(),
                 "pending_events": self.pending(),
+                "groups": self.groups(),
                 "commands": len(self._space.commands),
                 "dead_letters": len(self._space.dead),
                 "devices": len(self._space.states),

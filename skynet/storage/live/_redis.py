@@ -4,8 +4,9 @@ Keys of a namespace ``ns`` (``skynet`` by default; ``?namespace=`` in the URL):
 
 =====================  ===========================================================
 ``ns:meta``            hash: ``partitions`` (fixed when the namespace is first used)
-``ns:events:<p>``      stream per partition, consumer group ``workers``; entries
-                       ``k`` (device) and ``e`` (payload); acknowledged ones are deleted
+``ns:events:<p>``      stream per partition, consumer group ``workers`` (and any other
+                       group that joined, e.g. ``ingest``); entries ``k`` (device) and
+                       ``e`` (payload); deleted once every group has acknowledged them
 ``ns:lease:<p>``       the consumer owning partition ``p`` (expires: PX)
 ``ns:state``           hash: device -> state text
 ``ns:commands``        stream: ``d`` (device), ``c`` (payload); capped (MAXLEN ~)
@@ -27,15 +28,50 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from skynet.config import masked
 from skynet.errors import StorageError
-from skynet.storage.live._base import DEFAULT_PARTITIONS, DeadLetter, Entry, LiveStore
+from skynet.storage._base import TIMEOUTS
+from skynet.storage.live._base import DEFAULT_PARTITIONS, WORKERS, DeadLetter, Entry, LiveStore
 
 __all__ = ["RedisLiveStore"]
 
-GROUP = "workers"
+GROUP = WORKERS
 #: Approximate cap of the commands and dead-letter streams (their readers are elsewhere).
 OUTPUT_MAXLEN = 1_000_000
 
-_COMMIT = """
+#: Lua: acknowledge ``ids`` of ``stream`` for ``group``, then delete those every other group
+#: has acknowledged too (delivered to it, i.e. at or before its last-delivered id, and no
+#: longer pending there). Whichever group acknowledges an event last deletes it.
+_ACK_AND_DELETE = """
+local function before_or_at(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as <= bs)
+end
+local function ack_and_delete(stream, group, ids)
+  if #ids == 0 then return end
+  redis.call('XACK', stream, group, unpack(ids))
+  local others = {}
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local g = {}
+    for k = 1, #info, 2 do g[info[k]] = info[k + 1] end
+    if g['name'] ~= group then others[#others + 1] = g end
+  end
+  local done = {}
+  for _, id in ipairs(ids) do
+    local free = true
+    for _, g in ipairs(others) do
+      if not before_or_at(id, g['last-delivered-id'])
+         or (tonumber(g['pending']) > 0 and #redis.call('XPENDING', stream, g['name'], id, id, 1) > 0) then
+        free = false; break
+      end
+    end
+    if free then done[#done + 1] = id end
+  end
+  if #done > 0 then redis.call('XDEL', stream, unpack(done)) end
+end
+"""
+
+_COMMIT = _ACK_AND_DELETE + """
 -- KEYS: lease, state, events, commands, dead
 -- ARGV: consumer, group, lease_ms, maxlen, partition, n_states, n_commands, n_acks, n_dead, items...
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -51,14 +87,24 @@ local n = tonumber(ARGV[8])
 while n > 0 do
   local ids = {}
   for k = 1, math.min(n, 500) do ids[k] = ARGV[i]; i = i + 1 end
-  redis.call('XACK', KEYS[3], ARGV[2], unpack(ids))
-  redis.call('XDEL', KEYS[3], unpack(ids))
+  ack_and_delete(KEYS[3], ARGV[2], ids)
   n = n - #ids
 end
 for _ = 1, tonumber(ARGV[9]) do
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*', 'p', ARGV[5], 'id', ARGV[i], 'e', ARGV[i + 1],
              'reason', ARGV[i + 2], 'consumer', ARGV[1]); i = i + 3
 end
+return 1
+"""
+
+_ACK = _ACK_AND_DELETE + """
+-- KEYS: events; ARGV: group, ids...
+local ids = {}
+for k = 2, #ARGV do
+  ids[#ids + 1] = ARGV[k]
+  if #ids == 500 then ack_and_delete(KEYS[1], ARGV[1], ids); ids = {} end
+end
+ack_and_delete(KEYS[1], ARGV[1], ids)
 return 1
 """
 
@@ -109,7 +155,10 @@ class RedisLiveStore(LiveStore):
 
     Args:
         url: ``redis://[:password@]host:port/db`` with optional ``?namespace=NAME`` (key
-            prefix, default ``skynet``) and ``?partitions=N`` (for a new namespace).
+            prefix, default ``skynet``) and ``?partitions=N`` (for a new namespace), and
+            redis-py's ``?socket_connect_timeout=S&socket_timeout=S`` (defaults:
+            :data:`~skynet.storage._base.TIMEOUTS`; a blocking read waits at most half of
+            ``socket_timeout``).
         namespace: key prefix (overrides the URL's).
         partitions: event partitions of a new namespace (default 16); an existing namespace
             keeps its own, and asking for another number is an error.
@@ -132,8 +181,23 @@ class RedisLiveStore(LiveStore):
         self.namespace = namespace or ours.get("namespace") or "skynet"
         asked = partitions if partitions is not None else ours.get("partitions")
         with self._guard(f"connecting to {masked(url)}"):
-            self._client = redis.Redis.from_url(client_url, decode_responses=True, socket_connect_timeout=5)
+            try:  # the URL's own socket_connect_timeout / socket_timeout win over these
+                # surrogateescape: bytes a producer wrote that are not UTF-8 reach the worker (which
+                # dead-letters them, bytes intact) instead of failing every read of their stream
+                self._client = redis.Redis.from_url(
+                    client_url,
+                    decode_responses=True,
+                    encoding_errors="surrogateescape",
+                    socket_connect_timeout=TIMEOUTS.connect,
+                    socket_timeout=TIMEOUTS.read,
+                )
+            except ValueError as exc:  # e.g. ?socket_timeout=abc
+                raise StorageError(self.name, f"bad URL {masked(url)!r}: {exc}") from None
+            timeout = self._client.connection_pool.connection_kwargs.get("socket_timeout")
+            # a blocking XREADGROUP must answer before the socket times out
+            self._max_block_ms = None if not timeout else max(1, int(timeout * 500))
             self._commit = self._client.register_script(_COMMIT)
+            self._ack = self._client.register_script(_ACK)
             self._acquire = self._client.register_script(_ACQUIRE)
             self._release = self._client.register_script(_RELEASE)
             self._heartbeat = self._client.register_script(_HEARTBEAT)
@@ -150,6 +214,8 @@ class RedisLiveStore(LiveStore):
             yield
         except self._errors.RedisError as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if isinstance(exc, self._errors.TimeoutError):
+                reason += " (the URL can set the timeouts: ?socket_connect_timeout=S&socket_timeout=S)"
             raise StorageError(self.name, f"{what} failed: {reason}") from exc
 
     def _key(self, *parts: object) -> str:
@@ -170,10 +236,10 @@ class RedisLiveStore(LiveStore):
             )
         return stored
 
-    def _create_groups(self) -> None:
+    def _create_groups(self, group: str = GROUP) -> None:
         for p in range(self.partitions):
             try:
-                self._client.xgroup_create(self._events(p), GROUP, id="0", mkstream=True)
+                self._client.xgroup_create(self._events(p), group, id="0", mkstream=True)
             except self._errors.ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
@@ -190,15 +256,17 @@ class RedisLiveStore(LiveStore):
     # -- consumers --------------------------------------------------------------------------
 
     def read_events(
-        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0
+        self, consumer: str, partitions: Iterable[int], count: int, block_ms: int = 0, *, group: str = GROUP
     ) -> list[Entry]:
         chosen = sorted(set(partitions))
         if not chosen:
             return []
         streams = {self._events(p): ">" for p in chosen}
         with self._guard("reading events"):
+            if block_ms > 0 and self._max_block_ms is not None:
+                block_ms = min(block_ms, self._max_block_ms)
             reply = self._client.xreadgroup(
-                GROUP, consumer, streams, count=count, block=block_ms if block_ms > 0 else None
+                group, consumer, streams, count=count, block=block_ms if block_ms > 0 else None
             )
         index = {self._events(p): p for p in chosen}
         return [
@@ -207,14 +275,16 @@ class RedisLiveStore(LiveStore):
             for entry_id, fields in entries
         ]
 
-    def claim_pending(self, consumer: str, partition: int, count: int, min_idle_ms: int = 0) -> list[Entry]:
+    def claim_pending(
+        self, consumer: str, partition: int, count: int, min_idle_ms: int = 0, *, group: str = GROUP
+    ) -> list[Entry]:
         stream = self._events(partition)
         claimed: list[tuple[str, dict[str, str]]] = []
         start = "0-0"
         with self._guard("claiming pending events"):
             while len(claimed) < count:
                 start, entries, *_ = self._client.xautoclaim(
-                    stream, GROUP, consumer, min_idle_ms, start_id=start, count=count - len(claimed)
+                    stream, group, consumer, min_idle_ms, start_id=start, count=count - len(claimed)
                 )
                 claimed += [(entry_id, fields) for entry_id, fields in entries if fields is not None]
                 if start == "0-0":
@@ -224,7 +294,7 @@ class RedisLiveStore(LiveStore):
             claimed.sort(key=lambda item: _order(item[0]))
             details = self._client.xpending_range(
                 stream,
-                GROUP,
+                group,
                 min=claimed[0][0],
                 max=claimed[-1][0],
                 count=len(claimed),
@@ -266,20 +336,65 @@ class RedisLiveStore(LiveStore):
         with self._guard("committing a batch"):
             return bool(self._commit(keys=keys, args=args))
 
-    def pending(self, partition: int | None = None) -> int:
+    def pending(self, partition: int | None = None, *, group: str = GROUP) -> int:
         chosen = range(self.partitions) if partition is None else [partition]
         with self._guard("counting pending events"):
             pipe = self._client.pipeline(transaction=False)
             for p in chosen:
-                pipe.xpending(self._events(p), GROUP)
+                pipe.xpending(self._events(p), group)
             return sum(int(summary["pending"]) for summary in pipe.execute())
 
-    def backlog(self) -> int:
+    def backlog(self, *, group: str = GROUP) -> int:
+        return self.groups().get(group, 0)
+
+    # -- other consumer groups --------------------------------------------------------------------
+
+    def join_group(self, group: str) -> None:
+        with self._guard(f"joining consumer group {group!r}"):
+            self._create_groups(group)
+
+    def ack(self, group: str, partition: int, ids: Sequence[str]) -> None:
+        if ids:
+            with self._guard("acknowledging events"):
+                self._ack(keys=[self._events(partition)], args=[group, *ids])
+
+    def groups(self) -> dict[str, int]:
+        """Every group's backlog: its pending events plus its *lag* (those not yet read), or,
+        where Redis cannot tell the lag, every event after its last-delivered id counted."""
         with self._guard("counting queued events"):
             pipe = self._client.pipeline(transaction=False)
             for p in range(self.partitions):
-                pipe.xlen(self._events(p))
-            return sum(pipe.execute())
+                pipe.xinfo_groups(self._events(p))
+            out: dict[str, int] = {}
+            for p, infos in enumerate(pipe.execute()):
+                for info in infos:
+                    lag = info.get("lag")
+                    if lag is None:  # tombstones after its position: count what is left to read
+                        lag = len(self._client.xrange(self._events(p), min=_after(info["last-delivered-id"])))
+                    out[info["name"]] = out.get(info["name"], 0) + int(info["pending"]) + int(lag)
+        return out
+
+    def drop_group(self, group: str) -> None:
+        if group == GROUP:
+            raise StorageError(self.name, f"the workers' group {GROUP!r} cannot be dropped")
+        with self._guard(f"dropping consumer group {group!r}"):
+            for p in range(self.partitions):
+                self._client.xgroup_destroy(self._events(p), group)
+            # what only it kept is acknowledged by everyone now: delete it (from the oldest on)
+            for p in range(self.partitions):
+                self._client.xtrim(self._events(p), minid=self._oldest_needed(p), approximate=False)
+
+    def _oldest_needed(self, partition: int) -> str:
+        """The oldest event id of a partition some group still needs (pending, or not yet read)."""
+        stream, needed = self._events(partition), []
+        for info in self._client.xinfo_groups(stream):
+            summary = self._client.xpending(stream, info["name"])
+            if int(summary["pending"]):
+                needed.append(summary["min"])
+            else:
+                ms, seq = _order(info["last-delivered-id"])
+                needed.append(f"{ms}-{seq + 1}")
+        return min(needed, key=_order) if needed else "0-0"  # no group left: trim nothing
 
     # -- device state -------------------------------------------------------------------------
 
@@ -383,6 +498,7 @@ class RedisLiveStore(LiveStore):
             "partitions": self.partitions,
             "queued_events": self.backlog(),
             "pending_events": self.pending(),
+            "groups": self.groups(),
             "commands": commands,
             "dead_letters": dead,
             "devices": states,

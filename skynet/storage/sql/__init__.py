@@ -6,8 +6,9 @@
 inside this package and need no ``alembic.ini``.
 """
 
+from skynet.storage.sql._engine import dispose_engines
 from skynet.storage.sql._migrate import head_revision
-from skynet.storage.sql._store import SqlStore, current_revision, dispose_engines, upgrade
+from skynet.storage.sql._store import SqlStore, current_revision, upgrade
 
 __all__ = ["SqlStore", "upgrade", "current_revision", "head_revision", "dispose_engines", "is_sql_url"]
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from skynet.config import masked
 from skynet.storage.decisions._base import DecisionLog, check_range, prepare_all, restore
-from skynet.storage.sql._store import _adapter, _datetimes, _engine, _guard, ensure_schema
+from skynet.storage.sql._engine import _adapter, _engine, _guard
+from skynet.storage.sql._store import _datetimes, ensure_schema
 
 __all__ = ["SqlDecisionLog"]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,91 +37,22 @@ from skynet.storage._frames import (
     records_columns,
 )
 from skynet.storage.sql import _arrow
+from skynet.storage.sql._engine import _adapter, _engine, _guard
 from skynet.storage.sql._migrate import head_revision, known_revisions, revision_of, upgrade_connection
 from skynet.storage.sql._tables import table_of
 
 if TYPE_CHECKING:
     import pandas as pd
-    from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlStore", "upgrade", "current_revision", "dispose_engines", "ensure_schema"]
+__all__ = ["SqlStore", "upgrade", "current_revision", "ensure_schema"]
 
-_ENGINES: dict[str, Engine] = {}
-_LOCK = threading.Lock()
 #: Rows per executemany call: bounds the memory of the parameter lists.
 _BATCH = 20_000
-#: The schema name of an attached staged file (bulk SQLite writes).
+#: The schema names of attached staged files (bulk SQLite writes): skynet_staged0, 1, ...
 _STAGED = "skynet_staged"
-_DRIVER_EXTRAS = {"mysql": "mysql", "mariadb": "mysql", "postgresql": "postgresql"}
-#: A URL without a driver gets the one skynet installs (SQLAlchemy's defaults are other packages).
-_DEFAULT_DRIVERS = {
-    "mysql": "mysql+pymysql",
-    "mariadb": "mariadb+pymysql",
-    "postgresql": "postgresql+psycopg",
-}
-
-
-def _create_engine(url: str) -> Engine:
-    from sqlalchemy import create_engine, event
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    scheme = url.split("://", 1)[0]
-    try:
-        parsed = make_url(url)
-        parsed = parsed.set(drivername=_DEFAULT_DRIVERS.get(parsed.drivername, parsed.drivername))
-        backend = parsed.get_backend_name()
-        options: dict[str, Any] = {}
-        if backend != "sqlite":
-            options = {"pool_pre_ping": True, "pool_recycle": 3600}
-            if "connect_timeout" not in parsed.query:
-                options["connect_args"] = {"connect_timeout": 10}
-        engine = create_engine(parsed, **options)
-    except ImportError as exc:
-        extra = _DRIVER_EXTRAS.get(scheme.split("+")[0])
-        hint = f" (pip install 'skynet[{extra}]')" if extra else ""
-        raise StorageError(
-            f"sql[{scheme}]", f"cannot open {masked(url)}: driver missing: {exc}{hint}"
-        ) from None
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise StorageError(f"sql[{scheme}]", f"cannot open {masked(url)}: {exc}") from None
-    if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL: readers don't block the writer; NORMAL: durable at checkpoints, fast commits.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _engine(url: str) -> Engine:
-    with _LOCK:
-        engine = _ENGINES.get(url)
-        if engine is None:
-            engine = _ENGINES[url] = _create_engine(url)
-        return engine
-
-
-def dispose_engines() -> None:
-    """Close the pooled connections of every engine (tests, shutdown); engines reconnect on use."""
-    with _LOCK:
-        for engine in _ENGINES.values():
-            engine.dispose()
-
-
-def _adapter(engine: Engine) -> str:
-    return f"sql[{engine.dialect.name}]"
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's own message, on one line."""
-    orig = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
-    return lines[0] if lines else type(orig).__name__
+#: Staged files one write attaches at most (SQLite attaches 10 databases by default); the
+#: other big frames of that write go through the cursor.
+_MAX_STAGED = 8
 
 
 @contextmanager
@@ -135,18 +66,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@contextmanager
-def _guard(engine: Engine, what: str) -> Iterator[None]:
-    """Turn SQLAlchemy and driver errors into a one-line StorageError naming the adapter."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    dbapi = getattr(engine.dialect, "loaded_dbapi", None) or engine.dialect.dbapi
-    try:
-        yield
-    except (SQLAlchemyError, dbapi.Error) as exc:
-        raise StorageError(_adapter(engine), f"{what} failed: {_reason(exc)}") from exc
 
 
 def current_revision(url: str) -> str | None:
@@ -206,6 +125,17 @@ def ensure_schema(url: str, auto_migrate: bool = True) -> None:
             time.sleep(0.2)
 
 
+@dataclass
+class _Part:
+    """One frame of a write: its checked columns, and the scratch file it was staged to (SQLite)."""
+
+    kind: type[Record]
+    columns: dict[str, Any]
+    rows: int
+    staged: str | None = None
+    schema: str | None = None
+
+
 def _datetimes(column: Sequence[Any]) -> np.ndarray:
     """Timestamps as fetched (datetimes, or SQLite's ISO strings) to ``datetime64[us]``, parsed in C."""
     return np.array(column, dtype="datetime64[us]")
@@ -254,24 +184,100 @@ class SqlStore(RecordStore):
     def write(self, records: Iterable[Record]) -> int:
         groups = group_by_kind(records)
         columns = {kind: records_columns(kind, rows) for kind, rows in groups.items()}
+        for kind, cols in columns.items():
+            self._check_lengths(kind, cols)
         with self._guard("writing records"), self._engine.begin() as connection:
-            return sum(self._insert(connection, kind, cols) for kind, cols in columns.items())
+            return sum(self._insert(connection.connection, kind, cols) for kind, cols in columns.items())
 
     def write_frame(self, kind: type[Record], frame: pd.DataFrame) -> int:
+        return self.write_frames([(kind, frame)])[kind.kind]
+
+    def write_frames(
+        self,
+        parts: Sequence[tuple[type[Record], pd.DataFrame]],
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, int]:
+        """Store several kinds' frames in one transaction (all or nothing); new rows per kind.
+
+        Every frame is converted and checked before the first row is sent. On SQLite, big
+        frames are staged through Arrow in C and copied in the same transaction (falling back
+        to the cursor when they can't be).
+        """
+        prepared: list[_Part] = []
+        schemas = iter(f"{_STAGED}{i}" for i in range(_MAX_STAGED))
+        try:
+            for kind, frame in parts:
+                prepared.append(self._prepare(kind, frame, schemas))
+            added = {kind.kind: 0 for kind, _ in parts}
+            staged = [part for part in prepared if part.staged is not None]
+            with self._guard("writing records"), self._engine.connect() as connection:
+                raw = connection.connection.dbapi_connection
+                if not staged:
+                    with connection.begin():
+                        self._write_parts(connection.connection, prepared, added, progress)
+                    return added
+                for part in staged:  # ATTACH is refused inside a transaction
+                    raw.execute(f"ATTACH DATABASE ? AS {part.schema}", (part.staged,))
+                try:
+                    with raw:  # one transaction: commits, or rolls back on any error
+                        self._write_parts(raw, prepared, added, progress)
+                finally:
+                    for part in staged:
+                        raw.execute(f"DETACH DATABASE {part.schema}")
+            return added
+        finally:
+            for part in prepared:
+                if part.staged is not None:
+                    os.unlink(part.staged)
+
+    def _prepare(self, kind: type[Record], frame: pd.DataFrame, schemas: Iterator[str]) -> _Part:
+        """A frame's checked columns, staged to a scratch file when big (SQLite with ADBC) and a
+        schema name to attach it under is left."""
         bulk = self._stage_writes and len(frame) >= _arrow.WRITE_ROWS
         columns = frame_columns(kind, frame, arrow_strings=bulk)
-        if bulk:  # SQLite: staged through Arrow in C, then copied (falls back to the cursor if it can't)
-            self._check_lengths(kind, columns)
-            staged = _arrow.stage_columns(fields_of(kind), columns)
-            if staged is not None:
-                return self._insert_staged(kind, staged)
-        with self._guard(f"writing {kind.kind} records"), self._engine.begin() as connection:
-            return self._insert(connection, kind, columns)
+        self._check_lengths(kind, columns)
+        part = _Part(kind, columns, len(frame))
+        schema = next(schemas, None) if bulk else None
+        if schema is not None:
+            part.staged, part.schema = _arrow.stage_columns(fields_of(kind), columns), schema
+        return part
 
-    def _insert(self, connection: Connection, kind: type[Record], columns: dict[str, Any]) -> int:
+    def _write_parts(
+        self,
+        dbapi_connection: Any,
+        parts: list[_Part],
+        added: dict[str, int],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        names_of = {}
+        for part in parts:
+            if part.staged is None:
+                added[part.kind.kind] += self._insert(dbapi_connection, part.kind, part.columns, progress)
+                continue
+            names = names_of.setdefault(
+                part.kind, ", ".join(self._quote(spec.name) for spec in fields_of(part.kind))
+            )
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(
+                    f"INSERT INTO main.{self._quote(table_of(part.kind).name)} ({names}) SELECT {names} "
+                    f"FROM {part.schema}.{self._quote(_arrow.STAGED_TABLE)} WHERE true ON CONFLICT DO NOTHING"
+                )
+                added[part.kind.kind] += max(cursor.rowcount, 0)
+            finally:
+                cursor.close()
+            if progress is not None:
+                progress(part.rows)
+
+    def _insert(
+        self,
+        dbapi_connection: Any,
+        kind: type[Record],
+        columns: dict[str, Any],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         table = table_of(kind)
         specs = fields_of(kind)
-        self._check_lengths(kind, columns)
         values = [self._db_values(spec, columns[spec.name]) for spec in specs]
         names = ", ".join(self._quote(spec.name) for spec in specs)
         marks = ", ".join([self._marker] * len(specs))
@@ -280,34 +286,17 @@ class SqlStore(RecordStore):
         else:
             sql = f"INSERT INTO {self._quote(table.name)} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         added = 0
-        cursor = connection.connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
             for lo in range(0, len(values[0]), _BATCH):
-                cursor.executemany(sql, list(zip(*(v[lo : lo + _BATCH] for v in values), strict=True)))
+                batch = list(zip(*(v[lo : lo + _BATCH] for v in values), strict=True))
+                cursor.executemany(sql, batch)
                 added += max(cursor.rowcount, 0)
+                if progress is not None:
+                    progress(len(batch))
         finally:
             cursor.close()
         return added
-
-    def _insert_staged(self, kind: type[Record], path: str) -> int:
-        """Copy a staged file's rows (:func:`_arrow.stage_columns`) in one transaction; delete the file."""
-        names = ", ".join(self._quote(spec.name) for spec in fields_of(kind))
-        insert = (
-            f"INSERT INTO main.{self._quote(table_of(kind).name)} ({names}) SELECT {names} "
-            f"FROM {_STAGED}.{self._quote(_arrow.STAGED_TABLE)} WHERE true ON CONFLICT DO NOTHING"
-        )
-        try:
-            with self._guard(f"writing {kind.kind} records"), self._engine.connect() as connection:
-                raw = connection.connection.dbapi_connection
-                raw.execute(f"ATTACH DATABASE ? AS {_STAGED}", (path,))  # outside any transaction
-                try:
-                    with raw:  # one transaction: commits, or rolls back on any error
-                        added = raw.execute(insert).rowcount
-                finally:
-                    raw.execute(f"DETACH DATABASE {_STAGED}")
-                return added
-        finally:
-            os.unlink(path)
 
     def _db_values(self, spec: Any, column: Any) -> list[Any]:
         if spec.type == "datetime" and self.dialect == "sqlite":

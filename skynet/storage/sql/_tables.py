@@ -8,7 +8,9 @@ ROWID``: rows are kept in key order, which makes a device's range a contiguous s
 The classes describe the schema (for Alembic and the naive benchmark baseline); the store
 itself reads and writes through Core and the DBAPI cursor and returns domain dataclasses.
 The ``decisions`` table is not a record kind: it keeps the control decision log's JSON
-documents (:mod:`skynet.storage.sql._decisions`), indexed by device and time.
+documents (:mod:`skynet.storage.sql._decisions`), indexed by device and time. The model
+registry's three tables (``model_version``, ``model_alias``, ``model_alias_event``; revision
+0003) back :mod:`skynet.storage.sql._model_registry`.
 
 Keep ``migrations/versions`` in step with this module (a test compares them).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Double, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Double, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,13 +35,29 @@ from skynet.domain import (
     Weather,
 )
 
-__all__ = ["Base", "TABLES", "ID", "TIMESTAMP", "table_of", "DecisionRow", "DECISIONS"]
+__all__ = [
+    "Base",
+    "TABLES",
+    "ID",
+    "TIMESTAMP",
+    "table_of",
+    "DecisionRow",
+    "DECISIONS",
+    "ModelVersionRow",
+    "ModelAliasRow",
+    "ModelAliasEventRow",
+    "JSON_TEXT",
+]
 
 #: Identifiers (device, user): sized so composite keys stay within MySQL's index limits.
 ID = String(64)
 #: Naive UTC timestamps with microseconds everywhere (MySQL/MariaDB default to whole seconds).
 TIMESTAMP = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _CHOICE = String(16)
+#: JSON kept as text (see ``DecisionRow.document``); MEDIUMTEXT on MySQL, whose TEXT stops at 64 kB.
+JSON_TEXT = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+#: A model version's name (``<type>-<params>-<dates-hash>-<feature-hash>``).
+_MODEL = String(255)
 _NAME = String(255)
 _SHORT = String(64)
 
@@ -149,7 +167,58 @@ class DecisionRow(Base):
     time: Mapped[datetime] = mapped_column(TIMESTAMP)
     # JSON as text, not a JSON column: MariaDB's JSON is LONGTEXT underneath and every backend
     # then round-trips the document exactly as written. MEDIUMTEXT: MySQL's TEXT stops at 64 kB.
-    document: Mapped[str] = mapped_column(Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb"))
+    document: Mapped[str] = mapped_column(JSON_TEXT)
+
+
+class ModelVersionRow(Base):
+    """A registered model version: what it is, where its artifact lives, where it came from."""
+
+    __tablename__ = "model_version"
+    __table_args__ = (Index("ix_model_version_type_time", "model_type", "registered_at"),)
+
+    name: Mapped[str] = mapped_column(_MODEL, primary_key=True)
+    model_type: Mapped[str] = mapped_column(_SHORT)
+    params: Mapped[str] = mapped_column(JSON_TEXT)
+    metrics: Mapped[str] = mapped_column(JSON_TEXT)
+    artifact_uri: Mapped[str] = mapped_column(String(1024))
+    #: sha256 of the model file (``model.npz``), as its manifest records it.
+    sha256: Mapped[str] = mapped_column(String(64))
+    lineage: Mapped[str] = mapped_column(JSON_TEXT)
+    registered_by: Mapped[str] = mapped_column(_NAME)
+    registered_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    #: ``ready`` or ``deleted`` (a deleted version's row stays: alias history and lineage name it).
+    status: Mapped[str] = mapped_column(_CHOICE)
+
+
+class ModelAliasRow(Base):
+    """An alias (``production``) of a model type, pointing at one version."""
+
+    __tablename__ = "model_alias"
+
+    model_type: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    alias: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    name: Mapped[str] = mapped_column(_MODEL)
+
+
+class ModelAliasEventRow(Base):
+    """One change of an alias: who moved it from which version to which, when and why."""
+
+    __tablename__ = "model_alias_event"
+    __table_args__ = (Index("ix_model_alias_event_alias", "model_type", "alias"),)
+
+    # INTEGER on SQLite: only that type is its auto-incrementing rowid
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    model_type: Mapped[str] = mapped_column(_SHORT)
+    alias: Mapped[str] = mapped_column(_SHORT)
+    old_name: Mapped[str | None] = mapped_column(_MODEL)
+    new_name: Mapped[str | None] = mapped_column(_MODEL)
+    who: Mapped[str] = mapped_column(_NAME)
+    time: Mapped[datetime] = mapped_column(TIMESTAMP)
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: ``promote`` or ``rollback``.
+    action: Mapped[str] = mapped_column(_CHOICE)
 
 
 #: The decision log's table.

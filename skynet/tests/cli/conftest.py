@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+# the batch prediction fixtures (a saved user model, comfort rows in files), shared with the api tests
+from skynet.tests.api.conftest import comfort_files as comfort_files
+from skynet.tests.api.conftest import comfort_rows as comfort_rows
+from skynet.tests.api.conftest import fitted_user_model as fitted_user_model
+from skynet.tests.api.conftest import saved_user_model as saved_user_model
+
 
 @pytest.fixture
 def runner(data_dir) -> CliRunner:

@@ -68,12 +68,12 @@ def test_demo_prints_the_three_tables_and_writes_the_report_folder(data_dir, cap
     assert models == {"estimator": result["estimation"]["model"], "comfort": result["user_model"]["model"]}
     assert "fallbacks" in result["control"]["decisions"] and result["control"]["decisions"]["count"] > 0
 
+    assert not list((report / "workspace").glob("skynet.db-*"))  # connections closed before the rename
     # the configured record store and model store were left alone: all is in the folder's workspace
     assert sorted(p.name for p in data_dir.iterdir()) == ["reports"]
     code, out, err = run_main(["--config", result["config"], "models", "list", "--format", "json"], capsys)
     assert code == 0, err
     assert sorted(m["name"] for m in json.loads(out)) == sorted(models.values())
-    assert not list((report / "workspace").glob("skynet.db-*"))  # connections closed before the rename
 
 
 @pytest.mark.parametrize(

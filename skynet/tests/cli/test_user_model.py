@@ -59,7 +59,7 @@ def trained(runner, cli, imported):
 def test_train_saves_a_model_with_manifest(trained, imported, runner, cli):
     folder = imported / "models" / trained
     assert trained.startswith("user_model-gbm")
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.joblib"]
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.npz"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["training"]["n_rows"] == 360 and manifest["training"]["n_devices"] == 6
     assert 0 < manifest["metrics"]["oof_mae_median"] < 2
@@ -104,13 +104,80 @@ def test_predict_without_a_model_or_input_is_a_clear_error(imported, runner, cli
     assert nothing.exit_code != 0 and "exactly one of" in str(nothing.exception)
 
 
-def test_evaluate_prints_one_table_the_curve_and_plot_paths(imported, runner, cli):
+def test_evaluate_prints_one_table_the_curves_and_plot_paths(imported, runner, cli):
     result = runner.invoke(cli, ["user_model", "evaluate", "--folds", "3", "--no-progress"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "PMV (ISO 7730, pythermalcomfort)" in out and "always comfy (0)" in out and "n_feedback" in out
+    assert (
+        "personalization per person" in out and "user_model online" in out and "held-out devices" not in out
+    )
     plots = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
-    assert len(plots) == 3
+    assert [Path(p).name for p in plots] == [
+        "personalization.png",
+        "person_curve.png",
+        "predicted_vs_voted.png",
+        "evaluation.json",
+    ]
     for path in plots:
         assert imported / "reports" in Path(path).parents
         assert Path(path).stat().st_size > 0
+
+
+def test_predict_refuses_an_impossible_room_in_one_line(trained, runner, cli, tmp_path, capsys):
+    """Issue 10, finding 9: these answered with confidence; each is now one line and exit 1."""
+    from skynet.cli import main
+
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame({"temperature": [24.0, 25.0, 26.0], "humidity": [40.0, None, 150.0]}).to_csv(
+        rows, index=False
+    )
+    cases = [
+        (["--temperature", "500"], "temperature 500.0 is outside 0 … 50 (indoor air temperature (°C))"),
+        (["--temperature", "-273"], "temperature -273.0 is outside 0 … 50"),
+        (["--temperature", "24", "--met", "0"], "metabolic_rate 0.0 is outside 0.6 … 6 (metabolic rate (met))"),
+        (["--temperature", "24", "--humidity", "150"], "humidity 150.0 is outside 0 … 100"),
+        (["--temperature", "nan"], "temperature 'nan' is not a number (indoor air temperature (°C), 0 … 50)"),
+        (["--temperature", "24", "--air-speed", "fast"], "air_speed 'fast' is not a number"),
+        (["--temperature", "24", "--timestamp", "soon"], "timestamp 'soon' is not a date"),
+        (["--input", str(rows)], f"{rows}, row 3: humidity 150.0 is outside 0 … 100"),
+    ]  # fmt: skip
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main(["user_model", "predict", *args])
+        assert exit_.value.code == 1, args
+        captured = capsys.readouterr()
+        assert captured.err == f"Error: {message}\n" or captured.err.startswith(f"Error: {message} ("), args
+        assert captured.out == ""
+    # the edges of the ranges are possible rooms
+    edge = runner.invoke(cli, ["user_model", "predict", "--temperature", "0", "--humidity", "100", "--met", "6",
+                               *_SMALL])  # fmt: skip
+    assert edge.exit_code == 0, edge.output
+    assert json.loads(edge.stdout)["rows"][0]["metabolic_rate"] == 6.0
+
+
+def test_predict_help_states_the_ranges_the_check_uses(runner, cli):
+    from skynet.data import PREDICT_RANGES
+
+    text = " ".join(runner.invoke(cli, ["user_model", "predict", "--help"]).output.split())
+    for column, rng in PREDICT_RANGES.items():
+        assert f"{rng.low:g}…{rng.high:g}" in text, column
+
+
+def test_evaluate_reports_held_out_devices_and_simulated_offsets(imported, runner, cli):
+    args = ["user_model", "evaluate", "--folds", "2", "--holdout", "0.34"]
+    args += ["--sim-homes", "6", "--sim-days", "6"]
+    result = runner.invoke(cli, [*args, "--no-progress", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    held = found["holdout"]
+    assert held["n_devices"] == 2 and found["n_devices"] == 4  # 6 buildings: every third is held out
+    assert held["n_rows"] + found["n_rows"] == 360
+    recovery = found["recovery"]
+    assert recovery["homes"] == 6 and recovery["people"] >= 6
+    assert {row["estimate"] for row in recovery["table"]} >= {"all votes", "per device (users ignored)"}
+    names = sorted(Path(p).name for p in found["plots"])
+    assert names == ["holdout_person_curve.png", "offset_recovery.png", "person_curve.png",
+                     "personalization.png", "predicted_vs_voted.png"]  # fmt: skip
+    bad = runner.invoke(cli, ["user_model", "evaluate", "--holdout", "0.9"])
+    assert bad.exit_code == 2 and "0.9" in bad.output

@@ -10,6 +10,7 @@ frame has, with the same values, so the model's features are the same.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def _same(serving: list[dict], training: pd.DataFrame) -> None:
     )
 
 
-def _records(frame: pd.DataFrame, kind: type) -> list:
+def _records(frame: pd.DataFrame, kind: Any) -> list:
     columns = [c for c in frame.columns if c in kind.__dataclass_fields__]
     return [kind(**{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()})
             for row in frame[columns].to_dict("records")]  # fmt: skip
@@ -73,7 +74,7 @@ class _Recorder:
     """The closed loop's decision function, recording what each decision was given."""
 
     def __init__(self) -> None:
-        self.requests = []
+        self.requests: list[Any] = []
 
     def __call__(self, requests):
         from skynet.control import ControlConfig, decide_by_rules

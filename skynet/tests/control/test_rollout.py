@@ -15,7 +15,8 @@ class Linear:
     """A model whose room warms ``rate`` K a minute whatever the command (and records what it was asked)."""
 
     def __init__(self, rate: float = 0.02) -> None:
-        self.rate, self.asked = rate, []
+        self.rate = rate
+        self.asked: list[dict[str, np.ndarray]] = []
 
     def __call__(self, inputs):
         self.asked.append({k: np.array(v, copy=True) for k, v in inputs.items()})

@@ -1,8 +1,9 @@
 """Property-based tests of the safety rules over random event sequences (Hypothesis).
 
-Each example is a random appliance and configuration and a random sequence of events at
-random times: commands proposed to the safety layer (valid or not) and changes a person makes
-at the remote. The test keeps its own record of what the AC did and checks every rule on every
+Each example is a random appliance (its set-temperature range sometimes inverted or missing
+the configured one: a broken or hostile device) and configuration and a random sequence of
+events at random times: commands proposed to the safety layer (valid or not) and changes a
+person makes at the remote. The test keeps its own record of what the AC did and checks every rule on every
 command the layer lets through; the safety state goes through JSON between events, as it does
 in Redis. A second family drives :func:`skynet.control.decide` with models that answer
 anything (numbers, NaN, exceptions, slowness) and checks the same rules hold.
@@ -14,6 +15,7 @@ import math
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,16 +29,18 @@ from skynet.control import (
     allowed_set_range,
     apply_safety,
     decide,
+    range_fault,
     same_setting,
 )
 from skynet.domain import AC_MODES, FAN_SPEEDS, TARGET_MODES, ApplianceState, ControlTarget
 
 T0 = datetime(2025, 7, 1)
 
+_ENDS = [0.0, 5.0, 10.0, 20.0, 29.0, 35.0, 40.0, 50.0, 60.0, math.nan]  # a device's range can be anything
 appliances = st.builds(
     Appliance,
-    min_set_temperature=st.sampled_from([16.0, 17.0, 18.0, 20.0]),
-    max_set_temperature=st.sampled_from([26.0, 28.0, 30.0, 32.0]),
+    min_set_temperature=st.one_of(st.sampled_from([16.0, 17.0, 18.0, 20.0]), st.sampled_from(_ENDS)),
+    max_set_temperature=st.one_of(st.sampled_from([26.0, 28.0, 30.0, 32.0]), st.sampled_from(_ENDS)),
     set_temperature_step=st.sampled_from([0.5, 1.0]),
     modes=st.lists(st.sampled_from(AC_MODES), min_size=1, unique=True).map(tuple),
     fans=st.lists(st.sampled_from(FAN_SPEEDS), min_size=1, unique=True).map(tuple),
@@ -77,8 +81,13 @@ class Log:
 def check_sent(
     cmd: ApplianceState, log: Log, appliance: Appliance, config: ControlConfig, now: datetime
 ) -> None:
-    """Every rule, on a command the safety layer let through."""
-    low, high = allowed_set_range(appliance, config)
+    """Every rule, on a command the safety layer let through (the set-point range checked
+    against both ranges themselves, not against :func:`allowed_set_range`)."""
+    low = max(appliance.min_set_temperature, config.min_set_temperature)
+    high = min(appliance.max_set_temperature, config.max_set_temperature)
+    assert (
+        low <= high
+    ), f"a command to a device whose range {appliance.min_set_temperature}…{appliance.max_set_temperature} allows nothing"
     if cmd.set_temperature is not None:
         assert math.isfinite(cmd.set_temperature) and low - 1e-9 <= cmd.set_temperature <= high + 1e-9
     if cmd.power:
@@ -150,6 +159,38 @@ def test_set_temperature_is_clamped_to_the_narrower_range():
     assert result.command.set_temperature == 18.0 and "clamped" in result.actions[0]
     hot = ApplianceState("d", T0, True, "heat", 31.3, "auto", "skynet")
     assert apply_safety(hot, None, appliance, SafetyState(), config, T0).command.set_temperature == 30.0
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "allowed"),
+    [(18.0, 32.0, (18.0, 30.0)), (10.0, 20.0, (16.0, 20.0)), (16.0, 30.0, (16.0, 30.0)), (30.0, 35.0, (30.0, 30.0)),
+     (50.0, 60.0, None), (0.0, 5.0, None), (40.0, 10.0, None), (20.0, 18.0, None), (math.nan, 30.0, None)],
+)  # fmt: skip
+def test_the_allowed_range_is_the_intersection_never_a_widening(low, high, allowed):
+    """Issue 10, finding 3: a device saying 50…60 °C got "heat 50 °C", one saying 0…5 got
+    "cool 5 °C" (the appliance's own range was trusted where it missed the configured one)."""
+    appliance, config = Appliance(low, high), ControlConfig()
+    found = allowed_set_range(appliance, config)
+    if allowed is None:
+        assert found[0] > found[1] and range_fault(appliance, config) is not None
+    else:
+        assert found == allowed and range_fault(appliance, config) is None
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "proposal", "why"),
+    [(50.0, 60.0, ("heat", 50.0), "does not overlap the configured 16 … 30"),
+     (0.0, 5.0, ("cool", 5.0), "0 … 5 °C does not overlap"),
+     (40.0, 10.0, ("heat", 40.0), "inverted: min 40 above max 10"),
+     (math.nan, 30.0, ("cool", 24.0), "is not a number")],
+)  # fmt: skip
+def test_a_device_whose_range_allows_nothing_gets_no_command(low, high, proposal, why):
+    config, appliance = ControlConfig(), Appliance(low, high)
+    for command in (ApplianceState("d", T0, True, *proposal, "auto", "skynet"),
+                    ApplianceState("d", T0, False, origin="skynet")):  # fmt: skip
+        result = apply_safety(command, None, appliance, SafetyState(), config, T0)
+        assert result.command is None and result.held == "device_fault"
+        assert why in result.actions[0] and result.actions[0].startswith("dropped: device fault: ")
 
 
 def test_rate_limit_resets_after_an_hour(config):

@@ -1,5 +1,9 @@
 """Fixtures for deployment tests: fake PEXes (small zipapps), an inventory, the real PEX (built
-once per session and cached by its inputs' digest) and the loopback sshd of install/sshd.sh."""
+once per session and cached by its inputs' digest) and the loopback sshd of install/sshd.sh.
+
+Deployments go into a root holding a space and a ``;`` (``deploy_root``), so every test proves
+the quoting, and run their services as the unprivileged ``skynet`` user, which the deployment
+creates (that needs root; elsewhere the services run as the current user)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -81,10 +86,17 @@ def fake_store(tmp_path):
     return store, add
 
 
+#: The user the test deployments run services as (creating it needs root).
+SERVICE_USER = "skynet" if os.geteuid() == 0 else ""
+#: The last part of every test deployment root: a space and a ";" that must never reach a shell unquoted.
+ROOT_NAME = "opt ai;x"
+
 INVENTORY = """
 root: {root}
 build_store: {store}
 ssh: {ssh}
+service_user: "{user}"
+pex_root: {pex_root}
 service_manager: supervisor
 health_timeout: 20
 groups:
@@ -102,22 +114,45 @@ groups:
 environments:
   staging:
     hosts: {{pred: [{host}], train: [{host}]}}
-    config: {{general: {{data_dir: {root}/data, log_level: INFO}}, models: {{seed: 7}}}}
+    config: {{general: {{data_dir: {data_dir}, log_level: INFO}}, models: {{seed: 7}}}}
 """
 
 
 def write_inventory(
-    path: Path, root: Path, store: Path, host: str = "local", ssh: dict | None = None
+    path: Path,
+    root: Path,
+    store: Path,
+    host: str = "local",
+    ssh: dict | None = None,
+    user: str = SERVICE_USER,
 ) -> Path:
-    path.write_text(INVENTORY.format(root=root, store=store, host=host, ssh=json.dumps(ssh or {})))
+    # pex cannot run from a PEX_ROOT holding a blank (it reads it back from a shebang line)
+    pex_root = str(root.parent / "pex_root") if " " in str(root) else ""
+    values = {
+        "pex_root": json.dumps(pex_root),
+        "root": json.dumps(str(root)),
+        "store": json.dumps(str(store)),
+        "data_dir": json.dumps(f"{root}/data"),
+    }
+    path.write_text(INVENTORY.format(**values, host=host, ssh=json.dumps(ssh or {}), user=user))
     return path
 
 
 @pytest.fixture
-def local_inventory(tmp_path, fake_store):
-    """An inventory whose only host is this machine (``local``), rooted in a temporary folder."""
-    root = tmp_path / "opt-ai"
-    return load_inventory(write_inventory(tmp_path / "inventory.yml", root, tmp_path / "builds"))
+def deploy_root():
+    """``/tmp/skynet-deploy-test-XXXX/opt ai;x``: a root holding a space and a ``;``, in a folder
+    every user may enter (the service user reads its releases there; pytest's tmp_path is
+    private to the user running the tests). Removed afterwards."""
+    base = Path(tempfile.mkdtemp(prefix="skynet-deploy-test-"))
+    base.chmod(0o755)
+    yield base / ROOT_NAME
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def local_inventory(tmp_path, fake_store, deploy_root):
+    """An inventory whose only host is this machine (``local``), rooted at ``deploy_root``."""
+    return load_inventory(write_inventory(tmp_path / "inventory.yml", deploy_root, tmp_path / "builds"))
 
 
 # -- the real PEX -------------------------------------------------------------------------------

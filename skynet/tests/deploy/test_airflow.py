@@ -72,11 +72,13 @@ def test_every_rendered_dag_imports_into_a_dagbag(airflow_home, tmp_path, monkey
     assert "--end {{ data_interval_end | ds }}" in train.bash_command  # rendered by Airflow at run time
 
 
-def test_airflow_dags_test_runs_a_released_dag_against_the_real_pex(airflow_home, real_pex, tmp_path):
+def test_airflow_dags_test_runs_a_released_dag_against_the_real_pex(
+    airflow_home, real_pex, tmp_path, deploy_root
+):
     """Release the real PEX on this machine (LocalHost), then `airflow dags test` the DAG."""
     store = open_build_store(str(tmp_path / "builds"))
     store.put(real_pex, "0.1.0-b5", {"build_num": 5})
-    root = tmp_path / "opt-ai"
+    root = deploy_root  # the service user reads its releases there
     inventory = load_inventory(write_inventory(tmp_path / "inventory.yml", root, tmp_path / "builds"))
     deployment = Deployment(inventory, "staging", "pred", REPO / "install", log=lambda line: None)
     deployment.install_pex(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
 import zipfile
 
 import pytest
@@ -94,23 +95,81 @@ def test_units_render_for_systemd_and_supervisor(tmp_path):
     layout = Layout("/opt/ai")
     worker = ServiceSpec("control-worker", "control worker", health="config check")
     other = ServiceSpec("heartbeat", "deploy heartbeat --interval 5", start_seconds=4)
-    systemd = SystemdManager(LocalHost(), layout, REPO / "install")
+    systemd = SystemdManager(LocalHost(), layout, REPO / "install", "skynet", "skynet")
     unit = systemd.unit_text(worker)
     assert "ExecStart=/opt/ai/services/control-worker/current/skynet.pex --config " in unit
     assert "/opt/ai/services/control-worker/current/config.yml control worker" in unit
     assert "Restart=always" in unit  # its own template, install/systemd/skynet-control-worker.service
     assert (
         "Restart=on-failure" in systemd.unit_text(other)
-        and "Environment=PEX_ROOT=/opt/ai/shared/pex_root" in unit
+        and "Environment=PEX_ROOT=/opt/ai/shared/pex_root HOME=/opt/ai/services/control-worker/state" in unit
     )
     repo_worker = load_inventory(REPO / "inventory.yml", environ={}).services["pred"]["control-worker"]
     assert (
-        "control worker --heartbeat-file /opt/ai/services/control-worker/heartbeat.json"
+        "control worker --heartbeat-file /opt/ai/services/control-worker/state/heartbeat.json"
         in systemd.unit_text(repo_worker)
     )
-    program = SupervisorManager(LocalHost(), layout, REPO / "install").program_text(other)
+    program = SupervisorManager(LocalHost(), layout, REPO / "install", "skynet", "skynet").program_text(other)
     assert "[program:skynet-heartbeat]" in program and "startsecs=4" in program
     assert (
         "command=/opt/ai/services/heartbeat/current/skynet.pex --config /opt/ai/services/heartbeat/current/config.yml deploy heartbeat --interval 5"
         in program
     )
+
+
+def test_services_run_as_the_service_user():
+    """Finding 8: systemd units and supervisord programs name the unprivileged user."""
+    layout, spec = Layout("/opt/ai"), ServiceSpec("heartbeat", "deploy heartbeat")
+    for template in ("skynet-service.service", "skynet-control-worker.service"):
+        assert "User=$user" in (REPO / "install/systemd" / template).read_text()
+    units = [SystemdManager(LocalHost(), layout, REPO / "install", "sky", "skygroup").unit_text(s)
+             for s in (spec, ServiceSpec("control-worker", "control worker"))]  # fmt: skip
+    for unit in units:
+        assert "\nUser=sky\n" in unit and "\nGroup=skygroup\n" in unit and "NoNewPrivileges=true" in unit
+        assert "\nWorkingDirectory=/opt/ai/services/" in unit and "/state\n" in unit
+    program = SupervisorManager(LocalHost(), layout, REPO / "install", "sky", "skygroup").program_text(spec)
+    assert "\nuser=sky\n" in program and 'HOME="/opt/ai/services/heartbeat/state",USER="sky"' in program
+    inventory = load_inventory(REPO / "inventory.yml", environ={})
+    assert inventory.service_user == "skynet"
+
+
+def test_units_quote_a_root_with_a_space_and_a_semicolon():
+    """Finding 8: each file format gets its own quoting; supervisord splits `command=` with shlex."""
+    layout = Layout("/srv/opt ai;x%d")
+    spec = ServiceSpec("heartbeat", "deploy heartbeat --file {state_dir}/beat.json")
+    unit = SystemdManager(LocalHost(), layout, REPO / "install", "sky", "sky").unit_text(spec)
+    assert (
+        'ExecStart="/srv/opt ai;x%%d/services/heartbeat/current/skynet.pex" --config '
+        '"/srv/opt ai;x%%d/services/heartbeat/current/config.yml" deploy heartbeat --file '
+        '"/srv/opt ai;x%%d/services/heartbeat/state/beat.json"\n' in unit
+    )
+    assert 'Environment="PEX_ROOT=/srv/opt ai;x%%d/shared/pex_root"' in unit
+    program = SupervisorManager(LocalHost(), layout, REPO / "install", "sky", "sky").program_text(spec)
+    command = next(line for line in program.splitlines() if line.startswith("command="))
+    assert shlex.split(command[len("command=") :].replace("%%", "%")) == [
+        "/srv/opt ai;x%d/services/heartbeat/current/skynet.pex", "--config",
+        "/srv/opt ai;x%d/services/heartbeat/current/config.yml", "deploy", "heartbeat", "--file",
+        "/srv/opt ai;x%d/services/heartbeat/state/beat.json",
+    ]  # fmt: skip
+    with pytest.raises(DeployError, match="starts a comment"):  # INI has no escape for " ;"
+        SupervisorManager(LocalHost(), Layout("/srv/a ;b"), REPO / "install", "sky", "sky").program_text(spec)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("root: opt/ai", "must be an absolute path"),
+        ('root: "/opt/a\\nb"', "must be an absolute path on one line"),
+        ("service_user: Root!", "is not a user name"),
+        ('root: "/opt/a b"', "PEX_ROOT '/opt/a b/shared/pex_root' holds a blank.*set pex_root"),
+        ('pex_root: "/var/cache/a b"', "PEX_ROOT '/var/cache/a b' holds a blank"),
+        ("pex_root: cache", "pex_root 'cache' must be an absolute path"),
+    ],
+)
+def test_bad_root_or_user_is_an_inventory_error(tmp_path, text, message):
+    from skynet.errors import ConfigError
+
+    path = tmp_path / "inventory.yml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_inventory(path, environ={})

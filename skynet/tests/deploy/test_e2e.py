@@ -1,11 +1,14 @@
 """End to end: `fab staging pred ...` over SSH (the loopback sshd of install/sshd.sh) with the
-real skynet.pex, into a temporary root: deploy, run, second build, rollback, broken builds,
-clean. Services run under supervisord (systemd does not run here)."""
+real skynet.pex, into a temporary root holding a space and a ``;``: deploy, run, second build,
+rollback, broken builds, clean. Services run under supervisord (systemd does not run here), as
+the unprivileged ``skynet`` user the deployment creates."""
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from skynet.deploy import LocalHost, SSHHost, open_build_store
-from skynet.tests.deploy.conftest import REPO, make_fake_pex, write_inventory
+from skynet.deploy._host import as_user, q
+from skynet.tests.deploy.conftest import REPO, ROOT_NAME, SERVICE_USER, make_fake_pex, write_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +34,7 @@ def _ok(proc: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture
-def site(tmp_path, sshd, real_pex):
+def site(tmp_path, sshd, real_pex, deploy_root):
     """A build store with builds 101 and 102 (the real PEX), 103 (exits non-zero) and 104
     (passes its checks, crashes as a service); an inventory pointing at the sshd."""
     store = open_build_store(str(tmp_path / "builds"))
@@ -38,7 +42,7 @@ def site(tmp_path, sshd, real_pex):
         store.put(real_pex, f"0.1.0-b{num}", {"build_num": num})
     store.put(make_fake_pex(tmp_path / "f" / "103.pex", "0.1.0-b103", always_fail=True), "0.1.0-b103", {})
     store.put(make_fake_pex(tmp_path / "f" / "104.pex", "0.1.0-b104", service_crashes=True), "0.1.0-b104", {})
-    root = tmp_path / "opt-ai"
+    root = deploy_root
     inventory = write_inventory(
         tmp_path / "inventory.yml", root, tmp_path / "builds", sshd["host"], sshd["ssh"]
     )
@@ -47,7 +51,7 @@ def site(tmp_path, sshd, real_pex):
     yield root, env
     conf = root / "supervisor" / "supervisord.conf"
     if conf.exists():
-        LocalHost().run(f"supervisorctl -c {conf} shutdown", check=False)
+        LocalHost().run(f"supervisorctl -c {q(conf)} shutdown", check=False)
 
 
 def _target(link: Path) -> str:
@@ -55,21 +59,29 @@ def _target(link: Path) -> str:
 
 
 def _status(root: Path) -> str:
-    return (
-        LocalHost()
-        .run(f"supervisorctl -c {root}/supervisor/supervisord.conf status skynet-heartbeat", check=False)
-        .stdout
-    )
+    conf = q(root / "supervisor/supervisord.conf")
+    return LocalHost().run(f"supervisorctl -c {conf} status skynet-heartbeat", check=False).stdout
 
 
-def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
+def _service_user(root: Path) -> str:
+    """The user the heartbeat service's process runs as."""
+    pid = _status(root).split("pid ")[1].split(",")[0]
+    return LocalHost().run(f"ps -o user= -p {q(pid)}").stdout.strip()
+
+
+def _owner(path: Path) -> str:
+    return pwd.getpwuid(path.stat().st_uid).pw_name
+
+
+def test_fab_deploy_rollback_clean_over_ssh(site, sshd, tmp_path):
     root, env = site
+    assert root.name == ROOT_NAME  # a space and a ";": every command must quote it
     service, dag = root / "services" / "heartbeat", root / "airflow"
 
     _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "101"))
     pex = root / "shared/pex/0.1.0-b101.pex"
     assert (root / "shared/pex/0.1.0-b101.pex.sha256").read_text().split()[0] == open_build_store(
-        str(root.parent / "builds")
+        str(tmp_path / "builds")
     ).fetch(101, root).sha256
     release = service / "releases/0.1.0-b101"
     assert sorted(p.name for p in release.iterdir()) == ["config.yml", "skynet.pex"]
@@ -82,17 +94,25 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
     ]
     assert os.readlink(dag / "dags/smoke/current") == str(dag / "smoke/releases/0.1.0-b101")
 
-    # the deployed PEX runs on the host with the release's configuration (from the inventory)
+    # the release's config.yml holds secrets: 0600, owned by the service user
+    config_yml = release / "config.yml"
+    assert stat.S_IMODE(config_yml.stat().st_mode) == 0o600
+    assert _owner(config_yml) == (SERVICE_USER or "root")
+
+    # the deployed PEX runs on the host, as the service user, with the release's configuration
     host = SSHHost(sshd["host"], sshd["ssh"])
+    pex_root = q(root / "shared/pex_root")
     shown = host.run(
-        f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --config {service}/current/config.yml "
-        "config show --format json"
+        f"{as_user(SERVICE_USER)}env PEX_ROOT={pex_root} {q(service / 'current/skynet.pex')} "
+        f"--config {q(service / 'current/config.yml')} config show --format json"
     )
     config = json.loads(shown.stdout)
     assert config["general"]["data_dir"] == str(root / "data") and config["models"]["seed"] == 7
 
     _ok(_fab(env, "staging", "pred", "restart-all"))
     assert "RUNNING" in _status(root)
+    if SERVICE_USER:  # finding 8: the service is not root
+        assert _service_user(root) == SERVICE_USER
 
     _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "102"))
     assert _target(service / "current") == "0.1.0-b102" and _target(service / "previous") == "0.1.0-b101"
@@ -120,13 +140,17 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd):
     )
     assert _target(service / "current") == "0.1.0-b101"
     assert "RUNNING" in _status(root)
+    if SERVICE_USER:
+        assert _service_user(root) == SERVICE_USER
 
     _ok(_fab(env, "staging", "pred", "clean", "--n-keep", "1"))
     assert sorted(p.name for p in (service / "releases").iterdir()) == ["0.1.0-b101", "0.1.0-b104"]
     assert not (root / "shared/pex/0.1.0-b102.pex").exists() and pex.exists()
 
     _ok(_fab(env, "staging", "pred", "remove-extracted-pex-artifacts"))
-    again = host.run(f"PEX_ROOT={root}/shared/pex_root {service}/current/skynet.pex --version")
+    again = host.run(
+        f"{as_user(SERVICE_USER)}env PEX_ROOT={pex_root} {q(service / 'current/skynet.pex')} --version"
+    )
     assert again.stdout.strip() == "skynet, version 0.1.0"
 
 

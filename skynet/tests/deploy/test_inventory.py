@@ -15,7 +15,22 @@ def test_repository_inventory_loads():
     assert set(inv.environments) == {"staging", "production"}
     assert inv.hosts("production", "pred") == ("pred-1.skynet.internal", "pred-2.skynet.internal")
     assert inv.services["pred"]["control-worker"].command.startswith("control worker ")
-    assert [t.id for t in inv.dags["train"]["estimation_training"].tasks] == ["train_estimation"]
+    assert inv.services["pred"]["ingest"].health.startswith("data ingest-health ")
+    assert [t.id for t in inv.dags["train"]["estimation_training"].tasks] == [
+        "collect_data",
+        "train_estimation",
+        "promote_estimation",
+    ]
+    collect, train, gate = inv.dags["train"]["user_model_training"].tasks
+    for dag in ("user_model_training", "estimation_training"):
+        assert inv.dags["train"][dag].tasks[0].command.startswith("data collect --start ")
+    # collect -> train -> compare with @production -> promote when better: the gate scores the
+    # days training left out
+    assert "--holdout-days 7 --alias candidate" in train.command
+    assert gate.command.startswith(
+        "models promote-if-better user_model@candidate --alias production --metric mae"
+    )
+    assert gate.command.endswith("--end {{ data_interval_end | ds }} --days 7")
 
 
 def test_environment_overrides_root_and_store(tmp_path):

@@ -1,17 +1,22 @@
 """Releases on a host (this machine, through LocalHost) with fake PEXes: layout, atomic switch,
-rollback, clean, and broken builds that must never become current."""
+rollback, clean, and broken builds that must never become current. The root holds a space and
+a ``;`` (``deploy_root``); services run as the unprivileged ``SERVICE_USER``."""
 
 from __future__ import annotations
 
 import os
+import pwd
+import shlex
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
 
 from skynet.deploy import Deployment, Layout, LocalHost, build_number, release_tag
+from skynet.deploy._host import q
 from skynet.errors import DeployError
-from skynet.tests.deploy.conftest import REPO
+from skynet.tests.deploy.conftest import REPO, ROOT_NAME, SERVICE_USER
 
 
 @pytest.fixture
@@ -52,7 +57,9 @@ def test_deploy_builds_the_documented_tree(deployment, fake_store):
     assert not (root / "services/later-worker").exists()
     assert any("later-worker" in line and "skipped" in line for line in deployment.lines)
     # the released PEX runs, with the release's config
-    out = LocalHost().run(f"{root}/services/heartbeat/current/skynet.pex --config x config check").stdout
+    out = (
+        LocalHost().run(f"{q(root / 'services/heartbeat/current/skynet.pex')} --config x config check").stdout
+    )
     assert out.strip() == "ok 0.1.0-b7 config check"
 
 
@@ -188,7 +195,7 @@ def supervised(deployment):
     yield deployment
     conf = Path(deployment.layout.supervisor_dir) / "supervisord.conf"
     if conf.exists():
-        LocalHost().run(f"supervisorctl -c {conf} shutdown", check=False)
+        LocalHost().run(f"supervisorctl -c {q(conf)} shutdown", check=False)
 
 
 @pytest.mark.integration
@@ -198,8 +205,13 @@ def test_restart_all_runs_services_and_rolls_back_a_crashing_release(supervised,
     add(7), add(8, service_crashes=True)
     deployment.deploy(7)
     deployment.restart_all()
-    conf = f"{deployment.layout.supervisor_dir}/supervisord.conf"
-    assert "RUNNING" in LocalHost().run(f"supervisorctl -c {conf} status skynet-heartbeat").stdout
+    conf = q(f"{deployment.layout.supervisor_dir}/supervisord.conf")
+    status = LocalHost().run(f"supervisorctl -c {conf} status skynet-heartbeat").stdout
+    assert "RUNNING" in status
+    if SERVICE_USER:  # finding 8: the service runs as the unprivileged user, not root
+        pid = status.split("pid ")[1].split(",")[0]
+        assert LocalHost().run(f"ps -o user= -p {q(pid)}").stdout.strip() == SERVICE_USER
+        assert _owner(Path(deployment.layout.service_state("heartbeat"))) == SERVICE_USER
     deployment.deploy(8)
     assert _current(deployment.layout).endswith("0.1.0-b8")
     with pytest.raises(
@@ -224,3 +236,123 @@ def test_restart_all_fails_loudly_when_the_first_release_is_unhealthy(supervised
     ):
         deployment.restart_all()
     assert _current(deployment.layout).endswith("0.1.0-b8")
+
+
+# -- finding 7: the release's config.yml is 0600, the service user's, never readable on the way ----
+def _owner(path: Path) -> str:
+    return pwd.getpwuid(path.stat().st_uid).pw_name
+
+
+class WatchingHost(LocalHost):
+    """This machine; records every command, and how each uploaded file could be reached the
+    moment it landed (the folder it landed in, its mode)."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.landed: list[tuple[str, int, int]] = []
+
+    def run(self, command: str, check: bool = True, timeout: float | None = None):
+        self.commands.append(command)
+        return super().run(command, check, timeout)
+
+    def put(self, local, remote: str) -> None:
+        super().put(local, remote)
+        folder = Path(remote).parent
+        self.landed.append(
+            (remote, stat.S_IMODE(folder.stat().st_mode), stat.S_IMODE(Path(remote).stat().st_mode))
+        )
+
+
+@pytest.fixture
+def watched(local_inventory):
+    host = WatchingHost()
+    lines: list[str] = []
+    dep = Deployment(
+        local_inventory, "staging", "pred", REPO / "install", connect=lambda a: host, log=lines.append
+    )
+    dep.lines = lines
+    return dep, host
+
+
+def test_release_config_is_private_to_the_service_user(watched, fake_store, monkeypatch):
+    deployment, host = watched
+    _, add = fake_store
+    add(7)
+    monkeypatch.setenv("SKYNET_TEST_SECRET", "s3cret")
+    deployment.inventory.environments["staging"].config["storage"] = {
+        "url": "mysql+pymysql://u:${SKYNET_TEST_SECRET}@h/db"
+    }
+    deployment.deploy(7)
+    layout = deployment.layout
+    for config in (
+        Path(layout.service_current("heartbeat"), "config.yml"),
+        Path(layout.dag_current("smoke"), "config.yml"),
+    ):
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600, config
+        assert "s3cret" in config.read_text()
+        if SERVICE_USER:
+            assert _owner(config) == SERVICE_USER
+    assert stat.S_IMODE(Path(layout.dag_current("smoke"), "smoke.py").stat().st_mode) == 0o644
+    # each file landed in a private folder (0700) beside its target, never under its final name
+    uploads = [entry for entry in host.landed if entry[0].endswith("config.yml")]
+    assert uploads and all(folder_mode == 0o700 for _, folder_mode, _ in uploads), uploads
+    assert not any(Path(p).parent.name == "0.1.0-b7" for p, _, _ in uploads)
+    assert not list(Path(layout.service_releases("heartbeat"), "0.1.0-b7").glob(".upload-*"))  # cleaned up
+    if SERVICE_USER:  # the data folder of the release configuration is the service user's
+        assert _owner(Path(deployment.inventory.root, "data")) == SERVICE_USER
+        assert _owner(Path(layout.pex_root)) == SERVICE_USER
+
+
+# -- finding 8: a root holding a space and a ";" -----------------------------------------------------
+def _unquoted(command: str, root: str) -> bool:
+    """Whether the shell would split ``root`` in ``command`` (a ";" outside quotes is its own token)."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    head = ROOT_NAME.split()[0]
+    return any(head in token and ROOT_NAME not in token for token in lexer)
+
+
+def test_every_command_quotes_the_root(watched, fake_store):
+    deployment, host = watched
+    _, add = fake_store
+    for n in (7, 8, 9):
+        add(n)
+        deployment.deploy(n)
+    layout = deployment.layout
+    from skynet.deploy._release import rollback_link
+
+    assert (
+        rollback_link(host, layout.service_current("heartbeat"), layout.service_releases("heartbeat"))
+        == "0.1.0-b8"
+    )
+    deployment.clean(n_keep=1)
+    deployment.remove_extracted_pex_artifacts()
+    root = deployment.inventory.root
+    assert root.endswith("/" + ROOT_NAME) and Path(root).is_dir()
+    touching = [c for c in host.commands if ROOT_NAME.split()[0] in c]
+    assert len(touching) > 50
+    assert [c for c in touching if _unquoted(c, root)] == []
+    # and the commands did what they say under that root
+    assert (
+        os.readlink(layout.service_current("heartbeat")) == f"{layout.service_releases('heartbeat')}/0.1.0-b8"
+    )
+    assert sorted(os.listdir(layout.service_releases("heartbeat"))) == ["0.1.0-b8", "0.1.0-b9"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a user needs root")
+def test_ensure_user_creates_a_system_user_once():
+    import secrets
+
+    from skynet.deploy._host import ensure_user
+
+    name = f"skytest{secrets.token_hex(3)}"
+    host = LocalHost()
+    try:
+        group = ensure_user(host, name)
+        entry = pwd.getpwnam(name)
+        assert group == name and entry.pw_dir == "/nonexistent" and entry.pw_uid < 1000  # --system
+        assert ensure_user(host, name) == group  # idempotent
+        assert pwd.getpwnam(name).pw_uid == entry.pw_uid
+    finally:
+        host.run(f"userdel {q(name)}", check=False)
+        host.run(f"groupdel {q(name)}", check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 
@@ -67,24 +68,83 @@ def test_save_replaces_an_older_model_whole(fitted, tmp_path):
     (tmp_path / "m" / "stray.txt").write_text("from an older save")
     model.save(tmp_path / "m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folders left
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["manifest.json", "model.joblib"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["manifest.json", "model.npz"]
 
 
-def test_same_seed_gives_the_same_model(fitted, make_model):
+def test_same_seed_gives_the_same_model(fitted, make_model, tmp_path):
     name, _, data = fitted
     first, second = make_model(name, random_state=7).fit(data), make_model(name, random_state=7).fit(data)
     np.testing.assert_array_equal(first.predict(data), second.predict(data))
     assert pickle.dumps(first) == pickle.dumps(second)
+    one, two = first.save(tmp_path / "one"), second.save(tmp_path / "two")
+    assert (one / "model.npz").read_bytes() == (two / "model.npz").read_bytes()  # the artifact too
+
+
+def test_round_trip_restores_every_parameter_and_learned_attribute_exactly(fitted, tmp_path):
+    """Not only the predictions: every value comes back with its type, dtype, shape and bits."""
+    _, model, _ = fitted
+    loaded = type(model).load(model.save(tmp_path / "m"))
+    assert sorted(vars(loaded)) == sorted(vars(model))
+    for name in vars(model):
+        assert_same(getattr(loaded, name), getattr(model, name), name)
+
+
+def test_state_attributes_name_exactly_what_fit_learns(fitted, tmp_path):
+    _, model, _ = fitted
+    learned = {k for k in vars(model) if k.endswith("_") and not k.startswith("_")}
+    assert learned == set(model.state_attributes)
+    model.scratch_ = np.zeros(3)  # learned state nobody declared would be lost by a save
+    try:
+        with pytest.raises(ModelError, match=r"holds learned state \['scratch_'\]"):
+            model.save(tmp_path / "m")
+    finally:
+        del model.scratch_
+    assert not (tmp_path / "m").exists() and not list(tmp_path.iterdir())
+
+
+def test_a_scikit_learn_object_is_not_stored(fitted, tmp_path, monkeypatch):
+    """Only plain state and the model's allow-listed dataclasses are stored, never an estimator."""
+    from sklearn.linear_model import LinearRegression
+
+    _, model, _ = fitted
+    monkeypatch.setattr(model, "training_", {**model.training_, "helper": LinearRegression()})
+    with pytest.raises(ModelError, match=r"cannot store state\['training_'\]\['helper'\]: a sklearn\."):
+        model.save(tmp_path / "m")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def assert_same(a, b, where):
+    """Deep equality with types: arrays by dtype, shape, memory order and bits (NaN == NaN)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert a.flags.c_contiguous == b.flags.c_contiguous and a.flags.f_contiguous == b.flags.f_contiguous
+        assert a.tobytes() == b.tobytes(), where
+    elif isinstance(a, dict):
+        assert list(a) == list(b), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif dataclasses.is_dataclass(a):
+        for field in dataclasses.fields(a):
+            assert_same(getattr(a, field.name), getattr(b, field.name), f"{where}.{field.name}")
+    elif isinstance(a, float):
+        assert a == b or (a != a and b != b), where
+    else:
+        assert a == b, where
 
 
 def test_corrupt_artifact_is_a_model_error_naming_the_file(fitted, tmp_path):
     _, model, _ = fitted
     path = model.save(tmp_path / "m")
-    artifact = path / "model.joblib"
+    artifact = path / "model.npz"
     blob = bytearray(artifact.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     artifact.write_bytes(bytes(blob))
-    with pytest.raises(ModelError, match=r"model\.joblib is corrupt"):
+    with pytest.raises(ModelError, match=r"model\.npz is corrupt"):
         type(model).load(path)
 
 

@@ -30,12 +30,22 @@ def test_the_model_learns_the_signal(user_model):
     assert model_mae < score(y, np.zeros(len(y)))["mae"] - 0.2
 
 
-def test_flattened_trees_equal_scikit_learn(user_model, user_sample):
+@pytest.fixture(scope="module")
+def booster(user_model, user_sample):
+    """A scikit-learn booster as the model fits one (the model keeps only its flattened trees)."""
+    X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
+    return user_model._booster(len(X)).fit(np.nan_to_num(X), user_sample["value"].to_numpy())
+
+
+def test_the_model_keeps_no_scikit_learn_object(user_model):
+    """Predicting walks ``forest_``; the estimator it came from is not kept (nor stored)."""
+    assert not [k for k, v in vars(user_model).items() if type(v).__module__.startswith("sklearn")]
+
+
+def test_flattened_trees_equal_scikit_learn(user_model, user_sample, booster):
     X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
     X[::7, 1] = np.nan  # missing values take the learned branch
-    np.testing.assert_allclose(
-        flatten(user_model.booster_).predict(X), user_model.booster_.predict(X), rtol=0, atol=1e-12
-    )
+    np.testing.assert_allclose(flatten(booster).predict(X), booster.predict(X), rtol=0, atol=1e-12)
 
 
 def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_model):
@@ -47,7 +57,9 @@ def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_
     offset, n = user_model.personal_offsets(history)["newcomer"]
     assert n == 40 and offset > 0.5
     assert personal < plain - 0.2
-    assert user_model.predict_one(later.iloc[0].to_dict(), offset=offset) == pytest.approx(
+    params = user_model.personal_params(history)[("newcomer", None)]
+    assert params.offset == offset
+    assert user_model.predict_one(later.iloc[0].to_dict(), offset=params) == pytest.approx(
         user_model.predict(later.iloc[:1], history=history)[0], abs=1e-12
     )
 
@@ -55,7 +67,7 @@ def test_personalization_lowers_the_error_of_a_device_with_a_strong_offset(user_
 def test_training_devices_get_their_learned_offsets(user_model, user_sample):
     row = user_sample.iloc[:1]
     device = row["device_id"].iloc[0]
-    offset = user_model.offsets_[device][0]
+    offset = user_model.personal_["devices"][device][0]
     assert offset != 0
     shifted = user_model.predict_proba(row)
     plain = user_model.predict_proba(row, personalize=False)
@@ -173,29 +185,6 @@ def test_evaluate_compares_with_baselines_and_draws_the_curve(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
 
 
-def test_offsets_shrink_towards_zero_and_weigh_recent_votes_more():
-    from skynet.models.user_model._personal import device_offsets
-
-    residuals = np.array([0.0] * 10 + [2.0] * 10)
-    devices = np.array(["a"] * 20)
-    flat, n = device_offsets(residuals, devices, shrinkage=20.0)["a"]
-    assert n == 20 and flat == pytest.approx(20.0 / 40.0)
-    unshrunk, _ = device_offsets(residuals, devices, shrinkage=0.0)["a"]
-    recent, _ = device_offsets(residuals, devices, shrinkage=0.0, half_life=3)["a"]
-    assert unshrunk == pytest.approx(1.0) and recent > 1.8
-
-
-def test_learned_shrinkage_follows_how_much_devices_differ():
-    from skynet.models.user_model._personal import learn_shrinkage
-
-    rng = np.random.default_rng(0)
-    devices = np.repeat([f"d{i}" for i in range(60)], 80)
-    noise = rng.normal(0, 1, len(devices))
-    strong = noise + np.repeat(rng.normal(0, 1.0, 60), 80)
-    weak = noise + np.repeat(rng.normal(0, 0.1, 60), 80)
-    assert learn_shrinkage(strong, devices) < 5 < 50 < learn_shrinkage(weak, devices)
-
-
 def _random_columns(sample: pd.DataFrame, rng: np.random.Generator, n: int) -> dict:
     """Columns as a controller gives them: arrays of climates, one value for a device's facts."""
     row = sample.iloc[int(rng.integers(len(sample)))]
@@ -259,7 +248,7 @@ def test_predict_arrays_checks_its_input(user_model):
     assert user_model.predict_many([]) == []
 
 
-def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
+def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample, booster):
     X = F.features(F.raw_from_frame(user_sample, user_model.encoders_), user_model.imputer_)
     rng = np.random.default_rng(2)
     groups = []
@@ -274,9 +263,9 @@ def test_grouped_tree_walk_equals_scikit_learn(user_model, user_sample):
     groups.append(X[:50])  # a group sharing nothing
     bounds = np.cumsum([0, *(len(g) for g in groups)])
     rows = np.concatenate(groups)
-    forest = user_model.forest_
+    forest = flatten(booster)
     grouped = forest.predict_groups(rows, bounds)
-    np.testing.assert_allclose(grouped, user_model.booster_.predict(rows), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(grouped, booster.predict(rows), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(grouped, forest.predict(rows))  # the same sums, whatever the groups
     np.testing.assert_array_equal(grouped[::17], [forest.predict(row[None, :])[0] for row in rows[::17]])
 

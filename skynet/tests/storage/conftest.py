@@ -67,18 +67,22 @@ def server_down(reason: str) -> None:
 
 
 def drop_schema(url: str) -> None:
-    """Drop skynet's tables and the Alembic version table."""
-    from sqlalchemy import MetaData, Table, create_engine
+    """Drop every table of the test database: skynet's, Alembic's and any a stale run left behind.
+
+    Only skynet's own tables would not do: a table of a later migration left by another checkout
+    sharing this test database would make the migration tests see a schema they did not create.
+    """
+    from sqlalchemy import MetaData, create_engine
 
     from skynet.storage.sql import dispose_engines
-    from skynet.storage.sql._tables import Base
 
     dispose_engines()  # no pooled connection of a store may hold a lock on what we drop
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
-            Table("alembic_version", MetaData()).drop(connection, checkfirst=True)
+            everything = MetaData()
+            everything.reflect(connection)
+            everything.drop_all(connection)
     finally:
         engine.dispose()
 

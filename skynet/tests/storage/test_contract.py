@@ -133,6 +133,19 @@ def test_write_frame_fills_defaults_and_converts_aware_timestamps(store):
     assert [s.origin for s in states] == ["user", "user"] and states[1].power is False
 
 
+@pytest.mark.all_kinds
+def test_write_frames_stores_every_kind_and_counts_new_ones(store, readings_frame):
+    devices = pd.DataFrame({"device_id": ["a", "b"], "name": ["A", None]})
+    readings_a, readings_b = readings_frame("a", 300), readings_frame("b", 40, seed=1)
+    steps: list[int] = []
+    parts = [(Device, devices), (SensorReading, readings_a), (SensorReading, readings_b)]
+    assert store.write_frames(parts, progress=steps.append) == {"device": 2, "sensor_reading": 340}
+    assert sum(steps) == 342  # every row reported once, whatever the steps
+    assert store.write_frames(parts) == {"device": 0, "sensor_reading": 0}
+    assert len(store.read_frame(SensorReading, ["a", "b"])) == 340
+    assert [d.device_id for d in store.read(Device)] == ["a", "b"]
+
+
 # -- reads --------------------------------------------------------------------------------
 
 

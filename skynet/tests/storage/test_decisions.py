@@ -138,7 +138,7 @@ def test_sql_log_shares_the_record_stores_schema(tmp_path):
     with open_decision_log(url) as log:
         log.append(doc(1))
     with open_store(url) as store:
-        assert store.describe()["schema_revision"] == head_revision() == "0002"
+        assert store.describe()["schema_revision"] == head_revision() == "0003"
 
 
 def test_sql_log_without_auto_migrate_says_what_to_run(tmp_path):
@@ -151,7 +151,7 @@ def test_unreachable_mongodb_is_a_one_line_storage_error():
     from skynet.storage.decisions._mongodb import MongoDecisionLog
 
     with pytest.raises(StorageError, match=r"decisions\[mongodb\]: .*failed") as info:
-        MongoDecisionLog("mongodb://user:secret@127.0.0.1:1/skynet", timeout_ms=300)
+        MongoDecisionLog("mongodb://user:secret@127.0.0.1:1/skynet?serverSelectionTimeoutMS=300")
     assert "secret" not in str(info.value) and "\n" not in str(info.value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -22,7 +23,7 @@ def write_model(store: LocalModelStore, name: str, model_type: str, created: str
     path.mkdir(parents=True)
     manifest = {"model_type": model_type, "created": created, "metrics": metrics, "training": {"n_rows": 10}}
     (path / "manifest.json").write_text(json.dumps(manifest))
-    (path / "model.joblib").write_bytes(b"artifact")
+    (path / "model.npz").write_bytes(b"artifact")
 
 
 @pytest.fixture
@@ -79,16 +80,53 @@ def test_missing_things_are_clear_storage_errors(store):
         store.path_for("../escape")
 
 
-def test_temporary_and_broken_folders_are_left_out_of_listings(store_with_models):
+def test_temporary_folders_are_left_out_and_broken_ones_listed_with_their_problem(store_with_models):
     root = store_with_models.root
     (root / ".user_model-x.tmp123").mkdir()
     (root / ".user_model-x.tmp123" / "manifest.json").write_text("{}")
+    (root / "stray.txt").write_text("not a model")
     (root / "broken").mkdir()
     (root / "broken" / "manifest.json").write_text("{not json")
     (root / "empty").mkdir()
-    assert len(store_with_models.list()) == 3
-    with pytest.raises(StorageError, match="unreadable"):
-        store_with_models.show("broken")
+    (root / "user_model-typeless").mkdir()
+    (root / "user_model-typeless" / "manifest.json").write_text('{"created": "2020-01-01T00:00:00Z"}')
+    rows = {r["name"]: r for r in store_with_models.list()}
+    assert sorted(rows) == [
+        "broken",
+        "empty",
+        "other-c",
+        "user_model-a",
+        "user_model-b",
+        "user_model-typeless",
+    ]
+    assert rows["broken"]["problem"].startswith("manifest.json is unreadable (")
+    assert rows["empty"]["problem"] == "manifest.json is missing"
+    assert rows["user_model-typeless"]["problem"] == "manifest.json names no model_type"
+    assert rows["user_model-typeless"]["type"] == "user_model"  # read from the name
+    assert rows["user_model-a"]["problem"] is None
+    shown = store_with_models.show("broken")
+    assert shown["problem"].startswith("manifest.json is unreadable") and shown["path"].endswith("broken")
+
+
+def test_a_newest_model_with_a_broken_manifest_is_named_not_passed_over(store_with_models):
+    """Issue 10, finding 9: a corrupt newest model was left out of listings, so ``newest``
+    silently handed out the older one. Now it is the newest (its age: the file's mtime)."""
+    root = store_with_models.root
+    (root / "user_model-new").mkdir()
+    (root / "user_model-new" / "manifest.json").write_text('{"model_type": "user_m')  # cut short
+    assert store_with_models.newest("user_model") == "user_model-new"
+    assert store_with_models.list("user_model")[0]["problem"].startswith("manifest.json is unreadable")
+    (root / "user_model-new" / "manifest.json").unlink()  # or gone altogether
+    assert store_with_models.newest("user_model") == "user_model-new"
+
+
+def test_an_old_broken_folder_does_not_hide_a_newer_sound_model(store_with_models):
+    root = store_with_models.root
+    (root / "user_model-ancient").mkdir()
+    (root / "user_model-ancient" / "manifest.json").write_text("{")
+    os.utime(root / "user_model-ancient" / "manifest.json", (0, 0))  # 1970
+    assert store_with_models.newest("user_model") == "user_model-b"
+    assert store_with_models.list("user_model")[-1]["created"] == "1970-01-01T00:00:00Z"
 
 
 def test_store_reads_what_a_model_saves(store, tmp_path):

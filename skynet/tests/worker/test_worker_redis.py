@@ -134,3 +134,36 @@ def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(worker_procs,
     assert {letter.payload for letter in live.read_dead_letters()} == {payload for _, payload in bad}
     assert worker_procs.procs["only"].poll() is None
     check_exactly_once_in_order(live, log, ["dev-x"], 5)
+
+
+def test_a_poison_pill_neither_kills_the_worker_nor_takes_its_batch_with_it(worker_procs, streams, wait_for):
+    """Issue 10, finding 1, as it was found: a field of deeply nested JSON made the worker exit
+    with "unexpected RecursionError" at every start, and after six deliveries its whole batch
+    was dead-lettered. Here it is one dead letter among good events, with a future-dated, an
+    impossible and a range-widening event beside it, and the worker runs on."""
+    live = open_live_store(worker_procs.live_url)
+    log = open_decision_log(worker_procs.decisions_url)
+    reading = {"device_id": "dev-x", "type": "reading", "time": "2025-07-01T12:30:00"}
+    nested = '{"device_id": "dev-x", "type": "reading", "temperature": %s}'
+    bad = [
+        ("dev-x", nested % ("[" * 5000 + "]" * 5000)),
+        ("dev-x", nested % ("[" * 200_000 + "]" * 200_000)),  # the issue's payload
+        ("dev-x", json.dumps({**reading, "temperature": 20, "time": "9999-12-31T00:00:00"})),
+        ("dev-x", json.dumps({**reading, "temperature": 500})),
+        ("dev-x", json.dumps({"device_id": "dev-x", "type": "device", "min_set_temperature": 50, "max_set_temperature": 60})),
+    ]  # fmt: skip
+    good = streams(["dev-x"], 5)
+    live.append_events(good[:3] + bad + good[3:])
+    worker_procs.start("only")
+    wait_for(lambda: log.count() == 5 and live.backlog() == 0, 60, "the good events' decisions")
+    reasons = [letter.reason for letter in live.read_dead_letters()]
+    for reason, expected in zip(reasons, ["nested more than 8 levels", "400,0", "days after its queueing",
+                                          "temperature 500 is outside", "min_set_temperature 50 is outside"],
+                                strict=True):  # fmt: skip
+        assert expected in reason, reason
+    assert worker_procs.procs["only"].poll() is None, worker_procs.output("only")
+    check_exactly_once_in_order(live, log, ["dev-x"], 5)
+    commands = [json.loads(c) for _, _, c in live.read_commands(count=100)]
+    assert all(16.0 <= c["set_temperature"] <= 30.0 for c in commands if c["set_temperature"] is not None)
+    worker_procs.signal("only", signal.SIGTERM)
+    assert worker_procs.wait("only", timeout=20) == 0

@@ -11,8 +11,9 @@
   every controller faces the same task; a home a person just took over (``user_hold``) is left
   alone. The homes due a decision are decided in one batch (``decide_many``). With a comfort
   model that has ``personal_offsets``, the homes' votes personalise it by period of the day
-  (:class:`~skynet.control.Personalizer`, pooled over the fleet) every ``personalize_every``
-  minutes, with the controller's ``ControlConfig.night_offset`` added at night (sleepers feel
+  (:class:`~skynet.control.Personalizer`, pooled over the fleet; per person where the comfort
+  model personalizes per person: a decision takes the offset of the home's last voter, the
+  fleet says how many people are home, not who) every ``personalize_every`` minutes, with the controller's ``ControlConfig.night_offset`` added at night (sleepers feel
   cooler than the people still up who vote at night). Each home's weekly occupancy pattern is
   learned from its own history (:class:`~skynet.control.OccupancyProfile`: the occupancy it
   reports when ``occupancy``, else its votes and its people's changes at the remote) and handed
@@ -232,10 +233,12 @@ class DevicePolicy:
         for i in votes:
             speed = float(air_speed(bool(obs.power[i]), int(obs.fan[i]) % 4))
             running = None if obs.outdoor_running_mean is None else float(obs.outdoor_running_mean[i])
+            who = -1 if obs.voter is None else int(obs.voter[i])
+            user = f"{self._ids[i]}-u{who}" if who >= 0 else None  # as the simulated votes are stored
             self._votes.append(vote_row(self._ids[i], obs.timestamp, hour, float(obs.feedback[i]),
                                         float(obs.temperature[i]), float(obs.humidity[i]), speed,
                                         float(obs.outdoor_temperature[i]), float(obs.outdoor_humidity[i]),
-                                        self._facts[i], outdoor_running_mean=running))  # fmt: skip
+                                        self._facts[i], outdoor_running_mean=running, user_id=user))  # fmt: skip
 
     def _update_offsets(self) -> None:
         import pandas as pd

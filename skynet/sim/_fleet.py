@@ -190,8 +190,10 @@ class Fleet:
         self.target_events: list[tuple] = []
         self._acting, self._votes = np.zeros(n, dtype=bool), np.zeros((n, MAX_PEOPLE), dtype=bool)
         self._none = np.full(n, np.nan)
+        self._nobody = np.full(n, -1, dtype=np.int64)
         self._false = np.zeros(n, dtype=bool)
         self._feedback, self._user_changed = self._none, self._false
+        self._voter = self._nobody
 
     def _set(self, power: np.ndarray, mode: np.ndarray, tset: np.ndarray, fan: np.ndarray) -> None:
         """New AC settings (whole arrays: observers may hold the old ones)."""
@@ -309,7 +311,7 @@ class Fleet:
             compressor=x[kern.X_COMP] > 0.5, power_w=out[kern.O_ELECTRIC], heat_w=out[kern.O_SENSIBLE],
             latent_w=out[kern.O_LATENT] * H_FG, energy_kwh=self.energy_kwh, target_mode=self.target_mode,
             target_value=self.target_value, user_hold=self.hold_until > self.k,
-            feedback=self._feedback, user_changed=self._user_changed,
+            feedback=self._feedback, user_changed=self._user_changed, voter=self._voter,
             outdoor_running_mean=np.round(self.weather.running_mean_at(self.k), 1),
         )  # fmt: skip
 
@@ -371,6 +373,7 @@ class Fleet:
                 origin = np.zeros(self.n, dtype=np.int8) if origin is None else origin
                 origin[sel] = 1
         self._feedback, self._user_changed = self._none, self._false
+        self._voter = self._nobody
         if kern.draw_events(b["u_act"][j], self._act_rate, b["is_home"][j], b["u_vote"][j], self._vote_rate,
                             b["up"][j], self._acting, self._votes) or b["any_left"][j]:  # fmt: skip
             if self.occupant_actions:
@@ -435,12 +438,14 @@ class Fleet:
     def _vote(self, k: int, votes: np.ndarray) -> None:
         """Record the votes drawn this minute (one per home: the record key is home and minute)."""
         self._feedback = self._none.copy()
+        self._voter = self._nobody.copy()
         for i in votes.any(axis=1).nonzero()[0]:
             p = int(np.argmax(votes[i]))
             value = vote_value(self.sensation_people[i, p], self._choice_rngs[i].standard_normal())
             self.last_vote[i, p] = k
             self._vote_rate[i, p] = 0.0  # until the gap has passed (next comfort update)
             self._feedback[i] = value
+            self._voter[i] = p
             self.feedback_events.append((k, i, p, value, float(self._clo[i, p]), float(self._met[i, p])))
 
 

@@ -11,7 +11,8 @@ makes the controller decide (a :class:`skynet.control.Request`, decided in round
 ``controller.decide_many``); the decision's command (if any) becomes the AC's known state,
 and its safety state is kept. A vote personalizes the device's comfort through the controller's
 :class:`skynet.control.Personalizer` (the one the closed loop and ``skynet control decide``
-use), by period of the day. Each device's weekly occupancy pattern is learned from its events
+use), by period of the day and, where the votes name their voter, by person: a decision takes
+the offset of the person who voted last. Each device's weekly occupancy pattern is learned from its events
 (the occupancy its readings report, its votes, its people's changes at the remote, an away
 target; :class:`skynet.control.OccupancyProfile`) and handed to its decisions as a forecast; the
 patterns live in the worker's memory (a worker that takes a partition over starts them afresh).

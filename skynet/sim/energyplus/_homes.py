@@ -223,7 +223,7 @@ class EnergyPlusHomes:
             mean_pmv = np.where(people > 0, (pmv * home).sum(axis=1) / people, np.nan)
             sensation_people = pmv + self._offset
             sensation = np.where(people > 0, (sensation_people * home).sum(axis=1) / people, np.nan)
-        feedback = self._votes(k, up, sensation_people)
+        feedback, voter = self._votes(k, up, sensation_people)
         t_out, rh_out = np.full(n, site["outdoor_temperature"]), np.full(n, site["outdoor_humidity"])
         cooling = np.nan_to_num(zone["cooling_w"]) > 1.0
         return Observation(
@@ -237,17 +237,21 @@ class EnergyPlusHomes:
             energy_kwh=self.energy_kwh, target_mode=np.full(n, TARGET["comfort"], dtype=np.int64),
             target_value=np.full(n, np.nan), user_hold=np.zeros(n, dtype=bool), feedback=feedback,
             user_changed=np.zeros(n, dtype=bool), outdoor_running_mean=np.full(n, round(float(self._running[k]), 1)),
+            voter=voter,
         )  # fmt: skip
 
-    def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> np.ndarray:
-        """One vote at most per home and minute, drawn as the simulator's people vote."""
+    def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One vote at most per home and minute, drawn as the simulator's people vote; and who
+        voted (the person's index, -1: nobody)."""
         rate = vote_rates(self._vote_rate, sensation) * up * (k - self._last_vote >= _VOTE_GAP)
         out = np.full(self.n, np.nan)
+        voter = np.full(self.n, -1, dtype=np.int64)
         for i in np.flatnonzero(rate.any(axis=1)):
             u = self._rng[i].random(MAX_PEOPLE)
             voting = np.flatnonzero(u < rate[i])
             if len(voting):
                 p = int(voting[0])
                 out[i] = vote_value(sensation[i, p], self._rng[i].standard_normal())
+                voter[i] = p
                 self._last_vote[i, p] = k
-        return out
+        return out, voter

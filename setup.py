@@ -43,11 +43,26 @@ EXTRAS = {
     "aws": ["boto3>=1.34", "botocore>=1.34"],
     # batch predictions on a Dask cluster (skynet predict batch --engine dask)
     "dask": ["dask>=2024.8", "distributed>=2024.8"],
+    # the REST service (skynet serve); prometheus-client also serves the worker's --metrics-port
+    # (uvloop and httptools: uvicorn's event loop and HTTP parser, taken when installed)
+    "serve": [
+        "fastapi>=0.115",
+        "starlette>=0.40",
+        "uvicorn>=0.30",
+        "uvloop>=0.19; sys_platform != 'win32'",
+        "httptools>=0.6",
+        "pydantic>=2.7",
+        "prometheus-client>=0.20",
+    ],
+    "metrics": ["prometheus-client>=0.20"],
+    # distributed training and hyper-parameter search (skynet train worker, TYPE search)
+    "celery": ["celery>=5.4,<6", "kombu>=5.4,<6"],
+    "tpe": ["optuna>=4.0"],  # kind: tpe searches (Optuna's TPE sampler)
     "deploy": ["fabric>=3.2", "pex>=2.20"],
     "airflow": ["apache-airflow>=3.0"],
     # EnergyPlus 25.2 engine + DOE prototype buildings + TMY3 weather (manylinux x86_64 wheel).
     "energyplus": ["pyenergyplus-lbnl==26.1.0"],
-    "test": ["pytest>=8", "hypothesis>=6.100"],
+    "test": ["pytest>=8", "hypothesis>=6.100", "httpx>=0.27", "schemathesis>=4.0"],
 }
 EXTRAS["servers"] = EXTRAS["mysql"] + EXTRAS["postgresql"] + EXTRAS["redis"]
 

@@ -117,6 +117,20 @@ def _seed(value: int, where: str) -> int:
     return value
 
 
+def _alias(value: str, where: str) -> str:
+    # the registry's alias names (skynet.storage.registry.check_alias), checked when loaded
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", value):
+        raise ConfigError(f"{where}: {brief(value)} is not an alias name (a lower-case letter, then letters, "
+                          "digits, '_' or '-')")  # fmt: skip
+    return value
+
+
+def _seconds(value: int, where: str) -> int:
+    if value < 0:
+        raise ConfigError(f"{where}: must be 0 or more seconds, not {brief(value)}")
+    return value
+
+
 def _checked(check: Callable[[Any, str], Any]) -> dict[str, Any]:
     return {"check": check}
 
@@ -164,6 +178,13 @@ class Models:
     cache: str = field(default="{data_dir}/cache/models", metadata=_checked(_path))
     #: Training frames materialised as parquet (``<min>-<max>-<dates-hash>-<feature-hash>.parquet``).
     datasets: str = field(default="{data_dir}/data/processed/train", metadata=_checked(_path))
+    #: The alias the control worker serves: each model it uses is ``TYPE@worker_alias``.
+    worker_alias: str = field(default="production", metadata=_checked(_alias))
+    #: Without that alias, the worker serves the newest registered model of the type (false: no
+    #: model, so the fallback thermostat decides, and ``control health`` fails).
+    worker_newest: bool = True
+    #: Seconds between the worker's looks at the registry for a promoted model (0: at start only).
+    worker_poll_s: int = field(default=30, metadata=_checked(_seconds))
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,74 @@ class Aws:
     #: Empty = AWS itself; another S3-compatible server's URL otherwise (e.g. moto in tests).
     endpoint_url: str = field(default="", metadata=_checked(_no_nul))
     region: str = field(default="us-east-1", metadata=_checked(_no_nul))
+
+
+def _port(value: int, where: str) -> int:
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{where}: a TCP port is 0 … 65535 (0: any free port), not {brief(value)}")
+    return value
+
+
+def _positive(value: int, where: str) -> int:
+    if value < 1:
+        raise ConfigError(f"{where}: must be 1 or more, not {brief(value)}")
+    return value
+
+
+def _not_negative(value: int, where: str) -> int:
+    if value < 0:
+        raise ConfigError(f"{where}: must be 0 or more, not {brief(value)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Serve:
+    """The REST prediction service (``skynet serve``)."""
+
+    #: The address it listens on (``0.0.0.0``: every interface).
+    host: str = field(default="127.0.0.1", metadata=_checked(_no_nul))
+    port: int = field(default=8000, metadata=_checked(_port))
+    #: The largest request body accepted (bytes); a larger one is answered 413.
+    max_body_bytes: int = field(default=1_048_576, metadata=_checked(_positive))
+    #: Seconds a request may take before it is answered 504.
+    request_timeout: int = field(default=10, metadata=_checked(_positive))
+    #: The models served, by reference (``NAME`` or ``TYPE@ALIAS``); empty: ``TYPE@production``
+    #: when that alias exists, else the newest model of the type.
+    user_model: str = field(default="", metadata=_checked(_no_nul))
+    estimation: str = field(default="", metadata=_checked(_no_nul))
+    #: Seconds between looks at the registry for a newly promoted model (0: never reload).
+    reload_interval: int = field(default=30, metadata=_checked(_not_negative))
+
+
+def _concurrency(value: int, where: str) -> int:
+    if not 0 <= value <= 256:
+        raise ConfigError(f"{where}: concurrency must be 0 (one per core) to 256, not {brief(value)}")
+    return value
+
+
+def _queues(value: str, where: str) -> str:
+    names = [q.strip() for q in value.split(",") if q.strip()]
+    bad = [q for q in names if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", q)]
+    if not names or bad:
+        raise ConfigError(f"{where}: expected comma-separated queue names (letters, digits, _ . -), not "
+                          f"{brief(value)}")  # fmt: skip
+    return ",".join(names)
+
+
+@dataclass(frozen=True)
+class Train:
+    """Distributed training and hyper-parameter search (Celery workers, ``skynet train worker``)."""
+
+    #: The Celery broker: ``amqp://user:password@host:5672/vhost`` (RabbitMQ) or ``redis://``;
+    #: empty = ``storage.live_url`` when that is Redis (else searches ask for this key).
+    broker_url: str = field(default="", metadata=_checked(_no_nul))
+    #: Worker processes of ``skynet train worker`` (the seed's CELERY_CONCURRENCY); 0 = one per core.
+    concurrency: int = field(default=0, metadata=_checked(_concurrency))
+    #: The queues a worker consumes, comma-separated (each point: collect_data -> training -> save_result).
+    queues: str = field(default="collect_data,training,save_result", metadata=_checked(_queues))
+    #: The search metadata (``search``, ``grid_search_parameter``, ``model_performance_metadata``):
+    #: empty = ``storage.url``'s SQL database; any SQL URL, or ``memory://`` (one process only).
+    experiments_url: str = field(default="", metadata=_checked(_no_nul))
 
 
 #: The settings that are store URLs (``config check`` validates each).
@@ -313,6 +402,8 @@ class Settings:
     storage: Storage = field(default_factory=Storage)
     models: Models = field(default_factory=Models)
     aws: Aws = field(default_factory=Aws)
+    serve: Serve = field(default_factory=Serve)
+    train: Train = field(default_factory=Train)
     control: ControlConfig = field(default_factory=ControlConfig)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"

@@ -1,13 +1,14 @@
 """Application functions of control: decide for a stored device; evaluate control in closed loop.
 
 - :func:`decide` reads a device's newest readings, weather, control target, AC state and
-  votes from the record store and the newest models from the model store, and runs one
-  :func:`skynet.control.decide` with the settings' ``control:`` section.
+  votes from the record store and the models from the registry (:func:`load_models`:
+  ``TYPE@production``, else the newest of each type), and runs one :func:`skynet.control.decide`
+  with the settings' ``control:`` section.
 - :func:`evaluate` runs skynet's controller, a fixed 24 °C cooling thermostat, the comfort-band
   thermostat and a sweep of fixed set points (the best one: least energy at no more discomfort
   than the band thermostat) against the same simulated homes and writes a report folder (table
   as JSON, PNG plots) under ``models.reports`` (:mod:`skynet.api._control_evaluate`). Models
-  come from the model store, or are trained on simulated homes (other seeds) when it has none.
+  come from the registry, or are trained on simulated homes (other seeds) when it has none.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from skynet.api._context import model_store_path, open_records
+from skynet.api._context import open_records
 from skynet.config import Settings
 from skynet.domain import ApplianceState, ControlTarget, Device, SensorReading, Weather
 from skynet.errors import DataError, ModelError, StorageError
 
 __all__ = ["decide", "evaluate", "load_models", "format_decision", "format_evaluation", "MODEL_TYPES"]
 
-#: The models a decision uses: role -> model type in the model store.
+#: The models a decision uses: role -> model type in the registry.
 MODEL_TYPES = {"estimator": "estimation", "comfort": "user_model"}
 _US = timedelta(microseconds=1)
 
@@ -31,22 +32,23 @@ _US = timedelta(microseconds=1)
 def load_models(
     settings: Settings, names: dict[str, str | None] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The newest (or named) model of each role, None where the store has none or it cannot load.
+    """Each role's model from the registry, None where there is none or it cannot be used.
+
+    Args:
+        names: role -> a model reference (``NAME`` or ``TYPE@ALIAS``); a role not named gets
+            ``TYPE@production``, else the newest registered model of its type
+            (:func:`skynet.api.models.load_trained`, the one resolver).
 
     Returns:
-        (role -> model or None, role -> its name or why it is missing).
+        (role -> model or None, role -> its name or ``none (why)``).
     """
-    from skynet.models import load_model
-    from skynet.storage import LocalModelStore
+    from skynet.api.models import load_trained
 
-    store = LocalModelStore(model_store_path(settings))
     models: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for role, model_type in MODEL_TYPES.items():
-        name = (names or {}).get(role)
         try:
-            name = name or store.newest(model_type)
-            models[role], notes[role] = load_model(store.path_for(name)), name
+            notes[role], models[role] = load_trained(settings, model_type, (names or {}).get(role))
         except (StorageError, ModelError) as exc:
             models[role], notes[role] = None, f"none ({exc})"
     return models, notes
@@ -240,8 +242,9 @@ def evaluate(
         interval: minutes between skynet's (and the band thermostat's) regular decisions.
         occupancy: controllers know when someone is home (the fixed thermostats run only then too).
         occupant_actions: people change the AC themselves (off: every controller keeps control).
-        train: "auto" (the store's newest models, trained on simulated homes where missing),
-            "always" (train on simulated homes) or "never" (store only; missing: fallback).
+        train: "auto" (the registry's models, as :func:`load_models` picks them; trained on
+            simulated homes where missing), "always" (train on simulated homes) or "never"
+            (registry only; missing: fallback).
         train_devices, train_days: the simulated homes (seed + 1000) models are trained on.
         plot_devices, plot_days: how many homes and days the PNG plots show.
         config: a :class:`skynet.control.ControlConfig` (default: the settings' ``control:`` section).

@@ -302,52 +302,48 @@ def _checked_command(command: Mapping[str, Any], given: object) -> dict[str, Any
 
 def predict(
     settings: Settings,
-    device_id: str,
+    device_id: str | None,
     commands: Sequence[str | Mapping[str, Any]] | None = None,
     at: datetime | None = None,
     model: str | None = None,
+    *,
+    state: Mapping[str, Any] | None = None,
+    loaded: tuple[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Forecast a device's room under AC commands, from its newest readings (or those at ``at``).
+    """Forecast a room under AC commands: a device's, from its newest readings (or those at
+    ``at``), or one described by ``state``.
 
     Args:
         settings: the effective configuration.
-        device_id: the device.
+        device_id: the device (with ``state``: only a label).
         commands: texts for :func:`parse_command` or dicts (power, mode, set_temperature,
             fan); default: keep the AC state in force.
         at: forecast from the newest reading at or before this time (UTC).
         model: a stored model name (default: the newest estimation model).
+        state: the room now instead of the store's (:data:`skynet.data.ESTIMATION_INPUTS`:
+            ``temperature``, ``humidity``, ``outdoor_temperature``, ``outdoor_humidity``,
+            ``hour`` and the AC in force are needed; lags and means may be left out).
+        loaded: a model already loaded, as ``(name, model)`` (the REST service's), used
+            instead of ``model``.
 
     Returns:
         ``model``, ``device_id``, ``state`` (the inputs used) and ``rows``: one per command
         with its fields and ``temperature_<h>m`` / ``humidity_<h>m``.
 
     Raises:
-        DataError: unknown device, no readings or weather, or a bad command (one no AC
-            accepts: an unknown mode or fan, a set temperature outside
-            :data:`skynet.data.SET_TEMPERATURE`); StorageError: no model.
+        DataError: unknown device, no readings or weather, a value of ``state`` that is
+            missing or not possible, or a bad command (one no AC accepts: an unknown mode or
+            fan, a set temperature outside :data:`skynet.data.SET_TEMPERATURE`);
+            StorageError: no model.
     """
-    from skynet.data import estimation_state
-
     parsed = [parse_command(c) if isinstance(c, str) else _checked_command(c, c) for c in commands or ()]
-    name, estimator = load(settings, model)
-    with open_records(settings) as store:
-        newest = store.latest(SensorReading, device_id) if at is None else None
-        if at is None:
-            if newest is None:
-                what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
-                raise DataError(f"device {device_id!r} {what}")
-            at = newest.timestamp
-        when = pd.Timestamp(at).to_pydatetime()
-        after = when + timedelta(microseconds=1)
-        readings = store.read_frame(SensorReading, [device_id], when - _HISTORY, after)
-        states = store.read_frame(ApplianceState, [device_id], None, after)
-        weather = store.read_frame(Weather, [device_id], when - _WEATHER_BEFORE, after)
-        facts = store.read_frame(Device, [device_id])
-    state = estimation_state(readings, states, weather, facts, at=when)
-    if not np.isfinite(float(state.get("outdoor_temperature", np.nan))):
-        raise DataError(
-            f"device {device_id!r} has no weather within {_WEATHER_BEFORE} before {state['timestamp']}"
-        )
+    name, estimator = loaded or load(settings, model)
+    if state is None:
+        if device_id is None:
+            raise DataError("predict needs a device id or the room's state")
+        state = _stored_state(settings, device_id, at)
+    else:
+        state = _checked_state(state, device_id)
     if not parsed:  # keep the state in force, as stored
         keep = bool(state.get("power") == 1.0)
         parsed = [{"power": keep, "mode": state.get("mode"), "set_temperature": state.get("set_temperature"),
@@ -371,6 +367,71 @@ def predict(
         rows.append(row)
     shown = {k: (v.isoformat() if isinstance(v, pd.Timestamp) else _plain(v)) for k, v in state.items()}
     return {"model": name, "device_id": device_id, "state": shown, "rows": rows}
+
+
+def _stored_state(settings: Settings, device_id: str, at: datetime | None) -> dict[str, Any]:
+    """The estimation inputs of a stored device at its newest reading (at or before ``at``)."""
+    from skynet.data import estimation_state
+
+    with open_records(settings) as store:
+        newest = store.latest(SensorReading, device_id) if at is None else None
+        if at is None:
+            if newest is None:
+                what = "has no sensor readings" if store.read(Device, device_id) else "is not in the store"
+                raise DataError(f"device {device_id!r} {what}")
+            at = newest.timestamp
+        when = pd.Timestamp(at).to_pydatetime()
+        after = when + timedelta(microseconds=1)
+        readings = store.read_frame(SensorReading, [device_id], when - _HISTORY, after)
+        states = store.read_frame(ApplianceState, [device_id], None, after)
+        weather = store.read_frame(Weather, [device_id], when - _WEATHER_BEFORE, after)
+        facts = store.read_frame(Device, [device_id])
+    state = estimation_state(readings, states, weather, facts, at=when)
+    if not np.isfinite(float(state.get("outdoor_temperature", np.nan))):
+        raise DataError(
+            f"device {device_id!r} has no weather within {_WEATHER_BEFORE} before {state['timestamp']}"
+        )
+    return state
+
+
+def state_ranges() -> dict[str, Any]:
+    """The physically possible values of a room's state (:data:`skynet.data.ESTIMATION_INPUTS`),
+    from :data:`skynet.data.PREDICT_RANGES`: lags and means like the reading they lag."""
+    from skynet.data import ESTIMATION_INPUTS, PREDICT_RANGES, SET_TEMPERATURE, Range
+
+    ranges = {}
+    for key in ESTIMATION_INPUTS:
+        base = key.split("_lag")[0].removesuffix("_mean30")
+        if base in PREDICT_RANGES:
+            found = PREDICT_RANGES[base]
+            ranges[key] = Range(found.label, found.low, found.high, required=key == base)
+    ranges["set_temperature"] = SET_TEMPERATURE
+    ranges["ac_minutes"] = Range("minutes the AC state has been in force", 0.0, 525_600.0)
+    ranges["hour"] = Range("local hour of the day", 0.0, 24.0, required=True)
+    return ranges
+
+
+def _checked_state(state: Mapping[str, Any], device_id: str | None) -> dict[str, Any]:
+    """A room's state given as values, each checked like every predict input (one line naming
+    the field when one is missing or not possible); the AC in force checked like a command."""
+    from skynet.data import ESTIMATION_INPUTS, validated
+
+    known = {*ESTIMATION_INPUTS, "device_id", "timestamp"}
+    unknown = [key for key in state if key not in known]
+    if unknown:
+        raise DataError(f"state: unknown field {brief(unknown[0])}; known: {', '.join(ESTIMATION_INPUTS)}")
+    ranged = {k: v for k, v in state.items() if k not in ("power", "mode", "fan", "device_id", "timestamp")}
+    checked = validated(pd.DataFrame([ranged]), state_ranges(), dates=(), where="state", name_rows=False)
+    values: dict[str, Any] = {key: np.nan for key in ESTIMATION_INPUTS}
+    values.update({k: float(v) for k, v in checked.iloc[0].items()})
+    if state.get("power") is None:
+        raise DataError("state: power (whether the AC in force is on: true or false) is missing")
+    ac = _checked_command({k: state[k] for k in ("power", "mode", "set_temperature", "fan") if k in state},
+                          "in force")  # fmt: skip
+    values.update(power=1.0 if ac["power"] else 0.0, mode=ac["mode"], fan=ac["fan"],
+                  set_temperature=ac["set_temperature"])  # fmt: skip
+    values.update(device_id=device_id, timestamp=state.get("timestamp"))
+    return values
 
 
 def _describe(command: Mapping[str, Any]) -> str:

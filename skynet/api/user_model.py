@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,14 +236,17 @@ _CONDITION_KEYS = (
 
 
 def _input_rows(
-    settings: Settings, device_id: str | None, conditions: Mapping[str, Any] | None, path: str | Path | None
+    settings: Settings,
+    device_id: str | None,
+    conditions: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
+    path: str | Path | None,
 ) -> pd.DataFrame:
     """The rows to predict for, each value checked against what is physically possible.
 
-    One check for every way in (options, a file, the store's latest readings): a room at
-    500 °C or a metabolic rate of 0 is an error naming the field, the value and the range,
-    never a confident answer. In a file or the store a missing optional value is unknown (the
-    model imputes it); a value given as a condition must be a number.
+    One check for every way in (options, a file, rows given over HTTP, the store's latest
+    readings): a room at 500 °C or a metabolic rate of 0 is an error naming the field, the value
+    and the range, never a confident answer. In a file or the store a missing optional value is
+    unknown (the model imputes it); a value given as a condition must be a number.
 
     Raises:
         DataError: an unknown condition, or a value that is not a number, not a date or not
@@ -252,12 +255,11 @@ def _input_rows(
     if path is not None:
         rows = validated(_read_rows(path), where=str(path))
     elif conditions is not None:
-        given = {key: value for key, value in dict(conditions).items() if value is not None}
-        unknown = [key for key in given if key not in _CONDITION_KEYS]
-        if unknown:
-            raise DataError(f"unknown condition {brief(unknown[0])}; known: {', '.join(_CONDITION_KEYS)}")
-        given.update({"device_id": device_id} if device_id else {})
-        rows = validated(pd.DataFrame([given]), name_rows=False, missing_ok=False)
+        many = not isinstance(conditions, Mapping)
+        listed: Sequence[Mapping[str, Any]] = [conditions] if isinstance(conditions, Mapping) else conditions
+        given = [_condition(row, device_id) for row in listed]
+        # a value one row gives and another does not is unknown in that row (imputed), as in a file
+        rows = validated(pd.DataFrame(given), name_rows=many, missing_ok=many)
     else:
         rows = validated(latest_context(settings, str(device_id)), where=f"device {brief(device_id)}'s latest readings",
                          name_rows=False)  # fmt: skip
@@ -266,19 +268,33 @@ def _input_rows(
     return rows
 
 
+def _condition(row: Mapping[str, Any], device_id: str | None) -> dict[str, Any]:
+    """One row of conditions without its empty values, checked for unknown keys."""
+    given = {key: value for key, value in dict(row).items() if value is not None}
+    unknown = [key for key in given if key not in _CONDITION_KEYS]
+    if unknown:
+        raise DataError(f"unknown condition {brief(unknown[0])}; known: {', '.join(_CONDITION_KEYS)}")
+    given.update({"device_id": device_id} if device_id else {})
+    return given
+
+
 def predict(
     settings: Settings,
     device_id: str | None = None,
-    conditions: Mapping[str, Any] | None = None,
+    conditions: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     path: str | Path | None = None,
     model: str | None = None,
+    *,
+    loaded: tuple[str, Any] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Expected feedback and the probabilities of each vote, with the newest (or a named) model.
 
     Give one of: ``device_id`` alone (its latest readings and weather from the store,
-    personalized with its stored votes), ``conditions`` (a dict of comfort-frame values; with
-    ``device_id`` too, personalized with that device's votes) or ``path`` (a CSV/Parquet
-    comfort frame; devices seen in training get their learned offsets).
+    personalized with its stored votes), ``conditions`` (a dict of comfort-frame values, or a
+    list of them; with ``device_id`` too, personalized with that device's votes) or ``path``
+    (a CSV/Parquet comfort frame; devices seen in training get their learned offsets).
+    ``loaded`` is a model already loaded, as ``(name, model)`` (the REST service's), used
+    instead of ``model``.
 
     Returns:
         The model's name and one dict per row: the inputs used, ``expected`` (mean vote),
@@ -295,7 +311,7 @@ def predict(
     if sum(given) > 1 or not (any(given) or device_id):
         raise DataError("predict needs exactly one of: a device id, conditions, or an input file")
     rows = _input_rows(settings, device_id, conditions, path)
-    name, user_model = load(settings, model)
+    name, user_model = loaded or load(settings, model)
     history = None
     if device_id:
         history = device_history(settings, device_id)

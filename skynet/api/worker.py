@@ -72,17 +72,19 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _controller(settings: Settings) -> Any:
-    """The controller with the newest models of the model store (the fallback thermostat without
-    them) and the settings' ``control:`` section."""
-    import logging
-
-    from skynet.api.control import load_models
+def _models(settings: Settings) -> Any:
+    """The worker's models provider: the registry's ``TYPE@models.worker_alias`` models (else the
+    newest), watched every ``models.worker_poll_s`` seconds (:mod:`skynet.api._model_watch`);
+    started, so its ``controller`` is the first one (the fallback thermostat without models)."""
+    from skynet.api._model_watch import ModelWatch
     from skynet.control import Controller
 
-    models, notes = load_models(settings)
-    logging.getLogger("skynet.worker").info("worker models: %s", notes)
-    return Controller(models["estimator"], models["comfort"], settings.control)
+    def make(estimator: Any, comfort: Any) -> Any:
+        return Controller(estimator, comfort, settings.control)
+
+    watch = ModelWatch(settings, make)
+    watch.start()
+    return watch
 
 
 def _devices(settings: Settings) -> Callable[[str], Any]:
@@ -111,6 +113,7 @@ def run_worker(
     on_command: Callable[[str], None] | None = None,
     controller: Any = None,
     max_skew: timedelta | None = None,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     """Run a control worker until SIGTERM / SIGINT (or, embedded, until its events are done).
 
@@ -123,9 +126,12 @@ def run_worker(
         heartbeat_file: also write the heartbeat to this JSON file (atomically).
         lease_ms: how long a silent worker keeps its partitions (and its heartbeat lives).
         on_command: embedded only: called with each command's JSON as it is emitted.
-        controller: the controller to use (default: the model store's newest models).
+        controller: the controller to use, for good (default: the registry's models, swapped
+            for newer ones as they are promoted; see :mod:`skynet.api._model_watch`).
         max_skew: how far ahead of its queueing an event may be dated (default
             :data:`skynet.worker.MAX_SKEW`, 10 minutes); later ones are dead-lettered.
+        metrics_port: serve Prometheus metrics on this port (:mod:`skynet.worker._metrics`;
+            0: a free one; None: none).
 
     Returns:
         The worker's statistics (counts, latency percentiles) and the live store's description.
@@ -156,14 +162,29 @@ def run_worker(
     logging.getLogger("skynet.worker").info(
         "worker %s: events from %s (%d partitions, shared with %d live workers), decisions to %s",
         name, masked(url), live.partitions, len(live.members()), masked(decisions_url(settings)))  # fmt: skip
-    processor = Processor(controller or _controller(settings), name, devices=_devices(settings),
-                          max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
+    watch = _models(settings) if controller is None else None
+    make_processor: Callable[..., Processor] = Processor
+    stop_metrics = None
+    try:
+        if metrics_port is not None:
+            from skynet.worker import serve_metrics
+
+            make_processor, stop_metrics, _ = serve_metrics(metrics_port, live)
+        processor = make_processor(controller if watch is None else watch.controller, name,
+                                   devices=_devices(settings),
+                                   max_skew=MAX_SKEW if max_skew is None else max_skew)  # fmt: skip
+    except BaseException:
+        if watch is not None:
+            watch.close()
+        if stop_metrics is not None:
+            stop_metrics()
+        raise
     options = WorkerOptions(batch=batch, lease_ms=lease_ms, heartbeat_ms=max(lease_ms // 5, 50))
     beat = None
     if heartbeat_file is not None:
         path = Path(heartbeat_file)
         beat = lambda facts: _write_json(path, facts)  # noqa: E731
-    worker = Worker(live, log, processor, name, options, heartbeat=beat)
+    worker = Worker(live, log, processor, name, options, heartbeat=beat, models=watch)
     restore = _on_signals(worker.stop)
     try:
         if embedded:
@@ -173,7 +194,11 @@ def run_worker(
         described = live.describe()
     finally:
         restore()
+        if watch is not None:
+            watch.close()
         log.close()
+        if stop_metrics is not None:
+            stop_metrics()
         if embedded:
             live.clear()  # its states are in the states file
     return {"consumer": name, **stats.summary(), "live": described}
@@ -335,23 +360,28 @@ def worker_health(
     consumer: str | None = None,
     heartbeat_file: str | os.PathLike[str] | None = None,
     max_age: float = 15.0,
+    allow_fallback: bool = False,
 ) -> dict[str, Any]:
-    """Whether control workers are alive: from the live store's heartbeats, or a heartbeat file.
+    """Whether control workers are alive and serve their models: from the live store's
+    heartbeats, or a heartbeat file.
 
     Args:
         settings: where the live store is.
         consumer: check this worker only (default: any).
         heartbeat_file: check this file's heartbeat instead of the live store's.
         max_age: seconds after which a heartbeat file is stale.
+        allow_fallback: a worker whose heartbeat says a model is missing (so the fallback
+            thermostat decides for it) is healthy too.
 
     Returns:
-        ``healthy`` and the live workers with their heartbeats.
+        ``healthy``, the live workers with their heartbeats, and ``problem`` when unhealthy for
+        a reason the heartbeats give (a worker on the fallback thermostat).
 
     Raises:
         ConfigError: neither a live store nor a heartbeat file to look at.
     """
     if heartbeat_file is not None:
-        return _file_health(Path(heartbeat_file), max_age)
+        return _on_fallback(_file_health(Path(heartbeat_file), max_age), allow_fallback)
     url = live_url(settings)
     if url == EMBEDDED_URL:
         raise ConfigError(
@@ -362,7 +392,20 @@ def worker_health(
     with open_live_store(url) as live:
         members = live.members()
     alive = {name: info for name, info in members.items() if consumer is None or name == consumer}
-    return {"healthy": bool(alive), "workers": alive, "live": masked(url)}
+    return _on_fallback({"healthy": bool(alive), "workers": alive, "live": masked(url)}, allow_fallback)
+
+
+def _on_fallback(result: dict[str, Any], allow_fallback: bool) -> dict[str, Any]:
+    """``result`` made unhealthy where a worker's heartbeat names a missing model (unless allowed)."""
+    if allow_fallback or not result["healthy"]:
+        return result
+    for name, facts in result["workers"].items():
+        missing = (facts.get("models_missing") if isinstance(facts, dict) else None) or {}
+        if missing:
+            why = "; ".join(f"{role}: {reason}" for role, reason in missing.items())
+            problem = f"worker {name} runs the fallback thermostat, a model is missing ({why}); --allow-fallback accepts that"
+            return {**result, "healthy": False, "problem": problem}
+    return result
 
 
 def _file_health(path: Path, max_age: float) -> dict[str, Any]:

@@ -33,6 +33,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "Simulate homes, train and evaluate both models and control; write a report (no server).",
     ),
     "deploy": ("skynet.cli.deploy:deploy", "Check a build on a host; a stand-in service for deployments."),
+    "experiments": (
+        "skynet.cli.experiments:experiments",
+        "Hyper-parameter searches: list, show one, compare several (tables and plots).",
+    ),
     "estimation": (
         "skynet.cli.estimation:estimation",
         "Train, evaluate and use the room climate estimation model.",
@@ -42,7 +46,12 @@ GROUPS: dict[str, tuple[str, str]] = {
         "skynet.cli.predict:predict",
         "Batch predictions: files, SQL, S3 or SQS in; parquet, SQL, S3, SQS or DynamoDB out.",
     ),
+    "serve": ("skynet.cli.serve:serve", "Serve predictions and control decisions over HTTP (REST)."),
     "sim": ("skynet.cli.sim:sim", "Simulate AC-equipped homes and write their data to the store."),
+    "train": (
+        "skynet.cli.train:train",
+        "Celery workers for distributed training and hyper-parameter search.",
+    ),
     "user_model": ("skynet.cli.user_model:user_model", "Train, evaluate and use the user comfort model."),
 }
 

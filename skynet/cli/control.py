@@ -119,9 +119,12 @@ def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: s
 )
 @click.option("--lease-ms", type=click.IntRange(100), default=5000, show_default=True,
               help="How long a silent worker keeps its partitions.")  # fmt: skip
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics at http://0.0.0.0:PORT/metrics [default: off].")  # fmt: skip
 def worker(
-    embedded: bool, consumer: str | None, batch: int, events, heartbeat_file: str | None, lease_ms: int
-) -> None:
+    embedded: bool, consumer: str | None, batch: int, events, heartbeat_file: str | None, lease_ms: int,
+    metrics_port: int | None,
+) -> None:  # fmt: skip
     """Consume device events, decide, emit commands; SIGTERM drains and stops.
 
     Reads the live store at storage.live_url (Redis); with --embedded it runs on an in-process
@@ -131,7 +134,8 @@ def worker(
     from skynet.api.worker import run_worker
 
     summary = run_worker(settings(), embedded=embedded, consumer=consumer, batch=batch, events=events,
-                         heartbeat_file=heartbeat_file, lease_ms=lease_ms, on_command=click.echo)  # fmt: skip
+                         heartbeat_file=heartbeat_file, lease_ms=lease_ms, on_command=click.echo,
+                         metrics_port=metrics_port)  # fmt: skip
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "live"}, default=str), err=True)
 
 
@@ -179,11 +183,17 @@ def send_event(device_id: str, kind: str, extra: tuple[str, ...], event_id: str 
 @click.option(
     "--max-age", type=float, default=15.0, show_default=True, help="Seconds before a heartbeat file is stale."
 )
-def health(consumer: str | None, heartbeat_file: str | None, max_age: float) -> None:
-    """Exit 0 when control workers are alive (their heartbeats), 1 otherwise; print them as JSON."""
+@click.option("--allow-fallback", is_flag=True,
+              help="Healthy even when a model is missing and the fallback thermostat decides.")  # fmt: skip
+def health(consumer: str | None, heartbeat_file: str | None, max_age: float, allow_fallback: bool) -> None:
+    """Exit 0 when control workers are alive (their heartbeats) and have their models, 1 otherwise;
+    print them as JSON (and, unhealthy, why on stderr)."""
     from skynet.api.worker import worker_health
 
-    result = worker_health(settings(), consumer=consumer, heartbeat_file=heartbeat_file, max_age=max_age)
+    result = worker_health(settings(), consumer=consumer, heartbeat_file=heartbeat_file, max_age=max_age,
+                           allow_fallback=allow_fallback)  # fmt: skip
     echo_json(result)
     if not result["healthy"]:
+        if result.get("problem"):
+            click.echo(f"unhealthy: {result['problem']}", err=True)
         click.get_current_context().exit(1)

@@ -6,7 +6,18 @@ from datetime import datetime
 
 import click
 
-from skynet.cli.options import echo_json, echo_table, model_name, output_format, settings, train_options
+from skynet.cli.options import (
+    echo_json,
+    echo_table,
+    model_name,
+    output_format,
+    param_options,
+    run_search,
+    search_options,
+    settings,
+    train_options,
+    with_options,
+)
 
 __all__ = ["estimation"]
 
@@ -32,19 +43,46 @@ def estimation() -> None:
 @train_options[0]
 @train_options[1]
 @train_options[2]
+@with_options(param_options)
 @output_format
 def train(devices: tuple[str, ...], start: datetime | None, end: datetime | None, epochs: int | None,
-          progress: bool, dataset: str | None, holdout_days: float, alias: str | None, fmt: str) -> None:  # fmt: skip
+          progress: bool, dataset: str | None, holdout_days: float, alias: str | None, param_pairs: tuple[str, ...],
+          params_file: str | None, fmt: str) -> None:  # fmt: skip
     """Train on the store's readings and AC states (or a --dataset), save the model and register it."""
     from skynet.api.estimation import train as run
+    from skynet.api.params import parse_params
 
-    params = {"epochs": epochs} if epochs else None
-    name, metrics = run(settings(), list(devices) or None, start, end, params=params, progress=progress,
+    params = parse_params("estimation", param_pairs, params_file)
+    params.update({"epochs": epochs} if epochs else {})
+    name, metrics = run(settings(), list(devices) or None, start, end, params=params or None, progress=progress,
                         dataset=dataset, holdout_days=holdout_days, alias=alias)  # fmt: skip
     if fmt == "json":
         return echo_json({"model": name, "metrics": metrics})
     click.echo(f"saved model {name}" + (f" as estimation@{alias}" if alias else ""))
     echo_table([{"metric": k, "value": v} for k, v in metrics.items()])
+
+
+@estimation.command()
+@with_options(search_options)
+@click.option(
+    "--device", "devices", multiple=True, help="Learn from these devices (ids or globs; repeatable)."
+)
+@_start
+@_end
+@_progress
+@train_options[0]
+@train_options[1]
+@output_format
+def search(grid: str, wait: bool, timeout: float | None, promote: str | None, devices: tuple[str, ...],
+           start: datetime | None, end: datetime | None, progress: bool, dataset: str | None, holdout_days: float,
+           fmt: str) -> None:  # fmt: skip
+    """Hyper-parameter search on Celery workers: one task per point of --grid, each a grouped
+    cross-validation on the same data slice; the best point is trained on all of it and registered.
+
+    Without --wait it prints the search id (follow it: skynet experiments show ID).
+    """
+    run_search("estimation", grid, wait, timeout, promote, fmt, device_ids=list(devices) or None, start=start,
+               end=end, dataset=dataset, holdout_days=holdout_days, progress=progress)  # fmt: skip
 
 
 @estimation.command()

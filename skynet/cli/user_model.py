@@ -13,6 +13,9 @@ from skynet.cli.options import (
     echo_table,
     model_name,
     output_format,
+    param_options,
+    run_search,
+    search_options,
     settings,
     train_options,
 )
@@ -61,19 +64,40 @@ def user_model() -> None:
 @user_model.command()
 @_with(_selection)
 @_with(train_options)
+@_with(param_options)
 @output_format
 def train(device_ids: tuple[str, ...], start: datetime | None, end: datetime | None, progress: bool,
-          dataset: str | None, holdout_days: float, alias: str | None, fmt: str) -> None:  # fmt: skip
+          dataset: str | None, holdout_days: float, alias: str | None, param_pairs: tuple[str, ...],
+          params_file: str | None, fmt: str) -> None:  # fmt: skip
     """Train on the store's votes (or a --dataset), save the model and register it."""
+    from skynet.api.params import parse_params
     from skynet.api.user_model import train as run
 
-    name, metrics = run(settings(), list(device_ids) or None, start, end, progress=progress, dataset=dataset,
-                        holdout_days=holdout_days, alias=alias)  # fmt: skip
+    params = parse_params("user_model", param_pairs, params_file)
+    name, metrics = run(settings(), list(device_ids) or None, start, end, params=params or None, progress=progress,
+                        dataset=dataset, holdout_days=holdout_days, alias=alias)  # fmt: skip
     if fmt == "json":
         echo_json({"model": name, "metrics": metrics})
         return
     click.echo(f"saved model {name}" + (f" as user_model@{alias}" if alias else ""))
     echo_table([{"metric": k, "value": v} for k, v in metrics.items()])
+
+
+@user_model.command()
+@_with(search_options)
+@_with(_selection)
+@_with(train_options[:2])
+@output_format
+def search(grid: str, wait: bool, timeout: float | None, promote: str | None, device_ids: tuple[str, ...],
+           start: datetime | None, end: datetime | None, progress: bool, dataset: str | None, holdout_days: float,
+           fmt: str) -> None:  # fmt: skip
+    """Hyper-parameter search on Celery workers: one task per point of --grid, each a grouped
+    cross-validation on the same data slice; the best point is trained on all of it and registered.
+
+    Without --wait it prints the search id (follow it: skynet experiments show ID).
+    """
+    run_search("user_model", grid, wait, timeout, promote, fmt, device_ids=list(device_ids) or None, start=start,
+               end=end, dataset=dataset, holdout_days=holdout_days, progress=progress)  # fmt: skip
 
 
 @user_model.command()

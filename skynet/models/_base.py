@@ -149,6 +149,19 @@ class Model:
         text = json.dumps(self.get_params(), sort_keys=True, default=str)
         return "p" + hashlib.sha256(text.encode()).hexdigest()[:6]
 
+    def _unshown(self, shown: tuple[str, ...]) -> str:
+        """``-p<hash>`` of the parameters a readable slug leaves out, when any differs from its
+        default ("" otherwise): two models that differ only there (a search's points, ``--param``)
+        get different names, so registering one never replaces the other."""
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        plain = lambda v: json.dumps(v, sort_keys=True, default=str)  # noqa: E731 - (64, 64) == [64, 64]
+        differ = {
+            k: v
+            for k, v in self.get_params().items()
+            if k not in shown and plain(v) != plain(defaults.get(k))
+        }
+        return "-p" + hashlib.sha256(plain(differ).encode()).hexdigest()[:6] if differ else ""
+
     # -- fitted state ---------------------------------------------------------------------
     def is_fitted(self) -> bool:
         return any(k.endswith("_") and not k.startswith("__") for k in vars(self))

@@ -23,6 +23,8 @@ from skynet.worker._events import (
     parse_time,
 )
 from skynet.worker._loop import Worker, WorkerOptions, WorkerStats, assigned_partitions
+from skynet.worker._metrics import MeteredProcessor, WorkerMetrics, serve_metrics
+from skynet.worker._models import ModelsProvider
 from skynet.worker._process import MAX_SKEW, BatchResult, Processor
 from skynet.worker._state import DeviceState
 
@@ -30,6 +32,7 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "WorkerStats",
+    "ModelsProvider",
     "Processor",
     "BatchResult",
     "DeviceState",
@@ -46,4 +49,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_SKEW",
     "assigned_partitions",
+    "WorkerMetrics",
+    "MeteredProcessor",
+    "serve_metrics",
 ]

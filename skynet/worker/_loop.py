@@ -40,6 +40,7 @@ from typing import Any
 from skynet.errors import SkynetError
 from skynet.storage.decisions import DecisionLog
 from skynet.storage.live import Entry, LiveStore
+from skynet.worker._models import ModelsProvider
 from skynet.worker._process import Processor
 from skynet.worker._state import DeviceState
 
@@ -134,6 +135,8 @@ class Worker:
         consumer: this worker's name, unique among the workers sharing the live store.
         options: batching and timing.
         heartbeat: called with the heartbeat facts at each heartbeat (e.g. to write a file).
+        models: swaps in newer models between batches and names them in the heartbeat and the
+            decision documents (:class:`~skynet.worker.ModelsProvider`); None: the processor's.
     """
 
     def __init__(
@@ -144,8 +147,10 @@ class Worker:
         consumer: str,
         options: WorkerOptions | None = None,
         heartbeat: Callable[[dict[str, Any]], None] | None = None,
+        models: ModelsProvider | None = None,
     ) -> None:
         self.live, self.log, self.processor = live, log, processor
+        self.models = models
         self.consumer = consumer
         self.options = options or WorkerOptions()
         self.stats = WorkerStats()
@@ -180,6 +185,7 @@ class Worker:
         limits = threadpool_limits(1, user_api="blas")
         try:
             while not self._stop.is_set():
+                self._swap_models()
                 self._guarded(self._beat_if_due)
                 worked = self._guarded(self._recover) or False
                 if not self._stop.is_set():
@@ -193,6 +199,12 @@ class Worker:
         return self.stats
 
     # -- one pass ----------------------------------------------------------------------------------
+
+    def _swap_models(self) -> None:
+        """Between batches: decide with the models provider's newer models, if it has some."""
+        controller = self.models.take() if self.models is not None else None
+        if controller is not None:
+            self.processor.use(controller)
 
     def _guarded(self, step: Callable[[], Any]) -> Any:
         """Run a step; a storage failure is logged, its partitions re-read, and the loop goes on."""
@@ -269,6 +281,8 @@ class Worker:
             self._beat_if_due()  # a slow pass must not let the leases lapse
         docs = [doc for result in results.values() for doc in result.docs]
         if docs:
+            if self.models is not None:
+                self.models.stamp(docs)
             self.log.append(docs)
         for partition, result in results.items():
             self._commit(partition, groups[partition], result)
@@ -335,6 +349,7 @@ class Worker:
             "events": self.stats.events,
             "decisions": self.stats.decisions,
             "stopping": self._stop.is_set(),
+            **(self.models.facts() if self.models is not None else {}),
         }
 
     def _beat_if_due(self) -> None:

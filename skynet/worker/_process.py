@@ -134,12 +134,9 @@ class Processor:
         self._clock = clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
         self._devices = devices
         self._known: dict[str, Device | None] = {}
-        comfort = getattr(getattr(controller, "models", None), "comfort", None)
-        night = controller.config.night_offset if hasattr(controller, "config") else 0.0
-        #: personal offsets of the devices seen (learned again from a device's kept votes after a restart)
-        self.personalizer = (
-            control.Personalizer(comfort, night, pool=False) if hasattr(comfort, "personal_offsets") else None
-        )
+        #: personal offsets of the devices seen (learned again from a device's kept votes after a
+        #: restart or a swap of models)
+        self.personalizer = self._personalizer(controller)
         #: each device's weekly occupancy pattern, and when its occupancy was last reported
         self.occupancy: dict[str, Any] = {}
         self._reported: dict[str, datetime] = {}
@@ -150,6 +147,23 @@ class Processor:
         if device_id not in self._known:
             self._known[device_id] = self._devices(device_id)
         return self._known[device_id]
+
+    def use(self, controller: Any) -> None:
+        """Decide with ``controller`` from the next batch on (the worker swaps models between batches).
+
+        The personal offsets start afresh: they are relative to the comfort model that learned
+        them, so each device's kept votes are learned again by the new one at its next decision.
+        """
+        self.controller = controller
+        self.personalizer = self._personalizer(controller)
+
+    def _personalizer(self, controller: Any) -> Any:
+        """A Personalizer of the controller's comfort model (None: a model that does not personalize)."""
+        comfort = getattr(getattr(controller, "models", None), "comfort", None)
+        night = controller.config.night_offset if hasattr(controller, "config") else 0.0
+        if not hasattr(comfort, "personal_offsets"):
+            return None
+        return self._control.Personalizer(comfort, night, pool=False)
 
     def process(
         self, entries: Sequence[Entry], stored: Mapping[str, str | DeviceState | None]

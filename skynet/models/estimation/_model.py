@@ -91,7 +91,8 @@ class EstimationModel(Model):
 
     def param_desc(self) -> str:
         layers = "x".join(str(int(h)) for h in self.hidden)
-        return f"mlp{layers}-h{'.'.join(str(int(h)) for h in self.horizons)}-s{self.random_state}"
+        unshown = self._unshown(("hidden", "horizons", "random_state"))
+        return f"mlp{layers}-h{'.'.join(str(int(h)) for h in self.horizons)}-s{self.random_state}{unshown}"
 
     @property
     def targets(self) -> list[str]:

@@ -110,7 +110,9 @@ class UserModel(PersonalMixin, Model):
 
     def param_desc(self) -> str:
         mono = "m" if self.monotonic else ""
-        return f"gbm{self.max_iter}{mono}-lr{self.learning_rate:g}-s{self.random_state}"
+        # n_jobs changes the speed only: models fitted with any n_jobs are the same model
+        unshown = self._unshown(("max_iter", "monotonic", "learning_rate", "random_state", "n_jobs"))
+        return f"gbm{self.max_iter}{mono}-lr{self.learning_rate:g}-s{self.random_state}{unshown}"
 
     # -- fit ------------------------------------------------------------------------------
     def _booster(self, n_rows: int) -> Any:

@@ -10,7 +10,9 @@ itself reads and writes through Core and the DBAPI cursor and returns domain dat
 The ``decisions`` table is not a record kind: it keeps the control decision log's JSON
 documents (:mod:`skynet.storage.sql._decisions`), indexed by device and time. The model
 registry's three tables (``model_version``, ``model_alias``, ``model_alias_event``; revision
-0003) back :mod:`skynet.storage.sql._model_registry`.
+0003) back :mod:`skynet.storage.sql._model_registry`; the hyper-parameter searches' three
+(``search``, ``grid_search_parameter``, ``model_performance_metadata``, the seed's names;
+revision 0004) back :mod:`skynet.storage.sql._experiments`.
 
 Keep ``migrations/versions`` in step with this module (a test compares them).
 """
@@ -46,6 +48,9 @@ __all__ = [
     "ModelVersionRow",
     "ModelAliasRow",
     "ModelAliasEventRow",
+    "SearchRow",
+    "GridSearchParameterRow",
+    "ModelPerformanceRow",
     "JSON_TEXT",
 ]
 
@@ -219,6 +224,64 @@ class ModelAliasEventRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     #: ``promote`` or ``rollback``.
     action: Mapped[str] = mapped_column(_CHOICE)
+
+
+class SearchRow(Base):
+    """A hyper-parameter search: what it searches, on which data slice, how it ended."""
+
+    __tablename__ = "search"
+    __table_args__ = (Index("ix_search_type_created", "model_type", "created"),)
+
+    id: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    model_type: Mapped[str] = mapped_column(_SHORT)
+    #: ``grid`` or ``random``.
+    kind: Mapped[str] = mapped_column(_CHOICE)
+    #: The content digest (sha256) of the data slice every point is cross-validated on.
+    dataset_hash: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(_SHORT)
+    #: The parameter space, fixed parameters, folds, data set path and selection (JSON).
+    spec: Mapped[str] = mapped_column(JSON_TEXT)
+    #: ``running``, ``finishing``, ``done`` or ``failed``.
+    status: Mapped[str] = mapped_column(_CHOICE)
+    created: Mapped[datetime] = mapped_column(TIMESTAMP)
+    created_by: Mapped[str] = mapped_column(_NAME)
+    finished: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    best_point: Mapped[int | None] = mapped_column(Integer)
+    model_name: Mapped[str | None] = mapped_column(_MODEL)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class GridSearchParameterRow(Base):
+    """One point of a search (the seed's ``grid_search_parameter``): its parameters and its task."""
+
+    __tablename__ = "grid_search_parameter"
+
+    search_id: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    point_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    params: Mapped[str] = mapped_column(JSON_TEXT)
+    #: ``pending``, ``running``, ``done`` or ``failed``.
+    status: Mapped[str] = mapped_column(_CHOICE)
+    #: The Celery worker (``name@host``) of the last attempt.
+    worker: Mapped[str | None] = mapped_column(_NAME)
+    attempts: Mapped[int] = mapped_column(Integer)
+    #: When the last attempt's training began, and when the point's result was stored (or it failed).
+    started: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    finished: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelPerformanceRow(Base):
+    """One figure of one point (the seed's ``model_performance_metadata``): per fold, -1 overall."""
+
+    __tablename__ = "model_performance_metadata"
+
+    search_id: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    point_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fold: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    metric: Mapped[str] = mapped_column(_SHORT, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Double)
+    dataset_hash: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(_MODEL)
 
 
 #: The decision log's table.

@@ -24,20 +24,13 @@ def store_with_homes(runner, cli, data_dir):
 
 @pytest.fixture
 def stored_models(store_with_homes):
-    """The session's small real models saved in this data directory's model store."""
-    from skynet.storage import LocalModelStore
+    """The session's small real models registered in this data directory's registry and store."""
+    from skynet.api.models import register_trained
     from skynet.tests.control._models import small_control_models
 
     settings = load_settings(None)
-    store = LocalModelStore(settings.path(settings.models.store))
-    names = {}
-    for role, model in small_control_models().items():
-        if role == "note":
-            continue
-        name = store.model_name(model.model_type, model.param_desc(), model.training_)
-        model.save(store.path_for(name, must_exist=False))
-        names[role] = name
-    return names
+    return {role: register_trained(settings, model, {})
+            for role, model in small_control_models().items() if role != "note"}  # fmt: skip
 
 
 def test_decide_without_models_falls_back_to_the_thermostat(runner, cli, store_with_homes):
@@ -52,7 +45,7 @@ def test_decide_without_models_falls_back_to_the_thermostat(runner, cli, store_w
     assert f"device {DEVICE} at" in text.stdout and "models: estimator none" in text.stdout
 
 
-def test_decide_with_the_newest_stored_models(runner, cli, stored_models):
+def test_decide_with_the_registered_models(runner, cli, stored_models):
     at = ["--at", "2025-07-01 11:00"]
     result = runner.invoke(cli, ["control", "decide", "--device", DEVICE, *at, "--format", "json"])
     assert result.exit_code == 0, result.output

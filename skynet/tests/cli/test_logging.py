@@ -110,5 +110,5 @@ def test_the_worker_logs_its_models_and_partitions_at_info_on_start(runner, cli,
         json.loads(line)["message"] for line in log_lines(result.stderr)[:-1]
     ]  # the last: its summary
     assert any("events from memory://embedded-worker" in m and "(16 partitions" in m for m in messages)
-    assert any(m.startswith("worker models: {'estimator': 'none (") for m in messages)
+    assert any(m.startswith("worker models: estimator none (no estimation@production") for m in messages)
     assert any(m.endswith(f"took partitions {list(range(16))}") for m in messages)

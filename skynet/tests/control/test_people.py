@@ -126,3 +126,26 @@ def test_with_the_real_comfort_model_each_person_of_a_home_gets_their_own_offset
     last = str(new["user_id"].iloc[-1])
     assert personalizer.offset("home", 12.0) == (warm if last.endswith("u0") else cold)
     assert personalizer.offset("home", 12.0, people=["dev-00/u0"]) == warm
+
+
+def test_a_swap_of_models_learns_the_kept_votes_again_with_the_new_comfort_model():
+    """Offsets are relative to the comfort model that learned them: after the worker swaps models
+    (``Processor.use``), a device's kept votes are learned again by the new one."""
+
+    class Seen(Controller):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.offsets: list[float | None] = []
+
+        def decide_many(self, requests):
+            self.offsets += [r.context.comfort_offset for r in requests]
+            return super().decide_many(requests)
+
+    vote = make_event("d1", "feedback", time=T0 + timedelta(minutes=1), event_id="f1", value=2.0, user_id="u")
+    processor = Processor(Seen(comfort_model=PeopleDouble(shrinkage=1.0)), "w")
+    state = processor.process(entries(("d1", reading("d1", 0)), ("d1", vote), ("d1", reading("d1", 2))), {})
+    assert processor.controller.offsets[-1] == pytest.approx(1.0)
+    newer = Seen(comfort_model=PeopleDouble(shrinkage=3.0))
+    processor.use(newer)
+    processor.process(entries(("d1", reading("d1", 3))), state.objects)
+    assert newer.offsets == [pytest.approx(0.5)]

@@ -41,12 +41,18 @@ def test_a_bad_control_setting_is_one_line_naming_it(tmp_path, text, message):
 
 def test_the_worker_and_decide_use_the_settings_control_section(tmp_path):
     from skynet.api.config import effective_config
-    from skynet.api.worker import _controller
+    from skynet.api.serving import ServedModels
+    from skynet.api.worker import _models
 
     s = load_settings(
         None, environ={"SKYNET_GENERAL_DATA_DIR": str(tmp_path), "SKYNET_CONTROL_NIGHT_OFFSET": "-0.2"}
     )
-    assert _controller(s).config.night_offset == -0.2
+    watch = _models(s)  # the worker's models, watched in the registry
+    try:
+        assert watch.controller.config.night_offset == -0.2
+    finally:
+        watch.close()
+    assert ServedModels(s).controller().config.night_offset == -0.2  # the REST service's decisions
     assert effective_config(s)["control"]["night_offset"] == -0.2
     assert ControlConfig.from_dict({"comfort_band": [22, 25]}).comfort_band == (22.0, 25.0)
     with pytest.raises(ConfigError, match="unknown setting 'nope'"):

@@ -1,6 +1,7 @@
 """End to end: `fab staging pred ...` over SSH (the loopback sshd of install/sshd.sh) with the
-real skynet.pex, into a temporary root holding a space and a ``;``: deploy, run, second build,
-rollback, broken builds, clean. Services run under supervisord (systemd does not run here), as
+real skynet.pex, into a temporary root holding a space and a ``;``: deploy, run (a heartbeat
+stand-in and the REST service, whose /readyz answers 200), second build, rollback, broken
+builds, clean. Services run under supervisord (systemd does not run here), as
 the unprivileged ``skynet`` user the deployment creates."""
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def site(tmp_path, sshd, real_pex, deploy_root):
     inventory = write_inventory(
         tmp_path / "inventory.yml", root, tmp_path / "builds", sshd["host"], sshd["ssh"]
     )
-    env = {**os.environ, "SKYNET_INVENTORY": str(inventory)}
+    port = _with_serve(inventory)
+    env = {**os.environ, "SKYNET_INVENTORY": str(inventory), "SERVE_PORT": str(port)}
     env.pop("SKYNET_DEPLOY_ROOT", None)
     yield root, env
     conf = root / "supervisor" / "supervisord.conf"
@@ -54,13 +56,64 @@ def site(tmp_path, sshd, real_pex, deploy_root):
         LocalHost().run(f"supervisorctl -c {q(conf)} shutdown", check=False)
 
 
+def _with_serve(inventory: Path) -> int:
+    """Add the REST service (skynet serve on a free port, healthy when its /readyz answers 200)
+    to the inventory's pred group; return its port. Its first start compiles the models' jitted
+    code: the health timeout allows for that on a busy machine."""
+    import socket
+
+    import yaml
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    data = yaml.safe_load(inventory.read_text())
+    data["groups"]["pred"]["services"]["serve"] = {
+        "command": f"serve --port {port} --reload-interval 0",
+        "health": f"serve health --url http://127.0.0.1:{port}/readyz",
+        "start_seconds": 2,
+        "optional": True,  # the fake builds 103 and 104 have no `skynet serve`: skipped there
+    }
+    data["health_timeout"] = 180
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
+    return port
+
+
+def _register_models(data_dir: Path) -> dict[str, str]:
+    """Small models of both types registered in a deployment's data folder (its SQLite registry
+    and folder store), owned by the service user as the deployment leaves that folder."""
+    from skynet.api import estimation, user_model
+    from skynet.config import load_settings
+    from skynet.models.estimation import SAMPLE_PARAMS as ESTIMATION_PARAMS
+    from skynet.models.estimation import sample_data as estimation_sample
+    from skynet.models.user_model import SAMPLE_PARAMS, sample_data
+
+    settings = load_settings(None, environ={"SKYNET_GENERAL_DATA_DIR": str(data_dir)})
+    names = {
+        "user_model": user_model.train(settings, params=SAMPLE_PARAMS, frame=sample_data(400), progress=False)[0],
+        "estimation": estimation.train(settings, params=ESTIMATION_PARAMS, frame=estimation_sample(300),
+                                       progress=False)[0],
+    }  # fmt: skip
+    if SERVICE_USER:
+        LocalHost().run(f"chown -R {q(SERVICE_USER)}: {q(data_dir)}")
+    return names
+
+
+def _readyz(port: int) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as answer:
+        assert answer.status == 200
+        return json.loads(answer.read())
+
+
 def _target(link: Path) -> str:
     return Path(os.readlink(link)).name
 
 
-def _status(root: Path) -> str:
+def _status(root: Path, program: str = "skynet-heartbeat") -> str:
     conf = q(root / "supervisor/supervisord.conf")
-    return LocalHost().run(f"supervisorctl -c {conf} status skynet-heartbeat", check=False).stdout
+    return LocalHost().run(f"supervisorctl -c {conf} status {program}", check=False).stdout
 
 
 def _service_user(root: Path) -> str:
@@ -109,10 +162,15 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd, tmp_path):
     config = json.loads(shown.stdout)
     assert config["general"]["data_dir"] == str(root / "data") and config["models"]["seed"] == 7
 
+    # the REST service answers once the pred host's registry has a model of each type
+    models = _register_models(Path(config["general"]["data_dir"]))
     _ok(_fab(env, "staging", "pred", "restart-all"))
     assert "RUNNING" in _status(root)
     if SERVICE_USER:  # finding 8: the service is not root
         assert _service_user(root) == SERVICE_USER
+    ready = _readyz(int(env["SERVE_PORT"]))  # restart-all waited for `skynet serve health` on the host
+    assert ready["ready"] and {k: v["name"] for k, v in ready["models"].items()} == models
+    assert "RUNNING" in _status(root, "skynet-serve")
 
     _ok(_fab(env, "staging", "pred", "deploy", "--build-num", "102"))
     assert _target(service / "current") == "0.1.0-b102" and _target(service / "previous") == "0.1.0-b101"

@@ -138,7 +138,7 @@ def test_sql_log_shares_the_record_stores_schema(tmp_path):
     with open_decision_log(url) as log:
         log.append(doc(1))
     with open_store(url) as store:
-        assert store.describe()["schema_revision"] == head_revision() == "0003"
+        assert store.describe()["schema_revision"] == head_revision() == "0004"
 
 
 def test_sql_log_without_auto_migrate_says_what_to_run(tmp_path):

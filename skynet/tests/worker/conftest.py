@@ -72,12 +72,13 @@ class WorkerProcs:
         )
         return env
 
-    def start(self, name: str, batch: int = 32) -> subprocess.Popen:
+    def start(self, name: str, batch: int = 32, **env: str) -> subprocess.Popen:
+        """Start worker ``name``; ``env``: more variables (``SKYNET_MODELS_WORKER_POLL_S="1"``)."""
         log = open(self.data_dir / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
             [sys.executable, "-m", "skynet", "control", "worker", "--consumer", name, "--batch", str(batch),
              "--lease-ms", str(LEASE_MS)],  # fmt: skip
-            env=self.env(),
+            env={**self.env(), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

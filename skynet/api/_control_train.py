@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -25,9 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skynet.errors import ModelError
+
 __all__ = ["train_on_simulation", "train_on_energyplus", "with_air_speed", "cached_models"]
 
 _ROLES = ("estimator", "comfort")
+logger = logging.getLogger("skynet.control")
 
 
 def cached_models(
@@ -47,9 +51,13 @@ def cached_models(
     text = json.dumps({**key, "skynet": __version__}, sort_keys=True, default=str)
     place = Path(folder) / hashlib.sha256(text.encode()).hexdigest()[:16]
     if (place / "key.json").exists():
-        models = {role: load_model(place / role) if (place / role).exists() else None for role in _ROLES}
-        note = (place / "note.txt").read_text().strip()
-        return {**models, "note": f"{note} (cached: {place})"}
+        try:
+            models = {role: load_model(place / role) if (place / role).exists() else None for role in _ROLES}
+        except ModelError as exc:  # kept by an older skynet (a pickle, another model's state): train again
+            logger.warning("models kept in %s cannot be used (%s); training them again", place, exc)
+        else:
+            note = (place / "note.txt").read_text().strip()
+            return {**models, "note": f"{note} (cached: {place})"}
     trained = train()
     tmp = place.with_name(f".{place.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -297,13 +297,13 @@ class ControlConfig:
     setback_kelvin: float = 2.0  # the set-back sequence's set point, warmer (cooling) or colder
     # cost: comfort units (an hour at a predicted vote of ±1 beyond the dead band costs comfort_weight)
     #: Comfort units per kWh of AC electricity: the trade-off an operator sets.
-    energy_weight: float = 10.0
+    energy_weight: float = 20.0
     #: kWh of electricity per kelvin the AC holds a room from where it would drift with the AC off
     #: over a plan step (the heat it moved); calibrated against the simulator and EnergyPlus
     #: (benchmarks/calibrate_energy.py).
     kwh_per_kelvin: float = 0.065
     fan_kw: tuple[float, ...] = (0.02, 0.01, 0.02, 0.03)  # kW while running, by fan: auto, low, medium, high
-    switch_penalty: float = 3.0  # any command (it beeps in someone's living room)
+    switch_penalty: float = 15.0  # any command (it beeps in someone's living room)
     power_switch_penalty: float = 0.15  # more for switching on
     mode_switch_penalty: float = 0.15  # more for another mode of a running unit
     repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
@@ -318,7 +318,7 @@ class ControlConfig:
     #: side: where the model reads rooms cooler than its people feel them (the simulator-trained
     #: model does, by 0.5-0.9 for people awake), personal offsets learned from votes correct it
     #: only as votes come in.
-    comfort_target: float = -0.4
+    comfort_target: float = -0.3
     #: Comfort offset added in the night period (local 22:00–07:00) to a device's personal offset
     #: (:class:`skynet.control.Personalizer`): sleepers (0.8 met under bedding) feel cooler than
     #: the awake people whose votes the comfort model and the night offsets learn from, and

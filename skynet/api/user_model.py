@@ -286,6 +286,7 @@ def predict(
     model: str | None = None,
     *,
     loaded: tuple[str, Any] | None = None,
+    user_id: str | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Expected feedback and the probabilities of each vote, with the newest (or a named) model.
 
@@ -311,6 +312,10 @@ def predict(
     if sum(given) > 1 or not (any(given) or device_id):
         raise DataError("predict needs exactly one of: a device id, conditions, or an input file")
     rows = _input_rows(settings, device_id, conditions, path)
+    if user_id is not None:
+        if not str(user_id).strip():
+            raise DataError("--user: a person's id cannot be empty")
+        rows = rows.assign(user_id=str(user_id))  # every row is this person's (a file's column included)
     name, user_model = loaded or load(settings, model)
     history = None
     if device_id:

@@ -182,22 +182,35 @@ def _echo_evaluation(result: dict) -> None:
 @_with([click.option(f"--{name.replace('_', '-')}" if name != "metabolic_rate" else "--met", name, default=None,
                      help=text) for name, text in _CONDITIONS.items()])  # fmt: skip
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="CSV or Parquet comfort frame.")
+@click.option("--user", "user_id", default=None,
+              help="The person (with --device: that person's offset and slope, learned from their votes "
+                   "in the device's history; else the device's typical person, then the fleet's).")  # fmt: skip
 @model_name
 @output_format
-def predict(device_id: str | None, input_path: str | None, model: str | None, fmt: str, **conditions) -> None:
+def predict(
+    device_id: str | None,
+    input_path: str | None,
+    user_id: str | None,
+    model: str | None,
+    fmt: str,
+    **conditions,
+) -> None:
     """Expected feedback and the probability of each vote (-3…3).
 
     From a device's latest readings (--device), from given conditions (--temperature ...,
-    personalized when --device is given too) or for every row of a file (--input).
+    personalized when --device is given too, per person with --user) or for every row of a
+    file (--input).
     """
     from skynet.api.user_model import predict as run
 
     given = {k: v for k, v in conditions.items() if v is not None} or None
-    name, rows = run(settings(), device_id=device_id, conditions=given, path=input_path, model=model)
+    name, rows = run(settings(), device_id=device_id, conditions=given, path=input_path, model=model,
+                     user_id=user_id)  # fmt: skip
     if fmt == "json":
         echo_json({"model": name, "rows": rows})
         return
-    shown = ["device_id", "timestamp", "temperature", "expected", "median", "offset", "n_feedback"]
+    shown = ["device_id", "user_id", "timestamp", "temperature", "expected", "median", "offset", "slope",
+             "personal", "n_feedback"]  # fmt: skip
     click.echo(f"model {name}")
     echo_table(
         [

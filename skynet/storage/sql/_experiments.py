@@ -20,7 +20,7 @@ from sqlalchemy import Table, and_, exists, func, insert, select, update
 from skynet.config import masked
 from skynet.errors import StorageError
 from skynet.storage.experiments._base import ExperimentStore, Metric, Point, Search
-from skynet.storage.sql._store import _engine, _guard, ensure_schema
+from skynet.storage.sql._store import SqlAdapter
 from skynet.storage.sql._tables import GridSearchParameterRow, ModelPerformanceRow, SearchRow
 
 if TYPE_CHECKING:
@@ -54,28 +54,11 @@ def _metric(row: Row) -> Metric:
     )
 
 
-class SqlExperimentStore(ExperimentStore):
-    """An experiment store in a SQL database (SQLite, MySQL/MariaDB, PostgreSQL).
+class SqlExperimentStore(SqlAdapter, ExperimentStore):
+    """An experiment store in a SQL database (SQLite, MySQL/MariaDB, PostgreSQL); opened as
+    :class:`~skynet.storage.sql._store.SqlAdapter` says."""
 
-    Args:
-        url: a SQLAlchemy URL, as for :class:`~skynet.storage.sql.SqlStore`.
-        auto_migrate: upgrade a schema that is behind when opened (else that is an error).
-
-    Raises:
-        StorageError: the URL is wrong, the server cannot be reached, or the schema is not usable.
-    """
-
-    def __init__(self, url: str, auto_migrate: bool = True) -> None:
-        self.url = url
-        self._engine = _engine(url)
-        self.name = f"experiments[{self._engine.dialect.name}]"
-        ensure_schema(url, auto_migrate)
-
-    def __repr__(self) -> str:
-        return f"SqlExperimentStore({masked(self.url)!r})"
-
-    def _guard(self, what: str) -> Any:
-        return _guard(self._engine, what)
+    kind = "experiments"
 
     def _locked_point(self, connection: Connection, search_id: str, point_id: int) -> Row:
         key = and_(POINTS.c.search_id == search_id, POINTS.c.point_id == point_id)

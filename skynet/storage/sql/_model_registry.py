@@ -18,7 +18,7 @@ from sqlalchemy import Table, func, insert, select, update
 from skynet.config import masked
 from skynet.errors import StorageError
 from skynet.storage.registry._base import DELETED, Alias, AliasEvent, ModelRegistry, ModelVersion
-from skynet.storage.sql._store import _engine, _guard, ensure_schema
+from skynet.storage.sql._store import SqlAdapter
 from skynet.storage.sql._tables import ModelAliasEventRow, ModelAliasRow, ModelVersionRow
 
 if TYPE_CHECKING:
@@ -52,28 +52,11 @@ def _event(row: Row) -> AliasEvent:
                       row.action)  # fmt: skip
 
 
-class SqlRegistry(ModelRegistry):
-    """A model registry in a SQL database (SQLite, MySQL/MariaDB, PostgreSQL).
+class SqlRegistry(SqlAdapter, ModelRegistry):
+    """A model registry in a SQL database (SQLite, MySQL/MariaDB, PostgreSQL); opened as
+    :class:`~skynet.storage.sql._store.SqlAdapter` says."""
 
-    Args:
-        url: a SQLAlchemy URL, as for :class:`~skynet.storage.sql.SqlStore`.
-        auto_migrate: upgrade a schema that is behind when opened (else that is an error).
-
-    Raises:
-        StorageError: the URL is wrong, the server cannot be reached, or the schema is not usable.
-    """
-
-    def __init__(self, url: str, auto_migrate: bool = True) -> None:
-        self.url = url
-        self._engine = _engine(url)
-        self.name = f"registry[{self._engine.dialect.name}]"
-        ensure_schema(url, auto_migrate)
-
-    def __repr__(self) -> str:
-        return f"SqlRegistry({masked(self.url)!r})"
-
-    def _guard(self, what: str) -> Any:
-        return _guard(self._engine, what)
+    kind = "registry"
 
     def _register(self, version: ModelVersion) -> None:
         values = {

@@ -126,6 +126,34 @@ def ensure_schema(url: str, auto_migrate: bool = True) -> None:
 
 
 @dataclass
+class SqlAdapter:
+    """What the SQL adapters of the small stores (registry, experiments) do when opened: an
+    engine for the URL, a schema at head, a masked repr and failures as :class:`StorageError`.
+
+    Args:
+        url: a SQLAlchemy URL, as for :class:`~skynet.storage.sql.SqlStore`.
+        auto_migrate: upgrade a schema that is behind when opened (else that is an error).
+
+    Raises:
+        StorageError: the URL is wrong, the server cannot be reached, or the schema is not usable.
+    """
+
+    #: The store's kind, in its name (``registry[mysql]``).
+    kind = "sql"
+
+    def __init__(self, url: str, auto_migrate: bool = True) -> None:
+        self.url = url
+        self._engine = _engine(url)
+        self.name = f"{self.kind}[{self._engine.dialect.name}]"
+        ensure_schema(url, auto_migrate)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({masked(self.url)!r})"
+
+    def _guard(self, what: str) -> Any:
+        return _guard(self._engine, what)
+
+
 class _Part:
     """One frame of a write: its checked columns, and the scratch file it was staged to (SQLite)."""
 

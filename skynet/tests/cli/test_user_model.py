@@ -18,7 +18,11 @@ _SMALL = ["--format", "json"]
 @pytest.fixture
 def imported(runner, cli, tmp_path, data_dir):
     """A store holding 360 DB II-shaped votes of 6 buildings (imported through the CLI)."""
-    votes = sample_data(360, seed=3, n_devices=6)
+    return _import(runner, cli, tmp_path, data_dir, sample_data(360, seed=3, n_devices=6))
+
+
+def _import(runner, cli, tmp_path, data_dir, votes: pd.DataFrame):
+    """Import ``votes`` (sample_data's shape; subject = row number mod 9) as DB II files."""
     building = votes["device_id"].str[-2:].astype(int) + 1
     measurements = pd.DataFrame(
         {
@@ -181,3 +185,32 @@ def test_evaluate_reports_held_out_devices_and_simulated_offsets(imported, runne
                      "personalization.png", "predicted_vs_voted.png"]  # fmt: skip
     bad = runner.invoke(cli, ["user_model", "evaluate", "--holdout", "0.9"])
     assert bad.exit_code == 2 and "0.9" in bad.output
+
+
+def test_predict_for_a_person_uses_their_own_offset_and_slope(runner, cli, tmp_path, data_dir):
+    votes = sample_data(720, seed=3, n_devices=6)
+    subject = np.arange(len(votes)) % 9
+    votes["value"] = np.clip(votes["value"] + np.where(subject == 0, 2, np.where(subject == 1, -2, 0)), -3, 3)
+    _import(
+        runner, cli, tmp_path, data_dir, votes
+    )  # person 0 of every building feels 2 warmer, person 1 2 cooler
+    trained = runner.invoke(cli, ["user_model", "train", "--no-progress", *_SMALL])
+    assert trained.exit_code == 0, trained.output
+
+    def answer(*extra: str) -> dict:
+        args = ["user_model", "predict", "--device", "ashrae-2", "--temperature", "24", *extra, *_SMALL]
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["rows"][0]
+
+    device = answer()
+    warm, cool, other = (answer("--user", f"ashrae-2/{s}") for s in (0, 1, 2))
+    assert {row["personal"] for row in (warm, cool, other)} == {"person"} and warm["user_id"] == "ashrae-2/0"
+    assert warm["n_feedback"] > 0 and device["personal"] == "device"
+    assert warm["offset"] > other["offset"] + 0.5 and cool["offset"] < other["offset"] - 0.5
+    assert warm["expected"] > device["expected"] > cool["expected"]
+    stranger = answer("--user", "nobody")
+    assert stranger["personal"] == "device"  # an unknown person: the device's typical one
+    assert stranger["expected"] == pytest.approx(device["expected"])
+    empty = runner.invoke(cli, ["user_model", "predict", "--device", "ashrae-2", "--user", " "])
+    assert empty.exit_code == 1 and "--user: a person's id cannot be empty" in str(empty.exception)

@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -219,3 +221,17 @@ def sshd() -> dict:
             pytest.fail(message)
         pytest.skip(message)
     return {"host": f"root@127.0.0.1:{SSH_PORT}", "ssh": {"key_filename": str(key), "connect_timeout": 10}}
+
+
+# -- fab ------------------------------------------------------------------------------------------
+def run_fab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``fab ARGS...`` of this checkout (its fabfile.py) in a process of its own, with ``env``."""
+    fab = Path(sys.executable).with_name("fab")
+    cmd = [str(fab)] if fab.exists() else [sys.executable, "-m", "fabric"]
+    return subprocess.run([*cmd, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+def fab_ok(proc: subprocess.CompletedProcess) -> str:
+    """The stderr (the tasks' progress) of a fab run that must have succeeded."""
+    assert proc.returncode == 0, f"fab exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stderr

@@ -10,8 +10,6 @@ import json
 import os
 import pwd
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,19 +17,10 @@ import pytest
 from skynet.deploy import LocalHost, SSHHost, open_build_store
 from skynet.deploy._host import as_user, q
 from skynet.tests.deploy.conftest import REPO, ROOT_NAME, SERVICE_USER, make_fake_pex, write_inventory
+from skynet.tests.deploy.conftest import fab_ok as _ok
+from skynet.tests.deploy.conftest import run_fab as _fab
 
 pytestmark = pytest.mark.integration
-
-
-def _fab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    fab = Path(sys.executable).with_name("fab")
-    cmd = [str(fab)] if fab.exists() else [sys.executable, "-m", "fabric"]
-    return subprocess.run([*cmd, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-
-
-def _ok(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 0, f"fab exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stderr
 
 
 @pytest.fixture
@@ -203,7 +192,17 @@ def test_fab_deploy_rollback_clean_over_ssh(site, sshd, tmp_path):
 
     _ok(_fab(env, "staging", "pred", "clean", "--n-keep", "1"))
     assert sorted(p.name for p in (service / "releases").iterdir()) == ["0.1.0-b101", "0.1.0-b104"]
-    assert not (root / "shared/pex/0.1.0-b102.pex").exists() and pex.exists()
+    # the REST service skipped the fake builds 103 and 104 (no `skynet serve`): its current (101)
+    # and previous (102) releases stay, so the shared PEX of 102 is still in use and stays
+    assert sorted(p.name for p in (root / "services/serve/releases").iterdir()) == [
+        "0.1.0-b101",
+        "0.1.0-b102",
+    ]
+    assert sorted(p.name for p in (root / "shared/pex").glob("*.pex")) == [
+        "0.1.0-b101.pex",
+        "0.1.0-b102.pex",
+        "0.1.0-b104.pex",
+    ]
 
     _ok(_fab(env, "staging", "pred", "remove-extracted-pex-artifacts"))
     again = host.run(

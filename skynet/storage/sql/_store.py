@@ -125,7 +125,6 @@ def ensure_schema(url: str, auto_migrate: bool = True) -> None:
             time.sleep(0.2)
 
 
-@dataclass
 class SqlAdapter:
     """What the SQL adapters of the small stores (registry, experiments) do when opened: an
     engine for the URL, a schema at head, a masked repr and failures as :class:`StorageError`.
@@ -154,6 +153,7 @@ class SqlAdapter:
         return _guard(self._engine, what)
 
 
+@dataclass
 class _Part:
     """One frame of a write: its checked columns, and the scratch file it was staged to (SQLite)."""
 

@@ -1,33 +1,30 @@
-"""Benchmark: one control worker process on a real Redis — decisions per second and their latency.
+"""Benchmark: control worker processes on a real Redis — decisions per second and their latency.
 
-    python benchmarks/bench_control.py [--runs 3] [--devices 1000] [--events 8000] [--rate 2000]
-                                       [--redis redis://127.0.0.1:6379/15]
+    python benchmarks/bench_control.py [--runs 3] [--devices 1000] [--events 4000] [--processes 1 2]
+                                       [--batch-size 16] [--redis redis://127.0.0.1:6379/15] [--json]
 
 Models: real ones, trained here in a few seconds on simulated homes (``skynet.sim``): the user
 comfort model (:class:`skynet.models.user_model.UserModel`) on the homes' votes and the
 estimation model on their readings and AC states (``skynet.data.estimation``).
 
-* **worker (skynet)**: the product path. Device states are seeded with half an hour of
-  readings, a comfort target and the AC's state; ``--events`` readings are queued on Redis
-  (16 partitions), and one in-process :class:`skynet.worker.Worker` drains them: per batch,
-  Redis reads, state loads, the controller's decisions (every candidate command in one batched
-  call per model, several devices at once where the controller has ``decide_many``), the
-  SQLite decision log and the fenced Redis commit. Figures: decisions per second over the
-  drain, and the controller's time per decision (p50 / p99).
-* **paced**: a separate producer process queues readings at ``--rate`` per second for
-  ``--seconds`` while the worker runs; the latency from an event's queueing to the commit of
-  its command (p50 / p99) is what a home waits.
-* **naive**: the same worker and controller, but the models are asked one candidate at a time
-  (one estimation call and one comfort call per candidate, the comfort model through its
-  DataFrame ``predict``), on a small sample.
-* **rules only**: the same worker with the controller's rule-based thermostat and safety rules
-  and no model: what the worker itself (Redis, states, decision log, commit) costs.
+* **worker (skynet)**: the product path, with ``--processes`` worker processes sharing the 16
+  partitions of one Redis. Device states are seeded with half an hour of readings, a comfort
+  target and the AC's state; ``--events`` readings are queued, and the workers drain them:
+  per batch, Redis reads, state loads, the controller's plans (per round of devices: one
+  estimation-model call per plan step and one comfort-model call per round for
+  ``--batch-size`` devices at once), the SQLite decision log (one file per process) and the
+  fenced Redis commit. Figures: decisions per second over the drain (all processes), each
+  decision's time inside the controller (p50 / p99) and the worker CPU per decision; 1 → N
+  processes shows the scaling.
+* **naive**: the same worker and planner, but the estimation model asked one row at a time
+  (one call per sequence and step), on a small sample.
+* **rules only**: the same worker with the rule-based thermostat and the safety rules and no
+  model: what the worker itself (Redis, states, decision log, commit) costs.
 
-Targets (issue 4): >= 2,000 decisions/s in one worker process, p99 decision latency <= 20 ms.
-Every figure is the median of ``--runs`` runs; the worker's CPU time per decision (this
-process only: Redis's own work is not in it) says what the code costs, whatever the neighbours
-on a shared machine take. The controller's time budgets are raised so the fallback thermostat
-never stands in for a slow model: the table's ``fallbacks`` column must be 0.
+Targets (issue 11): >= 2,000 decisions/s on this machine (several processes allowed), p99
+decision latency <= 20 ms. Every figure is the median of ``--runs`` runs. The controller's time
+budgets are raised so the fallback thermostat never stands in for a slow model: the table's
+``fallbacks`` column must be 0. ``--json`` prints one JSON line of every figure after the table.
 """
 
 from __future__ import annotations
@@ -81,38 +78,21 @@ def train_models(homes: int, days: float, seed: int = 0) -> tuple[object, object
     return estimator, comfort, time.perf_counter() - started
 
 
-class PerCandidateEstimator:
-    """The naive way: one estimation call per candidate command."""
+class RowByRowEstimator:
+    """The naive way: the estimation model asked one row (one sequence, one step) at a time."""
 
     def __init__(self, model: object) -> None:
         self.model = model
         self.horizons = model.horizons
 
-    def predict_candidates(self, state, candidates):
-        outs = [self.model.predict_candidates(state, candidates[i : i + 1]) for i in range(len(candidates))]
-
-        def pick(out, name):
-            return np.asarray(out[name] if isinstance(out, dict) else getattr(out, name))
-
-        return {name: np.vstack([pick(o, name) for o in outs]) for name in ("temperature", "humidity")}
-
-
-class PerCandidateComfort:
-    """The naive way: one comfort call per candidate (its rows at every horizon)."""
-
-    def __init__(self, model: object, horizons: int) -> None:
-        self.model, self.horizons = model, horizons
-
-    def predict(self, frame, **kwargs):
-        h = self.horizons
-        return np.concatenate(
-            [self.model.predict(frame.iloc[i : i + h], **kwargs) for i in range(0, len(frame), h)]
-        )
-
-    def __getattr__(self, name):  # personal_offsets etc., but not the batched fast paths
-        if name in ("predict_arrays", "predict_many"):
-            raise AttributeError(name)
-        return getattr(self.model, name)
+    def predict_inputs(self, inputs):
+        n = len(inputs["temperature"])
+        outs = [
+            self.model.predict_inputs({k: np.asarray(v)[i : i + 1] for k, v in inputs.items()})
+            for i in range(n)
+        ]
+        return {"temperature": np.vstack([o.temperature for o in outs]),
+                "humidity": np.vstack([o.humidity for o in outs])}  # fmt: skip
 
 
 class RulesOnly:
@@ -121,16 +101,14 @@ class RulesOnly:
     def __init__(self, config: ControlConfig) -> None:
         self.config = config
 
-    def decide(self, context, target, appliance, state, now, safety=None):
-        return decide_by_rules(context, target, appliance, state, self.config, now, safety)
+    def decide_many(self, requests):
+        return [decide_by_rules(request, self.config) for request in requests]
 
 
-def controllers(estimator: object, comfort: object) -> dict[str, object]:
-    config = ControlConfig(estimator_budget=60.0, comfort_budget=60.0)
-    naive = Controller(
-        PerCandidateEstimator(estimator), PerCandidateComfort(comfort, len(config.horizons)), config
-    )
-    return {"worker + models (skynet)": Controller(estimator, comfort, config), "naive (per candidate)": naive,
+def controllers(estimator: object, comfort: object, batch_size: int) -> dict[str, object]:
+    config = ControlConfig(estimator_budget=60.0, comfort_budget=60.0, batch_size=batch_size)
+    return {"worker + models (skynet)": Controller(estimator, comfort, config),
+            "naive (row by row)": Controller(RowByRowEstimator(estimator), comfort, config),
             "worker, rules only": RulesOnly(config)}  # fmt: skip
 
 
@@ -173,127 +151,146 @@ def open_stores(redis: str, folder: Path):
     return live, log
 
 
-def drain(controller: Controller, redis: str, folder: Path, devices: int, events: int, batch: int) -> dict:
-    """Queue ``events`` readings, then time one worker draining them."""
+def _controller(kind: str, model_dir: str, batch_size: int) -> object:
+    from skynet.models import load_model
+
+    estimator, comfort = load_model(Path(model_dir) / "estimator"), load_model(Path(model_dir) / "comfort")
+    return controllers(estimator, comfort, batch_size)[kind]
+
+
+def _worker_process(url: str, folder: str, model_dir: str, kind: str, batch_size: int, batch: int, name: str,
+                    go: str, out: str) -> None:  # fmt: skip
+    """One worker process: wait for the go file, drain the queue, write its figures as JSON."""
+    import json
+
+    controller = _controller(kind, model_dir, batch_size)
+    live = open_live_store(url)
+    log = open_decision_log(f"sqlite:///{Path(folder) / f'decisions-{name}-{uuid.uuid4().hex[:6]}.db'}")
+    worker = Worker(live, log, Processor(controller, name), name,
+                    WorkerOptions(batch=batch, block_ms=20, lease_ms=20_000, heartbeat_ms=200))  # fmt: skip
+    cpu = [0.0]
+
+    def until() -> bool:
+        return Path(go).exists() and live.backlog() == 0
+
+    cpu[0] = time.process_time()
+
+    stats = worker.run(until=until)
+    ended = time.time()
+    fallbacks = sum(1 for doc in log.read() if doc.get("fallback"))
+    Path(out).write_text(json.dumps({"decisions": stats.decisions, "latencies": list(stats.latencies),
+                                     "cpu": time.process_time() - cpu[0], "ended": ended,
+                                     "fallbacks": fallbacks}))  # fmt: skip
+    log.close()
+
+
+def drain(kind: str, model_dir: str, redis: str, folder: Path, devices: int, events: int, batch: int,
+          batch_size: int, processes: int = 1) -> dict:  # fmt: skip
+    """Start ``processes`` workers on one Redis, queue ``events`` readings, time their drain."""
+    import json
+
     live, log = open_stores(redis, folder)
+    log.close()
+    run = uuid.uuid4().hex[:6]
+    go, outs = folder / f"go-{run}", [folder / f"out-{run}-{i}.json" for i in range(processes)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_process, args=(live.url, str(folder), model_dir, kind, batch_size, batch,
+                                                       f"bench-{i}", str(go), str(out)))
+             for i, out in enumerate(outs)]  # fmt: skip
     try:
         names = [f"dev-{i:05d}" for i in range(devices)]
         seed_states(live, names)
+        for proc in procs:
+            proc.start()
+        deadline = time.time() + 120
+        while time.time() < deadline:  # every worker joined and holds its share of the partitions
+            members = live.members()
+            held = sum(len(info.get("partitions", [])) for info in members.values())
+            if len(members) == processes and held == live.partitions:
+                break
+            time.sleep(0.1)
         queued = reading_events(names, events)
+        started = time.time()
         for lo in range(0, len(queued), 2000):
             live.append_events(queued[lo : lo + 2000])
-        worker = Worker(live, log, Processor(controller, "bench"), "bench",
-                        WorkerOptions(batch=batch, block_ms=20, lease_ms=20_000, heartbeat_ms=5000))  # fmt: skip
-        started, cpu = time.perf_counter(), time.process_time()
-        stats = worker.run(until=lambda: live.backlog() == 0)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        fallbacks = sum(1 for doc in log.read() if doc.get("fallback"))
-        latencies = sorted(stats.latencies)
+        go.write_text("go")  # after the queueing: a worker stops when the queue is empty
+        for proc in procs:
+            proc.join()
+        results = [json.loads(out.read_text()) for out in outs]
+        wall = max(r["ended"] for r in results) - started
+        decisions = sum(r["decisions"] for r in results)
+        latencies = sorted(x for r in results for x in r["latencies"])
         return {
-            "decisions": stats.decisions,
-            "rate": stats.decisions / wall,
-            "cpu_us": 1e6 * cpu / max(stats.decisions, 1),
+            "decisions": decisions,
+            "rate": decisions / wall,
+            "cpu_us": 1e6 * sum(r["cpu"] for r in results) / max(decisions, 1),
             "p50": 1000 * latencies[len(latencies) // 2],
             "p99": 1000 * latencies[min(len(latencies) - 1, len(latencies) * 99 // 100)],
-            "fallbacks": fallbacks,
+            "fallbacks": sum(r["fallbacks"] for r in results),
         }
     finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
         live.clear()
-        log.close()
-
-
-def _produce(url: str, events: list[tuple[str, str]], rate: float) -> None:
-    """Queue ``events`` at ``rate`` per second, in 10-ms slices (a separate process)."""
-    live = open_live_store(url)
-    per_slice = max(1, int(rate / 100))
-    started = time.perf_counter()
-    for i, lo in enumerate(range(0, len(events), per_slice)):
-        delay = started + i / 100 - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        live.append_events(events[lo : lo + per_slice])
-
-
-def paced(controller: Controller, redis: str, folder: Path, devices: int, rate: float, seconds: float,
-          batch: int) -> dict:  # fmt: skip
-    """A producer process queues readings at ``rate``/s; the worker keeps up (or not)."""
-    live, log = open_stores(redis, folder)
-    try:
-        names = [f"dev-{i:05d}" for i in range(devices)]
-        seed_states(live, names)
-        events = reading_events(names, int(rate * seconds))
-        worker = Worker(live, log, Processor(controller, "bench"), "bench",
-                        WorkerOptions(batch=batch, block_ms=5, lease_ms=20_000, heartbeat_ms=5000))  # fmt: skip
-        producer = multiprocessing.get_context("spawn").Process(
-            target=_produce, args=(live.url, events, rate)
-        )
-        producer.start()
-        stats = worker.run(until=lambda: not producer.is_alive() and live.backlog() == 0)
-        producer.join()
-        queue = sorted(stats.queue_latencies)
-        return {
-            "decisions": stats.decisions,
-            "queue_p50": 1000 * queue[len(queue) // 2],
-            "queue_p99": 1000 * queue[min(len(queue) - 1, len(queue) * 99 // 100)],
-        }
-    finally:
-        live.clear()
-        log.close()
 
 
 def main() -> None:
+    import json
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--events", type=int, default=8000, help="readings drained per worker run")
-    parser.add_argument("--naive-events", type=int, default=8, help="readings per naive run")
-    parser.add_argument("--rules-events", type=int, default=20000, help="readings per rules-only run")
-    parser.add_argument("--rate", type=float, default=2000.0, help="paced run: readings per second")
-    parser.add_argument("--seconds", type=float, default=5.0, help="paced run: how long the producer runs")
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--events", type=int, default=4000, help="readings drained per worker run")
+    parser.add_argument("--naive-events", type=int, default=16, help="readings per naive run")
+    parser.add_argument("--rules-events", type=int, default=8000, help="readings per rules-only run")
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1, 2], help="worker processes to compare"
+    )
+    parser.add_argument("--batch", type=int, default=256, help="events a worker reads per pass")
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="devices planned together (control: batch_size)"
+    )
     parser.add_argument("--homes", type=int, default=30, help="simulated homes the models learn from")
     parser.add_argument("--days", type=float, default=5.0)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--json", action="store_true", help="print one JSON line of the figures")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
     estimator, comfort, train_s = train_models(args.homes, args.days)
     print(f"models trained on {args.homes} simulated homes x {args.days:g} days in {train_s:.1f} s")
-    ctl = controllers(estimator, comfort)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        estimator.save(folder / "models" / "estimator")
+        comfort.save(folder / "models" / "comfort")
+        models = str(folder / "models")
+        plan = [("worker + models (skynet)", p, args.events) for p in args.processes]
+        plan += [("naive (row by row)", 1, args.naive_events), ("worker, rules only", 1, args.rules_events)]
         drain(
-            ctl["worker + models (skynet)"], args.redis, folder, 50, 200, args.batch
-        )  # warm-up: imports, caches
-        sizes = {"worker + models (skynet)": args.events, "naive (per candidate)": args.naive_events,
-                 "worker, rules only": args.rules_events}  # fmt: skip
-        for name, events in sizes.items():
-            runs = [drain(ctl[name], args.redis, folder, min(args.devices, events), events, args.batch)
-                    for _ in range(args.runs)]  # fmt: skip
+            "worker + models (skynet)", models, args.redis, folder, 50, 100, args.batch, args.batch_size
+        )  # warm-up
+        for kind, processes, events in plan:
+            runs = [drain(kind, models, args.redis, folder, min(args.devices, events), events, args.batch,
+                          args.batch_size, processes) for _ in range(args.runs)]  # fmt: skip
             rows.append({
-                "approach": name,
-                "decisions/run": runs[0]["decisions"],
-                "decisions/s": f"{statistics.median(r['rate'] for r in runs):,.0f}",
-                "worker CPU µs/decision": f"{statistics.median(r['cpu_us'] for r in runs):,.0f}",
-                "decision p50 ms": f"{statistics.median(r['p50'] for r in runs):.2f}",
-                "decision p99 ms": f"{statistics.median(r['p99'] for r in runs):.2f}",
-                "queue->commit p50/p99 ms": "",
+                "approach": kind, "processes": processes, "decisions/run": runs[0]["decisions"],
+                "decisions/s": round(statistics.median(r["rate"] for r in runs)),
+                "worker CPU µs/decision": round(statistics.median(r["cpu_us"] for r in runs)),
+                "decision p50 ms": round(statistics.median(r["p50"] for r in runs), 2),
+                "decision p99 ms": round(statistics.median(r["p99"] for r in runs), 2),
                 "fallbacks": max(r["fallbacks"] for r in runs),
             })  # fmt: skip
-        for name in ("worker + models (skynet)", "worker, rules only"):
-            pace = [paced(ctl[name], args.redis, folder, args.devices, args.rate, args.seconds, args.batch)
-                    for _ in range(args.runs)]  # fmt: skip
-            rows.append({
-                "approach": f"{name}, paced {args.rate:,.0f}/s for {args.seconds:g} s",
-                "decisions/run": pace[0]["decisions"],
-                "queue->commit p50/p99 ms": f"{statistics.median(p['queue_p50'] for p in pace):,.1f} / "
-                                            f"{statistics.median(p['queue_p99'] for p in pace):,.1f}",
-            })  # fmt: skip
-    print_table(f"control worker, one process, Redis {args.redis} (median of {args.runs} runs; "
-                f"{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)",
-                rows)  # fmt: skip
-    print("\ntargets: >= 2,000 decisions/s; p99 decision latency <= 20 ms")
+    load_after = os.getloadavg()[0]
+    print_table(f"control workers on one Redis {args.redis} (median of {args.runs} runs; batch_size "
+                f"{args.batch_size}; {os.cpu_count()} cores, load average {load_before:.1f} before, "
+                f"{load_after:.1f} after)", rows)  # fmt: skip
+    print("\ntargets: >= 2,000 decisions/s (several processes allowed); p99 decision latency <= 20 ms")
+    if args.json:
+        print(json.dumps({"benchmark": "bench_control", "batch_size": args.batch_size, "load_before": load_before,
+                          "load_after": load_after, "rows": rows}))  # fmt: skip
 
 
 if __name__ == "__main__":

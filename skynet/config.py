@@ -13,6 +13,11 @@ prefix are listed once, in :data:`RESERVED_ENV_PREFIXES`.
 
 :func:`masked` hides the passwords in URLs (and ``password=`` query parameters) of any text:
 every message, log line and listing that shows a URL goes through it.
+
+The ``control`` section is :class:`ControlConfig`, the knobs of skynet's controller (the
+trade-off's weights, the fallback thermostat, the safety rules): what ``skynet control decide``,
+the control worker and ``skynet control evaluate`` use. Lists are YAML lists, or comma-separated
+in the environment (``SKYNET_CONTROL_COMFORT_BAND=21,26``).
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
+from skynet.domain import Fan, Mode
 from skynet.errors import MAX_ECHO, ConfigError, brief
 
 __all__ = [
     "Settings",
+    "ControlConfig",
     "load_settings",
     "masked",
     "ENV_PREFIX",
@@ -262,6 +269,132 @@ URL_KEYS = ("url", "timeseries_url", "decisions_url", "live_url")
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    """Knobs of the optimizer, the fallback thermostat and the safety rules (the ``control:`` section).
+
+    Costs are in "comfort units": a predicted feedback of ±1 held over the horizon costs 1.
+    """
+
+    # candidates
+    #: Modes the plan may choose. Dry and fan only are left out by default: the estimation models
+    #: learn them from few hours (people seldom use them), and a plan of hours amplifies their
+    #: errors (fan only forecast to cool a warm room).
+    modes: tuple[str, ...] = ("cool", "heat")
+    #: Set-point grid (K). A 1 K grid made the set point cycle (26 <-> 27 °C every hour or two)
+    #: where the room would settle in between; the units take 0.5 K.
+    set_temperature_step: float = 0.5
+    fans: tuple[str, ...] = ("auto", "low", "medium", "high")
+    #: Whether a running unit may get a command that changes only its fan speed (False: the fan
+    #: changes with the set point or the mode, in the same command; fan-only changes were half of
+    #: skynet's commands in the closed-loop evaluation, and each command beeps).
+    fan_alone: bool = False
+    # the plan (skynet.control._plan): sequences of commands over the next hours
+    plan_step_minutes: int = 30  # a model horizon of at least 30 minutes (the longest lag)
+    plan_steps: int = 8  # steps ahead: 8 x 30 minutes = 4 hours
+    plan_switch_steps: tuple[int, ...] = (1, 2, 3, 4, 6)  # when two-segment sequences switch
+    plan_alternatives: int = 3  # cheapest constant commands the two-segment sequences switch to
+    plan_all_fans: bool = False  # every fan speed as a candidate (False: auto and the one running)
+    setback_kelvin: float = 2.0  # the set-back sequence's set point, warmer (cooling) or colder
+    # cost: comfort units (an hour at a predicted vote of ±1 beyond the dead band costs comfort_weight)
+    #: Comfort units per kWh of AC electricity: the trade-off an operator sets.
+    energy_weight: float = 20.0
+    #: kWh of electricity per kelvin the AC holds a room from where it would drift with the AC off
+    #: over a plan step (the heat it moved); calibrated against the simulator and EnergyPlus
+    #: (benchmarks/calibrate_energy.py).
+    kwh_per_kelvin: float = 0.065
+    fan_kw: tuple[float, ...] = (0.02, 0.01, 0.02, 0.03)  # kW while running, by fan: auto, low, medium, high
+    switch_penalty: float = 15.0  # any command (it beeps in someone's living room)
+    power_switch_penalty: float = 0.15  # more for switching on
+    mode_switch_penalty: float = 0.15  # more for another mode of a running unit
+    repeat_factor: float = 2.0  # each command of the last hour adds this many switching penalties
+    #: A setting younger than ``dwell_minutes`` counts as up to ``dwell_weight`` more recent
+    #: commands (falling linearly with its age): sensor readings swing with the compressor.
+    dwell_minutes: float = 90.0
+    dwell_weight: float = 4.0
+    empty_switch_share: float = 0.25  # of the switching penalties, in an empty home
+    comfort_weight: float = 20.0  # per hour and (predicted vote beyond the dead band)²
+    comfort_deadband: float = 0.2  # |predicted vote - comfort_target| below this costs nothing
+    #: The predicted vote a plan aims at. Below 0 keeps the comfort model's predictions on the cool
+    #: side: where the model reads rooms cooler than its people feel them (the simulator-trained
+    #: model does, by 0.5-0.9 for people awake), personal offsets learned from votes correct it
+    #: only as votes come in.
+    comfort_target: float = -0.3
+    #: Comfort offset added in the night period (local 22:00–07:00) to a device's personal offset
+    #: (:class:`skynet.control.Personalizer`): sleepers (0.8 met under bedding) feel cooler than
+    #: the awake people whose votes the comfort model and the night offsets learn from, and
+    #: hardly ever vote themselves.
+    night_offset: float = -0.6
+    target_scale: float = 1.0  # kelvin of temperature-target error worth one comfort unit
+    humidity_scale: float = 5.0  # %RH of humidity-target error worth one comfort unit
+    band_weight: float = 10.0  # per hour and kelvin² outside a band (away, empty home, the comfort guard)
+    #: Bounds (°C) for the "away" target and for an empty home under the "comfort" target (an
+    #: empty home may drift warmer: cooling it for nobody cost 10 % of the energy in the
+    #: closed-loop evaluation, and at a 32 °C top the plan cycled empty homes' ACs; the plan
+    #: pre-cools before a predicted arrival instead).
+    away_band: tuple[float, float] = (16.0, 30.0)
+    empty_band: tuple[float, float] = (16.0, 35.0)
+    #: Where the comfort model is trusted while someone is home (°C): forecasts outside cost as
+    #: outside a band, however calm the model is about them (it would extrapolate). Empty: the
+    #: temperatures the comfort model learned from; always within the safety range below.
+    comfort_range: tuple[float, ...] = ()
+    # fallback thermostat (also the comfort-band baseline of `skynet control evaluate`)
+    comfort_band: tuple[float, float] = (21.0, 26.0)
+    hysteresis: float = 0.5
+    # model time budgets (seconds, per model call; a plan makes one estimation call per step and
+    # one comfort call per round for its whole batch); a slower answer is discarded and the
+    # fallback decides
+    estimator_budget: float = 0.25
+    comfort_budget: float = 0.25
+    #: Devices planned together at most: the models are asked once per plan step for all of them
+    #: (their decisions wait for the whole batch).
+    batch_size: int = 16
+    # safety
+    min_set_temperature: float = 16.0
+    max_set_temperature: float = 30.0
+    min_off_seconds: float = 180.0
+    min_on_seconds: float = 300.0
+    max_commands_per_hour: int = 6
+
+    def __post_init__(self) -> None:
+        for name, kind in (("mode", Mode), ("fan", Fan)):
+            for value in getattr(self, f"{name}s"):
+                if not isinstance(value, str) or value.upper() not in kind.__members__:
+                    known = ", ".join(m.label for m in kind)
+                    raise ConfigError(f"control: unknown {name} {value!r} (known: {known})")
+        if self.set_temperature_step <= 0 or self.max_commands_per_hour < 1 or self.plan_steps < 1:
+            raise ConfigError(
+                "control: need a positive set-temperature step, >= 1 plan step and >= 1 command per hour"
+            )
+        if self.plan_step_minutes not in (30, 60):
+            raise ConfigError(f"control: plan_step_minutes must be 30 or 60, got {self.plan_step_minutes}")
+        if self.comfort_range and (
+            len(self.comfort_range) != 2 or self.comfort_range[0] >= self.comfort_range[1]
+        ):
+            raise ConfigError(
+                f"control: comfort_range must be empty or two rising temperatures, got {self.comfort_range}"
+            )
+        if self.min_set_temperature > self.max_set_temperature:
+            raise ConfigError("control: min_set_temperature is above max_set_temperature")
+        for name in ("away_band", "empty_band", "comfort_band"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ConfigError(f"control: {name} {low:g}-{high:g} is upside down")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ControlConfig:
+        """Build from a mapping (lists become tuples, values are checked as the settings check them).
+
+        Raises:
+            ConfigError: an unknown key or a wrong value.
+        """
+        hints = get_type_hints(cls)
+        unknown = sorted(set(values) - set(hints))
+        if unknown:
+            raise ConfigError(f"control: unknown setting {unknown[0]!r}")
+        return cls(**{k: _coerce(v, hints[k], f"control.{k}") for k, v in values.items()})
+
+
+@dataclass(frozen=True)
 class Settings:
     """The effective configuration."""
 
@@ -271,6 +404,7 @@ class Settings:
     aws: Aws = field(default_factory=Aws)
     serve: Serve = field(default_factory=Serve)
     train: Train = field(default_factory=Train)
+    control: ControlConfig = field(default_factory=ControlConfig)
     #: Where the values came from, for messages (a file path or "defaults").
     source: str = "defaults"
 
@@ -301,7 +435,17 @@ def _cut(text: str) -> str:
 
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
-    if kind is bool:
+    if get_origin(kind) is tuple:
+        return _coerce_tuple(value, kind, where)
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+    elif kind is bool:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -319,6 +463,22 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             return ""
     type_name = getattr(kind, "__name__", str(kind))
     raise ConfigError(f"{where}: expected {type_name}, got {brief(masked(value))}")
+
+
+def _coerce_tuple(value: Any, kind: Any, where: str) -> tuple[Any, ...]:
+    """A YAML list, or a comma-separated string (environment), as the tuple ``kind`` declares."""
+    args = get_args(kind)
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where}: expected a list, got {brief(value)}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        items = [args[0]] * len(value)
+    elif len(value) != len(args):
+        raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({brief(value)})")
+    else:
+        items = list(args)
+    return tuple(_coerce(v, k, where) for v, k in zip(value, items, strict=True))
 
 
 def _suggest(word: str, known: list[str]) -> list[str]:
@@ -352,7 +512,12 @@ def _apply(settings: Settings, section: str, key: str, value: Any, origin: str, 
     check = next(f for f in fields(current) if f.name == key).metadata.get("check")
     if check is not None:
         value = check(value, where)
-    return replace(settings, **{section: replace(current, **{key: value})})
+    try:  # a section that checks its values together (ControlConfig) names what is wrong
+        changed = replace(current, **{key: value})
+    except ConfigError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None
+    return replace(settings, **{section: changed})
 
 
 def load_settings(

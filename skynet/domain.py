@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import ClassVar
+from enum import IntEnum
+from typing import ClassVar, Self
 
 from skynet.errors import DataError
 
@@ -23,6 +24,8 @@ __all__ = [
     "ApplianceState",
     "ControlTarget",
     "RECORD_KINDS",
+    "Mode",
+    "Fan",
     "AC_MODES",
     "FAN_SPEEDS",
     "TARGET_MODES",
@@ -31,8 +34,54 @@ __all__ = [
     "field_names",
 ]
 
-AC_MODES = ("cool", "heat", "dry", "fan", "auto")
-FAN_SPEEDS = ("auto", "low", "medium", "high")
+
+class _Named(IntEnum):
+    """An enum whose stored name is its member name in lower case; its value is the code arrays carry."""
+
+    @property
+    def label(self) -> str:
+        """The name records and events use (``"cool"``, ``"auto"``)."""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, value: str | int) -> Self:
+        """The member for a stored name (``"cool"``) or a code (``0``).
+
+        Raises:
+            DataError: an unknown name or code.
+        """
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls[value.upper()] if isinstance(value, str) else cls(int(value))
+        except (KeyError, ValueError, TypeError):
+            names = ", ".join(m.label for m in cls)
+            raise DataError(f"{cls.__name__.lower()} {value!r} is not one of {names}") from None
+
+
+class Mode(_Named):
+    """An AC mode. The codes are what arrays carry: candidate commands, estimation features, the
+    simulator's kernel and observations (``Mode.COOL == 0``); records store :attr:`label`."""
+
+    COOL = 0
+    HEAT = 1
+    DRY = 2
+    FAN = 3  # fan only
+    AUTO = 4
+
+
+class Fan(_Named):
+    """An AC fan speed (codes as :class:`Mode`'s: what arrays carry; records store :attr:`label`)."""
+
+    AUTO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+#: The stored names, in code order (``AC_MODES[Mode.COOL] == "cool"``).
+AC_MODES = tuple(m.label for m in Mode)
+FAN_SPEEDS = tuple(f.label for f in Fan)
 TARGET_MODES = ("comfort", "temperature", "humidity", "away", "off", "manual")
 ORIGINS = ("user", "skynet")
 #: The 7-point comfort scale: -3 freezing ... 0 comfy ... +3 too hot.

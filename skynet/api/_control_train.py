@@ -5,25 +5,77 @@ simulator's exploring rule-based controller, one where only the people work the 
 also run warm and votes cover hot hours). The estimation model learns from their estimation
 frame and the user model from their votes. The simulator's readings carry no air speed; the votes'
 rows get the air speed the AC's fan makes at the occupants (the table the controller uses,
-:data:`skynet.control.AIR_SPEED_BY_FAN`), so the comfort model can weigh the fan.
+:func:`skynet.control.air_speed`), so the comfort model can weigh the fan.
+
+:func:`cached_models` keeps what was trained under a folder keyed by everything the training
+read (``skynet control evaluate`` reuses the models of a case instead of training them again).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["train_on_simulation", "train_on_energyplus", "with_air_speed"]
+from skynet.errors import ModelError
+
+__all__ = ["train_on_simulation", "train_on_energyplus", "with_air_speed", "cached_models"]
+
+_ROLES = ("estimator", "comfort")
+logger = logging.getLogger("skynet.control")
+
+
+def cached_models(
+    folder: Path | None, key: dict[str, Any], train: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``train()``'s models (``estimator``, ``comfort``, ``note``), kept under ``folder``.
+
+    The first call for a ``key`` (everything the training reads, JSON-able) trains and saves the
+    models in ``folder/<digest of key>/`` (written under a temporary name, then renamed); later
+    calls load them. ``folder`` None: always train.
+    """
+    if folder is None:
+        return train()
+    from skynet import __version__
+    from skynet.models import load_model
+
+    text = json.dumps({**key, "skynet": __version__}, sort_keys=True, default=str)
+    place = Path(folder) / hashlib.sha256(text.encode()).hexdigest()[:16]
+    if (place / "key.json").exists():
+        try:
+            models = {role: load_model(place / role) if (place / role).exists() else None for role in _ROLES}
+        except ModelError as exc:  # kept by an older skynet (a pickle, another model's state): train again
+            logger.warning("models kept in %s cannot be used (%s); training them again", place, exc)
+        else:
+            note = (place / "note.txt").read_text().strip()
+            return {**models, "note": f"{note} (cached: {place})"}
+    trained = train()
+    tmp = place.with_name(f".{place.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for role in _ROLES:
+        if trained.get(role) is not None:
+            trained[role].save(tmp / role)
+    (tmp / "note.txt").write_text(trained["note"] + "\n")
+    (tmp / "key.json").write_text(text + "\n")
+    shutil.rmtree(place, ignore_errors=True)
+    os.replace(tmp, place)
+    return trained
 
 
 def with_air_speed(votes: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
     """``votes`` (a comfort frame) with ``air_speed`` from the AC state in force at each vote."""
-    from skynet.control import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
-    from skynet.domain import FAN_SPEEDS
+    from skynet.control import AIR_SPEED_OFF, air_speed
+    from skynet.domain import Fan
 
     if votes.empty or states.empty:
         return votes.assign(air_speed=AIR_SPEED_OFF)
@@ -31,9 +83,9 @@ def with_air_speed(votes: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
     right = states.assign(_t=pd.to_datetime(states["timestamp"]).astype("datetime64[ns]")).sort_values("_t")
     joined = pd.merge_asof(left, right[["device_id", "_t", "power", "fan"]].rename(columns={"power": "_on", "fan": "_fan"}),
                            on="_t", by="device_id", direction="backward")  # fmt: skip
-    codes = joined["_fan"].map({f: i for i, f in enumerate(FAN_SPEEDS)}).fillna(0).astype(int).to_numpy()
+    codes = [int(Fan.of(f)) if isinstance(f, str) else int(Fan.AUTO) for f in joined["_fan"]]
     on = joined["_on"].fillna(False).astype(bool).to_numpy()
-    joined["air_speed"] = np.where(on, AIR_SPEED_BY_FAN[codes], AIR_SPEED_OFF)
+    joined["air_speed"] = air_speed(on, np.asarray(codes, dtype=np.int64))
     return joined.drop(columns=["_t", "_on", "_fan"]).reset_index(drop=True)
 
 

@@ -2,24 +2,22 @@
 
 - :func:`decide` reads a device's newest readings, weather, control target, AC state and
   votes from the record store and the models from the registry (:func:`load_models`:
-  ``TYPE@production``, else the newest of each type), and runs one :func:`skynet.control.decide`.
-- :func:`evaluate` runs skynet's controller, a fixed 24 °C cooling thermostat and the
-  comfort-band thermostat against the same simulated homes (:func:`skynet.control.closed_loop`)
-  and writes a report folder (table as JSON, PNG plots) under ``models.reports``. Models come
-  from the registry, or are trained on simulated homes (other seeds) when it has none.
+  ``TYPE@production``, else the newest of each type), and runs one :func:`skynet.control.decide`
+  with the settings' ``control:`` section.
+- :func:`evaluate` runs skynet's controller, a fixed 24 °C cooling thermostat, the comfort-band
+  thermostat and a sweep of fixed set points (the best one: least energy at no more discomfort
+  than the band thermostat) against the same simulated homes and writes a report folder (table
+  as JSON, PNG plots) under ``models.reports`` (:mod:`skynet.api._control_evaluate`). Models
+  come from the registry, or are trained on simulated homes (other seeds) when it has none.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from skynet.api._context import open_records, reports_path
+from skynet.api._context import open_records
 from skynet.config import Settings
 from skynet.domain import ApplianceState, ControlTarget, Device, SensorReading, Weather
 from skynet.errors import DataError, ModelError, StorageError
@@ -70,6 +68,7 @@ def decide(
         StorageError: the store failed.
     """
     from skynet import control
+    from skynet.control._features import in_force
 
     with open_records(settings) as store:
         device = next(iter(store.read(Device, device_id)), None)
@@ -86,16 +85,17 @@ def decide(
             iter(store.read(ControlTarget, device_id, end=now + _US, limit=1, newest_first=True)), None
         )
         states = store.read(ApplianceState, device_id, now - timedelta(hours=2), now + _US)
-        state = states[-1] if states else next(
-            iter(store.read(ApplianceState, device_id, end=now + _US, limit=1, newest_first=True)), None)  # fmt: skip
+        if not states:
+            states = store.read(ApplianceState, device_id, end=now + _US, limit=1, newest_first=True)
     models, notes = load_models(settings)
-    offset = _personal_offset(settings, models["comfort"], device_id, now)
-    context = control.build_context(readings, weather, device=device, comfort_offset=offset)
+    config = config or settings.control
+    context = control.build_context(readings, weather, device=device)
+    offset = _personal_offset(settings, models["comfort"], device_id, device, context.hour, now, config)
+    context.comfort_offset = offset
+    state = in_force(states)
     safety = control.SafetyState.from_history(states, now)
-    config = config or control.ControlConfig()
-    context.comfort_offset = offset = control.live_offset(offset, context.hour, config.night_offset)
-    decision = control.decide(context, target, control.Appliance.from_device(device), state,
-                              control.Models(models["estimator"], models["comfort"]), config, now, safety)  # fmt: skip
+    request = control.Request(context, target, control.Appliance.from_device(device), state, now, safety)
+    decision = control.decide(request, control.Models(models["estimator"], models["comfort"]), config)
     out = decision.to_dict()
     out["models"] = notes
     out["context"] = {"temperature": context.temperature, "humidity": context.humidity,
@@ -105,17 +105,25 @@ def decide(
     return out
 
 
-def _personal_offset(settings: Settings, comfort: Any, device_id: str, now: datetime) -> float | None:
-    """The device's personal comfort offset from its stored votes (None: no votes or no model)."""
+def _personal_offset(settings: Settings, comfort: Any, device_id: str, device: Device | None, hour: float,
+                     now: datetime, config: Any) -> float | None:  # fmt: skip
+    """The device's personal comfort offset at local ``hour`` from its stored votes (the
+    :class:`skynet.control.Personalizer` of the worker and the closed loop; None: no model)."""
     if comfort is None or not hasattr(comfort, "personal_offsets"):
         return None
-    from skynet.api.data import device_history
+    import pandas as pd
 
+    from skynet.api.data import device_history
+    from skynet.control import Personalizer, local_hour
+
+    zone = device.timezone if device is not None else None
+    personalizer = Personalizer(comfort, config.night_offset, pool=False)
     history = device_history(settings, device_id, end=now + _US)
-    if history.empty:
-        return None
-    found = comfort.personal_offsets(history).get(device_id)
-    return None if found is None else round(float(found[0]), 4)
+    if not history.empty:
+        stamps = pd.to_datetime(history["timestamp"]).dt.to_pydatetime()
+        personalizer.learn(history.assign(hour=[local_hour(t, zone) for t in stamps]))
+    found = personalizer.offset(device_id, hour)
+    return None if found is None else round(float(found), 4)
 
 
 def _state_text(state: ApplianceState) -> str:
@@ -174,12 +182,18 @@ def format_evaluation(result: dict[str, Any]) -> str:
                  f"seed {setup['seed']}); {band}"]  # fmt: skip
     lines += [f"{role}: {note}" for role, note in result["models"].items()]
     rows = result["table"]
-    columns = list(rows[0])
+    columns = [c for c in rows[0] if c != "best_fixed"]
     cells = [[_cell(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     lines += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))
               for r in cells]  # fmt: skip
+    best = result.get("best_fixed")
+    lines.append(
+        f"best fixed set point: {best} (least energy with no more people uncomfortable than the band)"
+        if best
+        else "best fixed set point: none of the sweep had no more people uncomfortable than the band"
+    )
     d = result["decisions"]
     lines.append(
         f"skynet: {d['count']} decisions, fallbacks {d['fallbacks'] or 'none'}, latency ms {d['latency_ms']}"
@@ -213,22 +227,28 @@ def evaluate(
     building: str = "apartment-midrise",
     weather: str = "miami",
     start: Any = None,
+    cache: bool = True,
+    sweep: str | list[float] = "auto",
 ) -> dict[str, Any]:
-    """Closed-loop evaluation of skynet's controller against two thermostats on simulated homes.
+    """Closed-loop evaluation of skynet's controller against thermostats on the same simulated homes.
+
+    The controllers: fixed 24 °C, the comfort-band thermostat, the fixed set points of a sweep
+    (the best one: least energy with an uncomfortable share no higher than the band
+    thermostat's) and skynet; see :mod:`skynet.api._control_evaluate`.
 
     Args:
         settings: the effective configuration (models from ``models.store``, report to ``models.reports``).
         devices, days, seed, climate, weather_file: the simulated homes the controllers run on.
         interval: minutes between skynet's (and the band thermostat's) regular decisions.
-        occupancy: controllers know when someone is home (the 24 °C thermostat runs only then too).
+        occupancy: controllers know when someone is home (the fixed thermostats run only then too).
         occupant_actions: people change the AC themselves (off: every controller keeps control).
         train: "auto" (the registry's models, as :func:`load_models` picks them; trained on
             simulated homes where missing), "always" (train on simulated homes) or "never"
             (registry only; missing: fallback).
         train_devices, train_days: the simulated homes (seed + 1000) models are trained on.
         plot_devices, plot_days: how many homes and days the PNG plots show.
-        config: a :class:`skynet.control.ControlConfig` (default settings otherwise).
-        progress: progress bars on stderr.
+        config: a :class:`skynet.control.ControlConfig` (default: the settings' ``control:`` section).
+        progress: progress bars and one line per controller on stderr.
         engine: "builtin" (skynet's simulator) or "energyplus": the thermostat-controlled zones of
             ``building`` under ``weather`` from local day ``start`` (default July 15) for
             ``days`` whole days, with the simulator's people (``devices``, ``climate`` and
@@ -236,153 +256,21 @@ def evaluate(
             ``climate`` also labels the EnergyPlus homes); see
             :class:`skynet.sim.energyplus.EnergyPlusHomes`. Models trained here learn the
             building from an EnergyPlus run of the ``train_days`` days before ``start``.
+        cache: keep models trained here and the baselines' results under ``{data_dir}/cache``
+            and reuse them for the same homes.
+        sweep: the fixed set points to try for the best one: "auto" (1 K steps from the band's
+            top), "none", or a list (``[25, 26, 27]`` or ``"25,26,27"``).
 
     Returns:
-        ``table`` (one row per controller), ``models`` (where they came from), ``report``
-        (folder), ``plots``, ``decisions`` (count, fallbacks, latency), ``seconds``.
+        ``table`` (one row per controller), ``best_fixed`` (its name, or None), ``setup``,
+        ``models`` (where they came from), ``report`` (folder), ``plots``, ``decisions``
+        (count, fallbacks, latency), ``seconds``.
+
+    Raises:
+        DataError: a bad option, building, city or date.
     """
-    from skynet import control
-    from skynet.api._control_train import train_on_simulation
-    from skynet.control._report import plot_homes
-    from skynet.sim import Fleet
+    from skynet.api._control_evaluate import evaluate as run
 
-    if train not in ("auto", "always", "never"):
-        raise DataError(f"train must be auto, always or never, got {train!r}")
-    if engine not in ("builtin", "energyplus"):
-        raise DataError(f"engine must be builtin or energyplus, got {engine!r}")
-    started = time.perf_counter()
-    config = config or control.ControlConfig()
-    if engine == "energyplus":
-        make_fleet, start = _energyplus_homes(building, weather, start, days, seed, climate)
-        make_fleet()  # a bad building, city or date fails here, before any training
-    models, notes = load_models(settings) if train != "always" else ({"estimator": None, "comfort": None}, {})
-    if train != "never" and (models["estimator"] is None or models["comfort"] is None):
-        if engine == "energyplus":
-            from skynet.api._control_train import train_on_energyplus
-
-            trained = train_on_energyplus(building, weather, start, int(round(train_days)), seed + 1000, climate,
-                                          train_devices, train_days, progress)  # fmt: skip
-        else:
-            trained = train_on_simulation(
-                climate, seed + 1000, train_devices, train_days, weather_file, progress
-            )
-        for role in ("estimator", "comfort"):
-            if models[role] is None:
-                models[role], notes[role] = trained[role], trained["note"]
-    controller = control.Controller(models["estimator"], models["comfort"], config)
-    policies = {
-        "fixed 24 °C": control.FixedThermostat(24.0, occupancy=occupancy),
-        "comfort band": control.DevicePolicy.band_thermostat(config, interval=interval, occupancy=occupancy),
-        "skynet": control.DevicePolicy.skynet(controller, interval=interval, occupancy=occupancy),
-    }
-
-    if engine == "builtin":
-
-        def make_fleet() -> Fleet:
-            return Fleet(
-                devices,
-                days,
-                seed,
-                climate=climate,
-                weather_file=weather_file,
-                occupant_actions=occupant_actions,
-            )
-
-    evaluation = _run_quietly(control.closed_loop, make_fleet, policies, config.comfort_band, plot_devices,
-                              "fixed 24 °C", progress, days)  # fmt: skip
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = reports_path(settings) / f"control-evaluation-{stamp}"
-    plots = [str(p) for p in plot_homes(evaluation, folder, plot_days)]
-    sky = next(r for r in evaluation.results if r.name == "skynet")
-    setup = {"engine": engine, "devices": len(evaluation.device_ids), "days": days, "seed": seed,
-             "climate": climate if not weather_file else str(weather_file), "interval": interval,
-             "occupancy": occupancy, "occupant_actions": occupant_actions and engine == "builtin",
-             "comfort_band": list(config.comfort_band)}  # fmt: skip
-    if engine == "energyplus":
-        setup.update(building=building, weather=weather, start=str(start))
-    out = {
-        "table": evaluation.table(),
-        "setup": setup,
-        "models": notes,
-        "decisions": {"count": sky.decisions, "fallbacks": sky.fallbacks, "latency_ms": sky.latency_ms},
-        "report": str(folder),
-        "plots": plots,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    _write_json(folder / "evaluation.json", out)
-    return out
-
-
-def _energyplus_homes(building: str, weather: str, start: Any, days: float, seed: int,
-                      climate: str) -> tuple[Any, Any]:  # fmt: skip
-    """A factory of identical EnergyPlus homes, and the start day it uses."""
-    from datetime import date
-
-    from skynet.sim.energyplus import EnergyPlusHomes
-
-    if days != int(days) or days < 1:
-        raise DataError(f"EnergyPlus simulates whole days: --days must be a whole number >= 1, got {days:g}")
-    start = start or date(2025, 7, 15)
-
-    def make_fleet() -> EnergyPlusHomes:
-        return EnergyPlusHomes(building, weather, start, int(days), seed, climate=climate)
-
-    return make_fleet, start
-
-
-def _run_quietly(closed_loop: Any, make_fleet: Any, policies: dict, band: tuple, plot_devices: int,
-                 reference: str, progress: bool, days: float) -> Any:  # fmt: skip
-    """Run the closed loop under a progress bar, logging each cause of fallback once.
-
-    Thousands of decisions may fall back for the same reason (no model, a slow machine): the
-    first of each cause is logged as it happens, the rest are counted, and one line per cause
-    with its count closes the run (the decisions count them too: the report shows them).
-    """
-    from tqdm import tqdm
-
-    from skynet.control import DevicePolicy
-
-    total = len(policies) * int(round(days * 1440))
-    bars: dict[str, int] = {}
-    log = logging.getLogger("skynet.control")
-    once = _OncePerCause(DevicePolicy.fallback_kind)
-    log.addFilter(once)
-    try:
-        with tqdm(
-            total=total, unit="min", desc="closed loop", disable=None if progress else True, leave=False
-        ) as bar:
-
-            def advance(name: str, done: int, _total: int) -> None:
-                bar.set_postfix_str(name)
-                bar.update(done - bars.get(name, 0))
-                bars[name] = done
-
-            return closed_loop(make_fleet, policies, band, plot_devices, reference, advance)
-    finally:
-        log.removeFilter(once)
-        for cause, count in once.counts.items():
-            if count > 1:
-                log.warning("control fallback (%s): %d decisions in this evaluation", cause, count)
-
-
-class _OncePerCause(logging.Filter):
-    """Lets the first fallback warning of each cause through and counts them all."""
-
-    def __init__(self, kind: Any) -> None:
-        super().__init__()
-        self.kind, self.counts = kind, {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.WARNING or not record.args:
-            return True
-        cause = self.kind(str(record.args[-1]))
-        self.counts[cause] = self.counts.get(cause, 0) + 1
-        return self.counts[cause] == 1
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
+    return run(settings, devices, days, seed, climate, weather_file, interval, occupancy, occupant_actions, train,
+               train_devices, train_days, plot_devices, plot_days, config, progress, engine, building, weather,
+               start, cache, sweep)  # fmt: skip

@@ -184,7 +184,8 @@ class ServedModels:
         key = (getattr(estimator, "name", None), getattr(comfort, "name", None))
         built = self._controller
         if built is None or built[0] != key:
-            built = (key, Controller(getattr(estimator, "model", None), getattr(comfort, "model", None)))
+            built = (key, Controller(getattr(estimator, "model", None), getattr(comfort, "model", None),
+                                     self.settings.control))  # fmt: skip
             self._controller = built
         return built[1]
 

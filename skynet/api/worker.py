@@ -80,7 +80,7 @@ def _models(settings: Settings) -> Any:
     from skynet.control import Controller
 
     def make(estimator: Any, comfort: Any) -> Any:
-        return Controller(estimator, comfort)
+        return Controller(estimator, comfort, settings.control)
 
     watch = ModelWatch(settings, make)
     watch.start()

@@ -63,12 +63,16 @@ def decide(device_id: str, at, fmt: str) -> None:
               help="energyplus: a city (skynet sim weather) or an EPW file.")  # fmt: skip
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="energyplus: first local day [default: 2025-07-15].")  # fmt: skip
+@click.option("--sweep", default="auto", show_default=True, metavar="auto|none|T1,T2,...",
+              help="Fixed set points tried for the best one (auto: 1 K steps from the band's top).")  # fmt: skip
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Reuse models trained here before for the same training homes ({data_dir}/cache).")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, help="Show progress bars on stderr.")
 @output_format
 def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: str | None, interval: int,
              train: str, train_devices: int, train_days: float, occupant_actions: bool, engine: str, building: str,
-             weather: str, start, progress: bool, fmt: str) -> None:  # fmt: skip
-    """Closed loop: skynet vs a fixed 24 °C thermostat vs a comfort-band thermostat.
+             weather: str, start, sweep: str, cache: bool, progress: bool, fmt: str) -> None:  # fmt: skip
+    """Closed loop: skynet vs fixed 24 °C, a comfort-band thermostat and the best fixed set point.
 
     On skynet's simulated homes, or (--engine energyplus) on the zones of an EnergyPlus
     prototype building with the simulator's people; there --devices, --climate and
@@ -81,7 +85,7 @@ def evaluate(devices: int, days: float, seed: int, climate: str, weather_file: s
     result = evaluate_(settings(), devices, days, seed, climate, weather_file, interval, train=train,
                        train_devices=train_devices, train_days=train_days, occupant_actions=occupant_actions,
                        progress=progress, engine=engine, building=building, weather=weather,
-                       start=start.date() if start else None)  # fmt: skip
+                       start=start.date() if start else None, cache=cache, sweep=sweep)  # fmt: skip
     if fmt == "json":
         echo_json(result)
         return

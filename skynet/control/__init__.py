@@ -1,10 +1,13 @@
 """skynet's control: choose AC commands that keep people comfortable with little energy, safely.
 
-The decision (:func:`decide`, pure)
------------------------------------
-``decide(context, target, appliance, state, models, config, now, safety=None) -> Decision``
+The decision (:func:`decide_many`, pure)
+----------------------------------------
+``decide_many(requests, models, config) -> [Decision]``; ``decide(request, ...)`` is a batch of one.
 
-- ``context`` (:class:`Context`): the newest indoor reading and its 5/15/30-minute lags, the
+A :class:`Request` is one device's decision to make:
+
+- ``context`` (:class:`Context`): the newest indoor reading and its lags and half-hour means
+  (computed by :func:`skynet.data.recent_inputs`, the estimation frame's own code), the
   outdoor weather, the local hour, occupancy when known, the device's personal comfort offset
   and facts. :func:`build_context` makes one from :class:`~skynet.domain.SensorReading` records
   (the last ~30 minutes), the newest :class:`~skynet.domain.Weather` and the
@@ -15,32 +18,35 @@ The decision (:func:`decide`, pure)
 - ``appliance`` (:class:`Appliance`): set-temperature range and step, modes, fan speeds
   (:meth:`Appliance.from_device`).
 - ``state``: the AC's current :class:`~skynet.domain.ApplianceState` (None: unknown).
-- ``models`` (:class:`Models`): ``estimator`` with ``predict_candidates(state, candidates)``
-  and ``comfort`` with ``predict(frame)`` — :mod:`skynet.models` classes or anything alike.
-- ``safety``: the device's :class:`SafetyState` (None: fresh).
+- ``now`` and ``safety``: the device's :class:`SafetyState` (None: fresh).
 
-It enumerates candidate commands (off + mode × set-point grid × fan), forecasts them in ONE
-batched estimation call, predicts comfort at the forecast climate in ONE batched comfort call,
-picks the least cost (comfort or target error + energy proxy + switching penalty), falls back
-to a thermostat with hysteresis when a model is missing, raises, is too slow or returns NaN
-(logged on the ``skynet.control`` logger with the cause), and applies the safety rules
-(:func:`apply_safety`), which no model overrides. :class:`Controller` binds the models and the
-configuration; :func:`decide_by_rules` is the thermostat alone (no models, no fallback logs).
-:func:`decide_many` (``Controller.decide_many``) decides several devices at once with the same
-result, asking each model once for all of them (what the worker does with a batch).
+``models`` (:class:`Models`): ``estimator`` with ``predict_candidates_many(states,
+candidates)`` and ``comfort`` with ``predict_many(groups, offsets)`` — :mod:`skynet.models`
+classes (models with only the one-room call are asked room by room). ``config`` is
+:class:`ControlConfig`, the settings' ``control:`` section.
+
+It enumerates candidate commands (:class:`Candidates`: off + mode × set-point grid × fan),
+forecasts every candidate of every device of the batch in ONE estimation call, predicts
+comfort at the forecast climates in ONE comfort call, picks each device's least cost (comfort
+or target error + energy proxy + switching penalty), falls back to a thermostat with
+hysteresis when a model is missing, raises, is too slow or returns NaN (a typed
+:class:`Fallback` in the decision), and applies the safety rules (:func:`apply_safety`), which
+no model overrides. :class:`Controller` binds the models and the configuration;
+:func:`decide_by_rules` is the thermostat alone. :class:`Personalizer` learns each device's
+personal comfort offset from its votes (the worker, ``skynet control decide`` and the closed
+loop all use it).
 
 For the control worker
 ----------------------
-Per event: ``decision = controller.decide(context, target, appliance, state, now, safety)``;
-per batch (at most one event per device): ``controller.decide_many([(context, target,
-appliance, state, now, safety), ...])``.
+Per batch (at most one request per device): ``controller.decide_many([Request(context,
+target, appliance, state, now, safety), ...])``.
 
 - ``decision.command`` is None ("no change") or an ApplianceState with origin "skynet" to send.
 - ``decision.safety`` is the device's new :class:`SafetyState`: keep it
   (``safety.to_json()`` / ``SafetyState.from_json(text)``) and pass it to the next decision.
   When the command is not delivered, keep the previous one instead.
-- ``decision.to_dict()`` is the JSON-friendly decision log document (reason, fallback cause,
-  latency). ``decision.fallback`` is the cause when the thermostat decided.
+- ``decision.to_dict()`` is the JSON-friendly decision log document (reason, fallback cause and
+  kind, latency). ``decision.fallback`` is the typed cause when the thermostat decided.
 - A person's change at the remote needs no call: the next decision's ``state`` carries it
   (``SafetyState.observe`` is applied inside ``decide``).
 
@@ -54,12 +60,15 @@ so they load on first use.
 
 from typing import Any
 
-from skynet.control._batch import decide_many
-from skynet.control._context import build_context, local_hour
-from skynet.control._decide import Controller, Models, decide, decide_by_rules
+from skynet.config import ControlConfig
+from skynet.control._candidates import Candidates
+from skynet.control._context import build_context, local_hour, local_time
+from skynet.control._decide import Controller, decide, decide_by_rules, decide_many
 from skynet.control._fallback import thermostat
-from skynet.control._personal import live_offset
-from skynet.control._predict import AIR_SPEED_BY_FAN, AIR_SPEED_OFF
+from skynet.control._features import AIR_SPEED_BY_FAN, AIR_SPEED_OFF, air_speed, vote_row
+from skynet.control._occupancy import OccupancyProfile
+from skynet.control._personal import Personalizer
+from skynet.control._predict import ModelFailure, Models
 from skynet.control._safety import (
     DEVICE_FAULT,
     SafetyResult,
@@ -68,7 +77,15 @@ from skynet.control._safety import (
     apply_safety,
     range_fault,
 )
-from skynet.control._types import Appliance, Context, ControlConfig, Decision, same_setting
+from skynet.control._types import (
+    Appliance,
+    Context,
+    Decision,
+    FailureKind,
+    Fallback,
+    Request,
+    same_setting,
+)
 
 __all__ = [
     "decide",
@@ -76,13 +93,20 @@ __all__ = [
     "decide_by_rules",
     "Controller",
     "Models",
+    "ModelFailure",
+    "Request",
+    "Candidates",
     "Appliance",
     "Context",
     "ControlConfig",
     "Decision",
+    "Fallback",
+    "FailureKind",
+    "Personalizer",
+    "OccupancyProfile",
     "build_context",
     "local_hour",
-    "live_offset",
+    "local_time",
     "thermostat",
     "SafetyState",
     "SafetyResult",
@@ -93,7 +117,10 @@ __all__ = [
     "same_setting",
     "AIR_SPEED_BY_FAN",
     "AIR_SPEED_OFF",
+    "air_speed",
+    "vote_row",
     "closed_loop",
+    "run_controller",
     "Evaluation",
     "PolicyResult",
     "DevicePolicy",
@@ -102,6 +129,7 @@ __all__ = [
 
 _LAZY = {
     "closed_loop": "skynet.control._evaluate",
+    "run_controller": "skynet.control._evaluate",
     "Evaluation": "skynet.control._evaluate",
     "PolicyResult": "skynet.control._evaluate",
     "DevicePolicy": "skynet.control._policies",

@@ -2,27 +2,26 @@
 
 The control worker keeps a device's last half hour of readings; :func:`build_context` turns
 them, the newest weather and what else is known into the context :func:`skynet.control.decide`
-reads. Lags and means follow the estimation frame (:data:`skynet.data.estimation.LAGS`,
-``WINDOW``): the reading ``lag`` minutes before the newest one, linear between two readings
-at most ``max_gap`` minutes apart (NaN otherwise), and the mean of the readings of the last
-``WINDOW`` minutes.
+reads. The lags and means are :func:`skynet.data.recent_inputs`' — the estimation frame's own
+code (readings on a one-minute grid, linear inside gaps up to ``max_gap`` minutes, the mean of
+the last ``WINDOW`` minutes), so the model is served what it was trained on.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from skynet.control._types import Context
-from skynet.data.estimation import LAGS, WINDOW
+from skynet.data.estimation import LAGS, WINDOW, recent_inputs
 from skynet.domain import Device, SensorReading, Weather
 from skynet.errors import DataError
 
-__all__ = ["build_context", "local_hour", "LAGS", "WINDOW"]
+__all__ = ["build_context", "local_hour", "local_time", "context_from_inputs", "LAGS", "WINDOW"]
 _FACTS = ("latitude", "climate", "building_type", "cooling_type")
+_EPOCH = datetime(1970, 1, 1)
 
 
 def local_hour(at: datetime, timezone: str | None) -> float:
@@ -31,13 +30,18 @@ def local_hour(at: datetime, timezone: str | None) -> float:
     Raises:
         DataError: an unknown time zone name.
     """
+    return local_time(at, timezone)[1]
+
+
+def local_time(at: datetime, timezone: str | None) -> tuple[int, float]:
+    """The local weekday (0 = Monday) and hour of day of naive-UTC ``at`` (see :func:`local_hour`)."""
     if timezone:
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise DataError(f"device timezone {timezone!r} is not a known time zone") from None
         at = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
-    return at.hour + at.minute / 60.0
+    return at.weekday(), at.hour + at.minute / 60.0
 
 
 def build_context(
@@ -48,7 +52,7 @@ def build_context(
     occupancy: int | None = None,
     comfort_offset: float | None = None,
     device: Device | None = None,
-    max_gap: float = 10.0,
+    max_gap: int | None = None,
 ) -> Context:
     """The context at the newest reading of ``readings`` (one device's, any order).
 
@@ -60,72 +64,56 @@ def build_context(
         comfort_offset: the device's personal comfort offset, when computed.
         device: the device record: its time zone (unless ``timezone`` is given) and the facts the
             comfort model reads (latitude, climate, building and cooling type).
-        max_gap: longest gap between two readings (minutes) interpolated for a lag.
+        max_gap: longest gap between two readings (minutes) interpolated for a lag (default:
+            the estimation frame's, twice the median interval and at least 10 minutes).
 
     Raises:
         DataError: no reading with a temperature.
     """
-    usable = sorted((r for r in readings if _finite(r.temperature)), key=lambda r: r.timestamp)
+    usable = [r for r in readings if _finite(r.temperature)]
     if not usable:
         raise DataError("no sensor reading with a temperature to decide from")
-    newest = usable[-1]
-    humidity = newest.humidity if _finite(newest.humidity) else math.nan
-    times = [r.timestamp for r in usable]
-    temperatures = [float(r.temperature) for r in usable]
-    wet = [r for r in usable if _finite(r.humidity)]
-    wet_times, humidities = [r.timestamp for r in wet], [float(r.humidity) for r in wet]
-    whens = {lag: newest.timestamp - timedelta(minutes=lag) for lag in LAGS}
-    t_lags = {lag: _at(times, temperatures, when, max_gap) for lag, when in whens.items()}
-    rh_lags = {lag: _at(wet_times, humidities, when, max_gap) for lag, when in whens.items()}
-    window = newest.timestamp - timedelta(seconds=WINDOW * 60.0)  # the mean's readings: after it
-    t_recent = temperatures[bisect_right(times, window) :]
-    rh_recent = humidities[bisect_right(wet_times, window) :]
-    t_out = (
-        weather.temperature if weather is not None and _finite(weather.temperature) else newest.temperature
-    )
-    rh_out = weather.humidity if weather is not None and _finite(weather.humidity) else humidity
+    minutes = [(r.timestamp - _EPOCH).total_seconds() / 60.0 for r in usable]
+    humidity = [r.humidity if _finite(r.humidity) else math.nan for r in usable]
+    inputs = recent_inputs(minutes, [float(r.temperature) for r in usable], humidity, max_gap)
+    newest = max(usable, key=lambda r: r.timestamp)
     if device is not None and timezone is None:
         timezone = device.timezone
     facts = (
         {} if device is None else {k: getattr(device, k) for k in _FACTS if getattr(device, k) is not None}
     )
-    return Context(
-        device_id=newest.device_id,
-        timestamp=newest.timestamp,
-        temperature=float(newest.temperature),
-        humidity=float(humidity),
-        outdoor_temperature=float(t_out),
-        outdoor_humidity=float(rh_out),
-        hour=local_hour(newest.timestamp, timezone),
-        temperature_lags=t_lags,
-        humidity_lags=rh_lags,
-        temperature_mean=sum(t_recent) / len(t_recent),
-        humidity_mean=sum(rh_recent) / len(rh_recent) if rh_recent else math.nan,
-        outdoor_running_mean=weather.running_mean_temperature if weather is not None else None,
-        occupancy=occupancy,
-        comfort_offset=comfort_offset,
-        device_facts=facts,
+    t_out = (
+        weather.temperature if weather is not None and _finite(weather.temperature) else inputs["temperature"]
     )
+    rh_out = weather.humidity if weather is not None and _finite(weather.humidity) else inputs["humidity"]
+    return context_from_inputs(
+        newest.device_id, newest.timestamp, inputs, float(t_out), float(rh_out),
+        local_hour(newest.timestamp, timezone),
+        outdoor_running_mean=weather.running_mean_temperature if weather is not None else None,
+        occupancy=occupancy, comfort_offset=comfort_offset, device_facts=facts,
+    )  # fmt: skip
+
+
+def context_from_inputs(
+    device_id: str,
+    timestamp: datetime,
+    inputs: dict[str, float],
+    outdoor_temperature: float,
+    outdoor_humidity: float,
+    hour: float,
+    **known: object,
+) -> Context:
+    """A context from :func:`skynet.data.recent_inputs`' reading fields and the weather;
+    ``known`` sets the other :class:`Context` fields (occupancy, offset, device facts ...)."""
+    return Context(
+        device_id=device_id, timestamp=timestamp, temperature=inputs["temperature"],
+        humidity=inputs["humidity"], outdoor_temperature=outdoor_temperature, outdoor_humidity=outdoor_humidity,
+        hour=hour, temperature_lags={lag: inputs[f"temperature_lag{lag}"] for lag in LAGS},
+        humidity_lags={lag: inputs[f"humidity_lag{lag}"] for lag in LAGS},
+        temperature_mean=inputs[f"temperature_mean{WINDOW}"], humidity_mean=inputs[f"humidity_mean{WINDOW}"],
+        **known,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
-
-
-def _at(times: list[datetime], values: list[float], when: datetime, max_gap: float) -> float:
-    """The value at ``when``, linear between the readings around it (NaN past a long gap).
-
-    ``times`` (increasing) and ``values`` are the readings that have the value.
-    """
-    i = bisect_right(times, when)  # times[i - 1] <= when < times[i]
-    if i == 0:
-        return math.nan
-    before, value = times[i - 1], values[i - 1]
-    if before == when or i == len(times):
-        gap = (when - before).total_seconds() / 60.0
-        return value if gap <= max_gap / 2 else math.nan
-    span = (times[i] - before).total_seconds() / 60.0
-    if span > max_gap:
-        return math.nan
-    share = (when - before).total_seconds() / 60.0 / span
-    return float(value + share * (values[i] - value))

@@ -1,140 +1,22 @@
-"""The cost of each candidate command, from its forecast climate and predicted comfort.
+"""Small pieces of the plan's cost (:mod:`skynet.control._plan`) that stand on their own.
 
-All terms are in "comfort units" (a predicted feedback of ±1 held over the horizon, beyond the
-dead band, costs about 1) and averaged over the forecast horizons:
-
-- **comfort** (comfort target, someone home): ``comfort_weight × max(|feedback| - deadband, 0)²``;
-- **temperature** / **humidity** targets: the squared error to the target value, scaled by
-  ``target_scale`` (K) / ``humidity_scale`` (%RH);
-- **band**: ``band_weight`` per K² outside a band at the last horizon (where the room
-  settles: a room that is too warm now gets cooled to the band, not at the coldest set point
-  to get there a few minutes sooner): ``away_band`` (away target),
-  ``empty_band`` (comfort target, nobody home) or ``occupied_band`` (comfort target, someone
-  home: a guard against a comfort model asked about climates beyond those it learned from);
-- **energy**: ``energy_weight`` × how far the AC holds the room from where it would drift with
-  the AC off (the "off" candidate's forecast) — down to its set point, or as far as the unit
-  can (heat moved ≈ that gap × time; the cooling degrees to the set point over the horizon),
-  dry mode as cooling (its compressor runs long, if slowly), latent heat counted at 0.5 K per %RH of humidity removed — plus
-  ``running_cost`` for a running unit and ``fan_cost`` by fan speed; an AC that is off costs
-  nothing;
-- **switching**: ``switch_penalty`` for any change from the current state,
-  ``power_switch_penalty`` more for switching on and ``mode_switch_penalty`` more for another
-  mode of a running unit (cool, dry and fan-only take turns otherwise), all multiplied by one plus
-  ``repeat_factor`` times the number of commands sent in the last hour (a device that just changed twice needs a clear
-  gain to change again: no on/off chatter at the edge of a band), and a setting younger than
-  ``dwell_minutes`` counts up to ``dwell_weight`` more commands (:func:`dwell`); in an empty home only
-  ``empty_switch_share`` of them applies (nobody hears the beep; the rate limit still holds).
+- :data:`LATENT_K_PER_RH`: the sensible-heat equivalent of the moisture a cooling coil removes,
+  so drying the air counts as energy;
+- :func:`dwell`: how much dearer a young setting makes the next command: sensor readings swing
+  while a compressor starts or stops, and a command five minutes after another undoes it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
+from skynet.config import ControlConfig
+from skynet.domain import ApplianceState
 
-from skynet.control._types import ControlConfig
-from skynet.domain import AC_MODES, ApplianceState
+__all__ = ["dwell", "LATENT_K_PER_RH"]
 
-__all__ = ["costs", "dwell", "LATENT_K_PER_RH"]
-
-_COOL, _HEAT, _DRY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "auto"))
 #: Sensible-heat equivalent of removing 1 %RH near 25 °C (1 g/kg ≈ 2.5 K ≈ 4.8 %RH).
 LATENT_K_PER_RH = 0.5
-
-
-def costs(
-    cands: np.ndarray,
-    temperature: np.ndarray,
-    humidity: np.ndarray,
-    feedback: np.ndarray | None,
-    target_mode: str,
-    target_value: float | None,
-    band: tuple[float, float] | None,
-    current_row: np.ndarray | None,
-    config: ControlConfig,
-    recent_commands: float = 0,
-    switch_share: float = 1.0,
-) -> dict[str, np.ndarray]:
-    """Cost terms of every candidate; ``total`` sums them.
-
-    Args:
-        cands: candidates ``(n, 4)``; row 0 is "off".
-        temperature, humidity: forecasts ``(n, horizons)``.
-        feedback: predicted feedback ``(n, horizons)`` (comfort target only).
-        target_mode: comfort, temperature, humidity or away.
-        target_value: the temperature / humidity target.
-        band: the band to stay in (away, empty home), or None.
-        current_row: the current state as a candidate row (None: unknown).
-        config: the weights.
-        recent_commands: commands sent to the device in the last hour (each makes the next
-            change dearer: the switching penalties are multiplied by
-            ``1 + repeat_factor × recent_commands``); :func:`dwell` adds a young setting's share.
-        switch_share: share of the switching penalties that applies (an empty home hears no beep).
-    """
-    n = len(cands)
-    on = cands[:, 0] > 0.5
-    out: dict[str, np.ndarray] = {}
-    if feedback is not None:
-        beyond = np.maximum(np.abs(feedback) - config.comfort_deadband, 0.0)
-        out["comfort"] = config.comfort_weight * (beyond**2).mean(axis=1)
-    if target_mode == "temperature" and target_value is not None:
-        out["target"] = (((temperature - target_value) / config.target_scale) ** 2).mean(axis=1)
-    if target_mode == "humidity" and target_value is not None:
-        out["target"] = (((humidity - target_value) / config.humidity_scale) ** 2).mean(axis=1)
-    if band is not None:  # where the room settles (the last horizon), not the way there
-        last = temperature[:, -1]
-        outside = np.maximum(last - band[1], 0.0) + np.maximum(band[0] - last, 0.0)
-        out["band"] = config.band_weight * outside**2
-    held = _held(cands, temperature, humidity)
-    fan_cost = np.asarray(config.fan_cost, dtype=float)[
-        cands[:, 3].astype(int).clip(0, len(config.fan_cost) - 1)
-    ]
-    out["energy"] = np.where(on, config.energy_weight * held + config.running_cost + fan_cost, 0.0)
-    scale = switch_share * (1.0 + config.repeat_factor * recent_commands)
-    out["switch"] = scale * _switching(cands, current_row, config) if current_row is not None else np.zeros(n)
-    out["total"] = sum(out.values())
-    return out
-
-
-def _held(cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray) -> np.ndarray:
-    """Kelvin (mean over the horizons) each candidate holds the room from its drift with the AC off.
-
-    Cooling holds the room at its set point, or at the coldest any candidate of its mode
-    reaches (the unit's capacity), below the "off" forecast (row 0); heating likewise upwards. The set
-    point, not the candidate's own forecast, measures it: a command that starts now reaches
-    its set point later than the one in force, which would otherwise look cheaper each time.
-    """
-    on, mode, tset = cands[:, 0] > 0.5, cands[:, 1].astype(int), cands[:, 2:3]
-    drift = temperature[0][None, :]
-    cooling = on & ((mode == _COOL) | (mode == _DRY) | ((mode == _AUTO) & (tset[:, 0] < drift[0, 0])))
-    heating = on & ((mode == _HEAT) | ((mode == _AUTO) & ~cooling))
-    floor = np.repeat(drift, len(cands), axis=0)  # per candidate: the coldest its mode reaches
-    ceiling = floor.copy()
-    for code in np.unique(mode[cooling | heating]):
-        same = (mode == code) & on
-        floor[same] = temperature[same].min(axis=0)
-        ceiling[same] = temperature[same].max(axis=0)
-    held = np.where(cooling[:, None], np.maximum(drift - np.maximum(tset, floor), 0.0), 0.0)
-    held += np.where(heating[:, None], np.maximum(np.minimum(tset, ceiling) - drift, 0.0), 0.0)
-    latent = LATENT_K_PER_RH * np.maximum(humidity[0][None, :] - humidity, 0.0) * cooling[:, None]
-    return (held + latent).mean(axis=1)
-
-
-def _switching(cands: np.ndarray, current: np.ndarray, config: ControlConfig) -> np.ndarray:
-    on, was_on = cands[:, 0] > 0.5, current[0] > 0.5
-    if was_on:
-        same = (
-            on
-            & (cands[:, 1] == current[1])
-            & (np.abs(cands[:, 2] - current[2]) < 0.25)
-            & (cands[:, 3] == current[3])
-        )
-    else:
-        same = ~on
-    penalty = config.switch_penalty + np.where(on & ~was_on, config.power_switch_penalty, 0.0)
-    if was_on:  # another running mode (cool <-> dry <-> fan): the room's behaviour changes most
-        penalty = penalty + np.where(on & (cands[:, 1] != current[1]), config.mode_switch_penalty, 0.0)
-    return np.where(same, 0.0, penalty)
 
 
 def dwell(state: ApplianceState | None, now: datetime, config: ControlConfig) -> float:
@@ -146,15 +28,3 @@ def dwell(state: ApplianceState | None, now: datetime, config: ControlConfig) ->
         return 0.0
     age = (now - state.timestamp).total_seconds() / 60.0
     return config.dwell_weight * max(0.0, 1.0 - age / config.dwell_minutes)
-
-
-def current_row(
-    state: ApplianceState | None, mode_code: dict[str, int], fan_code: dict[str, int]
-) -> np.ndarray | None:
-    """The current state as a candidate row (None when unknown)."""
-    if state is None:
-        return None
-    if not state.power:
-        return np.array([0.0, 0.0, np.nan, 0.0])
-    tset = state.set_temperature if state.set_temperature is not None else np.nan
-    return np.array([1.0, mode_code.get(state.mode or "", -1), tset, fan_code.get(state.fan or "", -1)])

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from skynet.control._types import Context, ControlConfig
+from skynet.config import ControlConfig
+from skynet.control._types import Context
 from skynet.domain import ApplianceState, ControlTarget
 
 __all__ = ["thermostat", "off_command", "target_band"]

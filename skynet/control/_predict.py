@@ -1,59 +1,126 @@
-"""The two batched model calls of a decision, timed and checked.
+"""The models' batched calls for a batch of plans, timed and checked.
 
-- :func:`forecast`: ONE call of the estimation model's ``predict_candidates(state,
-  candidates)`` for every candidate (indoor temperature and humidity at each horizon);
-- :func:`comfort`: ONE call of the comfort model for every candidate and horizon at its
-  forecast climate (expected feedback, -3 … 3): ``predict_arrays(columns, offset=None)``
-  when the model has it (comfort-frame column name -> array or scalar; ``offset`` the device's
-  personal offset, None: the one it learned for ``device_id``), else ``predict(frame)`` on a
-  DataFrame of those columns (a personal offset is then added to the expected vote).
+- :func:`rollout_many`: the estimation model rolled forward over every sequence of every
+  device of the batch (:func:`skynet.control._rollout.rollout`): ONE call of
+  ``predict_inputs(arrays)`` per plan step for all of them;
+- :func:`feedback_many`: ONE comfort-model call (``predict_many(groups, offsets)``) for the
+  rows of every device, each group with its personal offset (None: the offset the model
+  learned for the device). A group's distinct rows are asked once (its temperatures rounded to
+  0.1 K and humidities to 1 %RH: plans that hold a set point repeat their climate).
 
-The comfort model's fast path is asked once per distinct row: candidates whose forecasts are
-the same (set points beyond what the unit reaches in the horizon, say) share one prediction.
+:class:`Models` holds the two models. A model without the batched call (a test double with
+``predict_candidates(state, candidates)`` or ``predict(frame)`` only) is asked row by row
+through a small adapter, declared once here rather than probed at every call.
+:func:`training_range` is where the comfort model's trees tell temperatures apart.
 
-:func:`forecast_many` and :func:`comfort_many` are the same calls for several devices at once
-(``predict_candidates_many`` / ``predict_many`` of the real models: one network pass, one
-feature computation and tree walk for all): each device gets the numbers its own call gives.
-
-A missing model, an exception, a call slower than its budget or a NaN / infinite answer raise
-:class:`ModelFailure` with the cause; :func:`skynet.control.decide` then falls back to the
-rule-based thermostat.
+A missing model, an exception, calls slower than their budget or a NaN / infinite answer raise
+:class:`ModelFailure` carrying a typed :class:`~skynet.control.Fallback` (the kind, the model,
+the particulars); the decision then falls back to the rule-based thermostat.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from skynet.control._types import Context
-from skynet.data.estimation import LAGS, WINDOW
-from skynet.domain import ApplianceState
+from skynet.control._features import comfort_columns
+from skynet.control._rollout import Rollout, rollout
+from skynet.control._types import Context, FailureKind, Fallback
+from skynet.domain import Fan, Mode
 
-__all__ = [
-    "ModelFailure",
-    "forecast",
-    "forecast_many",
-    "comfort",
-    "comfort_many",
-    "estimation_state",
-    "AIR_SPEED_OFF",
-    "AIR_SPEED_BY_FAN",
-]
+__all__ = ["Models", "ModelFailure", "rollout_many", "feedback_many", "training_range"]
 
-#: Air speed at the occupants (m/s) with the AC off, and by fan code while it runs.
-AIR_SPEED_OFF = 0.1
-AIR_SPEED_BY_FAN = np.array([0.22, 0.2, 0.25, 0.3])  # auto, low, medium, high
+ESTIMATION, COMFORT = "estimation model", "comfort model"
 
 
 class ModelFailure(Exception):
-    """A model could not be used for this decision; ``cause`` says why (for logs and the decision)."""
+    """A model could not be used for these decisions; ``fallback`` says why, as typed fields."""
 
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
+    def __init__(self, fallback: Fallback) -> None:
+        super().__init__(fallback.cause)
+        self.fallback = fallback
+
+
+@dataclass
+class Models:
+    """The models a decision may use (None: missing; the fallback thermostat decides).
+
+    Attributes:
+        estimator: the estimation model: ``predict_inputs(arrays)`` (see
+            :class:`skynet.models.estimation.EstimationModel`), or ``predict_candidates(state,
+            candidates)`` alone.
+        comfort: the comfort model: ``predict_many(groups, offsets)`` (see
+            :class:`skynet.models.user_model.UserModel`), or ``predict(frame)`` alone.
+    """
+
+    estimator: Any = None
+    comfort: Any = None
+    _batched: tuple[Any, Any] = field(init=False, repr=False, compare=False)
+    _range: tuple[float, float] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        estimator, comfort = self.estimator, self.comfort
+        if estimator is not None and not hasattr(estimator, "predict_inputs"):
+            estimator = _RoomByRoom(estimator)
+        if comfort is not None and not hasattr(comfort, "predict_many"):
+            comfort = _FrameByFrame(comfort)
+        self._batched = (estimator, comfort)
+        self._range = training_range(self.comfort) if self.comfort is not None else None
+
+    def guard(self, config: Any) -> tuple[float, float] | None:
+        """Where the comfort model is trusted (°C): ``config.comfort_range``, else the
+        temperatures it learned from (:func:`training_range`); always within the safety range."""
+        found = config.comfort_range or self._range
+        if not found:
+            return None
+        low, high = max(found[0], config.min_set_temperature), min(found[1], config.max_set_temperature)
+        return (low, high) if low < high else None
+
+
+class _RoomByRoom:
+    """An estimation model with ``predict_candidates`` only, asked row by row (``predict_inputs``)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.horizons = getattr(model, "horizons", ())
+
+    def predict_inputs(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        n = len(np.asarray(inputs["temperature"]))
+        temperatures, humidities = [], []
+        for i in range(n):
+            row = {k: (np.asarray(v)[i] if np.ndim(v) else v) for k, v in inputs.items()}
+            command = np.array([[row["power"], row["mode"], row["set_temperature"], row["fan"]]], dtype=float)
+            row["mode"] = Mode(int(row["mode"])).label if row["mode"] >= 0 else None
+            row["fan"] = Fan(int(row["fan"])).label if row["fan"] >= 0 else None
+            out = self.model.predict_candidates(row, command)
+            temperatures.append(_columns(out, "temperature")[0])
+            humidities.append(_columns(out, "humidity")[0])
+        return {"temperature": np.array(temperatures), "humidity": np.array(humidities)}
+
+
+class _FrameByFrame:
+    """A comfort model with ``predict(frame)`` only, asked device by device (a personal offset is
+    added to its unpersonalized prediction)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict_many(self, groups: Sequence[Mapping[str, Any]], offsets: Sequence[float | None]) -> list[Any]:
+        import pandas as pd
+
+        out = []
+        for columns, offset in zip(groups, offsets, strict=True):
+            n = len(columns["temperature"])
+            frame = pd.DataFrame({k: v if np.ndim(v) else [v] * n for k, v in columns.items()})
+            if offset is None:
+                out.append(self.model.predict(frame))
+            else:
+                out.append(np.asarray(self.model.predict(frame, personalize=False), dtype=float) + offset)
+        return out
 
 
 def _timed(name: str, call: Callable[[], Any], budget: float) -> Any:
@@ -61,93 +128,53 @@ def _timed(name: str, call: Callable[[], Any], budget: float) -> Any:
     try:
         out = call()
     except Exception as exc:  # noqa: BLE001 - any model error means: decide without it
-        raise ModelFailure(f"{name} raised {type(exc).__name__}: {exc}") from exc
+        raise ModelFailure(Fallback(FailureKind.RAISED, name, type(exc).__name__, str(exc))) from exc
     spent = time.perf_counter() - started
     if spent > budget:
-        raise ModelFailure(f"{name} took {spent * 1000:.0f} ms (budget {budget * 1000:.0f} ms)")
+        detail = f"{spent * 1000:.0f} ms (budget {budget * 1000:.0f} ms)"
+        raise ModelFailure(Fallback(FailureKind.SLOW, name, detail=detail))
     return out
 
 
-def estimation_state(context: Context, state: ApplianceState | None, now: Any) -> dict[str, Any]:
-    """The estimation model's inputs (``skynet.data.ESTIMATION_INPUTS``) for ``context``."""
-    row: dict[str, Any] = {
-        "temperature": context.temperature,
-        "humidity": context.humidity,
-        "outdoor_temperature": context.outdoor_temperature,
-        "outdoor_humidity": context.outdoor_humidity,
-        "hour": context.hour,
-    }
-    for lag in LAGS:
-        row[f"temperature_lag{lag}"] = context.temperature_lags.get(lag, np.nan)
-        row[f"humidity_lag{lag}"] = context.humidity_lags.get(lag, np.nan)
-    row[f"temperature_mean{WINDOW}"] = context.temperature_mean
-    row[f"humidity_mean{WINDOW}"] = context.humidity_mean
-    if state is None:
-        row.update(power=0.0, mode=None, set_temperature=np.nan, fan=None, ac_minutes=np.nan)
-    else:
-        row.update(
-            power=float(bool(state.power)),
-            mode=state.mode,
-            set_temperature=np.nan if state.set_temperature is None else state.set_temperature,
-            fan=state.fan,
-            ac_minutes=max((now - state.timestamp).total_seconds() / 60.0, 0.0),
-        )
-    return row
+def _invalid(name: str, detail: str) -> ModelFailure:
+    return ModelFailure(Fallback(FailureKind.INVALID, name, detail=detail))
 
 
-def forecast(
-    estimator: Any, state: Mapping[str, Any], cands: np.ndarray, horizons: tuple[int, ...], budget: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Forecast temperature and humidity ``(n, len(horizons))`` of every candidate.
-
-    Raises:
-        ModelFailure: no estimator, it failed, was too slow, lacks a horizon or returned NaN.
-    """
-    if estimator is None:
-        raise ModelFailure("no estimation model")
-    out = _timed("estimation model", lambda: estimator.predict_candidates(state, cands), budget)
-    return _forecast_answer(estimator, out, cands, horizons)
-
-
-def forecast_many(
-    estimator: Any,
-    states: Sequence[Mapping[str, Any]],
-    cands: Sequence[np.ndarray],
-    horizons: tuple[int, ...],
+def rollout_many(
+    models: Models,
+    rooms: dict[str, np.ndarray],
+    commands: tuple[np.ndarray, ...],
+    step: int,
     budget: float,
-) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """:func:`forecast` of several devices in ONE ``predict_candidates_many`` call.
-
-    Returns:
-        Per device, its forecasts; None when the estimator has no batched call.
+) -> Rollout:
+    """The estimation model rolled over every row's commands (see :func:`skynet.control._rollout.rollout`).
 
     Raises:
-        ModelFailure: as :func:`forecast`, for the whole batch (``budget`` bounds the one call).
+        ModelFailure: no estimator, it failed, a call was slower than ``budget``, it lacks the
+            step's horizon or returned NaN.
     """
-    many = getattr(estimator, "predict_candidates_many", None)
-    if many is None:
-        return None
-    outs = _timed("estimation model", lambda: many(states, cands), budget)
-    if len(outs) != len(cands):
-        raise ModelFailure("estimation model returned the wrong number of rooms")
-    return [_forecast_answer(estimator, out, c, horizons) for out, c in zip(outs, cands, strict=True)]
+    estimator = models._batched[0]
+    if estimator is None:
+        raise ModelFailure(Fallback(FailureKind.MISSING, ESTIMATION))
+    horizons = tuple(int(h) for h in getattr(estimator, "horizons", ()))
+    if step not in horizons:
+        raise _invalid(ESTIMATION, f"no {step}-minute horizon (horizons {horizons})")
 
+    def predict(inputs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        out = _timed(ESTIMATION, lambda: estimator.predict_inputs(inputs), budget)
+        try:
+            return _columns(out, "temperature"), _columns(out, "humidity")
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            raise _invalid(ESTIMATION, f"an answer that lacks {exc}") from None
 
-def _forecast_answer(
-    estimator: Any, out: Any, cands: np.ndarray, horizons: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    model_horizons = tuple(int(h) for h in getattr(out, "horizons", getattr(estimator, "horizons", ())))
-    try:
-        temperature, humidity = _columns(out, "temperature"), _columns(out, "humidity")
-        idx = [model_horizons.index(h) for h in horizons]
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise ModelFailure(f"estimation model answer lacks {exc} (horizons {model_horizons})") from None
-    temperature, humidity = temperature[:, idx], humidity[:, idx]
-    if temperature.shape[0] != len(cands) or not (
-        np.isfinite(temperature).all() and np.isfinite(humidity).all()
-    ):
-        raise ModelFailure("estimation model returned NaN or the wrong number of forecasts")
-    return temperature, humidity
+    power, mode, set_temperature, fan = commands
+    roll = rollout(predict, horizons, rooms, power, mode, set_temperature, fan, step)
+    if roll.temperature.shape[0] != len(commands[0]):
+        raise _invalid(ESTIMATION, "the wrong number of forecasts")
+    if not all(np.isfinite(a).all() for a in (roll.temperature, roll.humidity, roll.drift_temperature,
+                                                roll.drift_humidity)):  # fmt: skip
+        raise _invalid(ESTIMATION, "NaN")
+    return roll
 
 
 def _columns(out: Any, name: str) -> np.ndarray:
@@ -156,117 +183,68 @@ def _columns(out: Any, name: str) -> np.ndarray:
     return array if array.ndim == 2 else array.reshape(len(array), -1)
 
 
-def comfort(
-    model: Any,
-    context: Context,
-    cands: np.ndarray,
-    temperature: np.ndarray,
-    humidity: np.ndarray,
+def feedback_many(
+    models: Models,
+    contexts: Sequence[Context],
+    rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    offsets: Sequence[float | None],
     budget: float,
-) -> np.ndarray:
-    """Predicted feedback ``(n, horizons)`` of every candidate at its forecast climate.
+) -> list[np.ndarray]:
+    """The comfort model's predicted vote (-3 … 3) of each group's rows, in ONE call.
+
+    Args:
+        models: the models.
+        contexts: each group's device situation (the weather, the device's facts).
+        rows: each group's temperatures, humidities and air speeds.
+        offsets: each group's personal offset (None: the model's own for the device).
+        budget: seconds the call may take.
 
     Raises:
         ModelFailure: no comfort model, it failed, was too slow or returned NaN.
     """
+    model = models._batched[1]
     if model is None:
-        raise ModelFailure("no comfort model")
-    n, h = temperature.shape
-    fast = getattr(model, "predict_arrays", None)
-    if fast is not None:  # one numpy pass over the distinct rows, no DataFrame (what a worker wants)
-        columns, inverse = _comfort_columns(context, cands, temperature, humidity, distinct=True)
-        offset = context.comfort_offset
-        values = _timed("comfort model", lambda: fast(columns, offset=offset), budget)
-        return _comfort_answer(np.asarray(values, dtype=float), inverse, n, h)
-    import pandas as pd
+        raise ModelFailure(Fallback(FailureKind.MISSING, COMFORT))
+    asked, inverses = [], []
+    for context, (ta, rh, va) in zip(contexts, rows, strict=True):
+        first, inverse = _distinct_rows(np.round(ta * 10.0), np.round(rh), va)
+        asked.append(comfort_columns(context, ta[first], rh[first], va[first]))
+        inverses.append(inverse)
+    values = _timed(COMFORT, lambda: model.predict_many(asked, list(offsets)), budget)
+    if len(values) != len(asked) or any(
+        np.shape(v) != (len(a["temperature"]),) for v, a in zip(values, asked, strict=True)
+    ):
+        raise _invalid(COMFORT, "the wrong number of predictions")
+    out = []
+    for v, inverse in zip(values, inverses, strict=True):
+        v = np.asarray(v, dtype=float)
+        if not np.isfinite(v).all():
+            raise _invalid(COMFORT, "NaN")
+        out.append(np.clip(v[inverse], -3.0, 3.0))
+    return out
 
-    columns, _ = _comfort_columns(context, cands, temperature, humidity, distinct=False)
-    offset = context.comfort_offset
-    if offset is not None:
-        call = lambda: model.predict(pd.DataFrame(columns), personalize=False) + offset  # noqa: E731
-    else:
-        call = lambda: model.predict(pd.DataFrame(columns))  # noqa: E731
-    return _comfort_answer(np.asarray(_timed("comfort model", call, budget), dtype=float), None, n, h)
 
+def training_range(model: Any) -> tuple[float, float] | None:
+    """The indoor temperatures (°C) between which a comfort model tells one from another.
 
-def comfort_many(
-    model: Any,
-    contexts: Sequence[Context],
-    cands: Sequence[np.ndarray],
-    temperatures: Sequence[np.ndarray],
-    humidities: Sequence[np.ndarray],
-    budget: float,
-) -> list[np.ndarray] | None:
-    """:func:`comfort` of several devices in ONE ``predict_many`` call of the comfort model.
-
-    Returns:
-        Per device, its predicted feedback; None when the model has no batched call.
-
-    Raises:
-        ModelFailure: as :func:`comfort`, for the whole batch (``budget`` bounds the one call).
+    A model may declare it (``temperature_range_``); for skynet's
+    :class:`~skynet.models.user_model.UserModel` it is the span of its trees' splits on the
+    indoor temperature: beyond them its answer no longer changes with the temperature (only its
+    PMV feature, itself split within the same climates, still would), so a planner reading it
+    there would be reading an extrapolation. None when neither is known.
     """
-    many = getattr(model, "predict_many", None)
-    if many is None or getattr(model, "predict_arrays", None) is None:
+    declared = getattr(model, "temperature_range_", None)
+    if declared is not None:
+        return float(declared[0]), float(declared[1])
+    forest = getattr(model, "forest_", None)
+    if forest is None:
         return None
-    # every device's rows, then the distinct rows of each device (in device order) in one sort
-    climates = [_climates(k, t, rh) for k, t, rh in zip(cands, temperatures, humidities, strict=True)]
-    sizes = [len(c[0]) for c in climates]
-    device = np.repeat(np.arange(len(climates)), sizes)
-    ta, rh, va = (np.concatenate([c[i] for c in climates]) for i in range(3))
-    first, inverse = _distinct_rows(device, ta, rh, va)
-    ends = np.cumsum(np.bincount(device[first], minlength=len(climates)))
-    groups = [_columns_of(context, ta[first[lo:hi]], rh[first[lo:hi]], va[first[lo:hi]])
-              for context, lo, hi in zip(contexts, [0, *ends[:-1]], ends, strict=True)]  # fmt: skip
-    offsets = [c.comfort_offset for c in contexts]
-    values = _timed("comfort model", lambda: many(groups, offsets), budget)
-    if len(values) != len(groups) or any(np.shape(v) != (hi - lo,) for v, lo, hi in
-                                         zip(values, [0, *ends[:-1]], ends, strict=True)):  # fmt: skip
-        raise ModelFailure("comfort model returned the wrong number of predictions")
-    every = np.concatenate([np.asarray(v, dtype=float) for v in values])[inverse]
-    return [_comfort_answer(part, None, *t.shape)
-            for part, t in zip(np.split(every, np.cumsum(sizes)[:-1]), temperatures, strict=True)]  # fmt: skip
+    from skynet.models.user_model._features import FEATURES
 
-
-def _comfort_columns(
-    context: Context, cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray, distinct: bool
-) -> tuple[dict[str, Any], np.ndarray | None]:
-    """The comfort model's columns, one row per candidate and horizon; with ``distinct``, one
-    row per distinct climate and the index of each candidate-and-horizon's row."""
-    ta, rh, va = _climates(cands, temperature, humidity)
-    inverse = None
-    if distinct:
-        first, inverse = _distinct_rows(ta, rh, va)
-        ta, rh, va = ta[first], rh[first], va[first]
-    return _columns_of(context, ta, rh, va), inverse
-
-
-def _climates(
-    cands: np.ndarray, temperature: np.ndarray, humidity: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Temperature, humidity and air speed of every candidate at every horizon (candidate-major)."""
-    h = temperature.shape[1]
-    on = cands[:, 0] > 0.5
-    # np.minimum(np.maximum()) is np.clip, several times faster on short arrays
-    speed = np.where(
-        on, AIR_SPEED_BY_FAN[np.minimum(np.maximum(cands[:, 3].astype(int), 0), 3)], AIR_SPEED_OFF
-    )
-    return temperature.ravel(), np.minimum(np.maximum(humidity.ravel(), 0.0), 100.0), np.repeat(speed, h)
-
-
-def _columns_of(context: Context, ta: np.ndarray, rh: np.ndarray, va: np.ndarray) -> dict[str, Any]:
-    return {
-        "temperature": ta,
-        "humidity": rh,
-        "air_speed": va,
-        "outdoor_temperature": context.outdoor_temperature,
-        "outdoor_humidity": context.outdoor_humidity,
-        "outdoor_running_mean": (
-            np.nan if context.outdoor_running_mean is None else context.outdoor_running_mean
-        ),
-        "device_id": context.device_id,
-        "timestamp": context.timestamp,
-        **context.device_facts,
-    }
+    split = (~forest.leaf) & (forest.feature == FEATURES.index("temperature"))
+    if not split.any():
+        return None
+    return float(forest.threshold[split].min()), float(forest.threshold[split].max())
 
 
 def _distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,13 +260,3 @@ def _distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inverse = np.empty(len(order), dtype=np.intp)
     inverse[order] = np.cumsum(new) - 1
     return order[new], inverse
-
-
-def _comfort_answer(values: np.ndarray, inverse: np.ndarray | None, n: int, h: int) -> np.ndarray:
-    if inverse is not None:
-        if values.shape != (int(inverse.max()) + 1 if len(inverse) else 0,):
-            raise ModelFailure("comfort model returned NaN or the wrong number of predictions")
-        values = values[inverse]
-    if values.shape != (n * h,) or not np.isfinite(values).all():
-        raise ModelFailure("comfort model returned NaN or the wrong number of predictions")
-    return np.clip(values, -3.0, 3.0).reshape(n, h)

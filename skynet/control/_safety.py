@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from skynet.control._types import Appliance, ControlConfig, same_setting
+from skynet.config import ControlConfig
+from skynet.control._types import Appliance, same_setting
 from skynet.domain import ApplianceState
 from skynet.errors import DataError
 

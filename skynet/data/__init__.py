@@ -14,6 +14,7 @@ from skynet.data.estimation import (
     estimation_frame,
     estimation_state,
     estimation_targets,
+    recent_inputs,
 )
 from skynet.data.frames import COMFORT_COLUMNS, comfort_frame, context_frame
 
@@ -37,4 +38,5 @@ __all__ = [
     "estimation_frame",
     "estimation_state",
     "estimation_targets",
+    "recent_inputs",
 ]

@@ -15,6 +15,11 @@ One row per device and *anchor* moment ``t`` (an actual sensor reading, at most 
   With ``hold=True`` a target is NaN when the AC state changed before ``t + h``: the model
   learns what a room does under the state applied at ``t``, which is what a controller asks.
 
+The reading fields (the value now, the lags and the 30-minute means) are computed in ONE place,
+:class:`_Grid` and :func:`_reading_columns`, for the frame a model learns from (many anchors)
+and for a controller deciding now (:func:`recent_inputs`, the newest reading of a device's recent
+history): what a model is served is what it was trained on.
+
 Pure pandas/numpy; nothing here opens a store.
 """
 
@@ -37,6 +42,7 @@ __all__ = [
     "estimation_frame",
     "estimation_targets",
     "estimation_state",
+    "recent_inputs",
 ]
 
 #: Forecast horizons (minutes) and lags of the recent readings (minutes).
@@ -109,7 +115,7 @@ def estimation_frame(
     for device_id, group in readings.groupby("device_id", sort=True):
         if device_id not in states or device_id not in outdoor:
             continue
-        grid = _Grid(group, max_gap)
+        grid = _Grid.of(group, max_gap)
         anchors = grid.anchors(step)
         if len(anchors) == 0:
             continue
@@ -154,7 +160,7 @@ def estimation_state(
     if readings.empty:
         raise DataError("no sensor reading" + (f" at or before {at}" if at is not None else ""))
     device_id = readings["device_id"].iloc[0]
-    grid = _Grid(readings, max_gap)
+    grid = _Grid.of(readings, max_gap)
     anchors = grid.real[-1:]
     part = _rows(
         grid, anchors, appliance_states, weather, _timezones(devices).get(device_id), weather_tolerance
@@ -189,12 +195,51 @@ def _timezones(devices: pd.DataFrame | None) -> dict[str, str]:
     return dict(zip(zones["device_id"], zones["timezone"], strict=True))
 
 
+def recent_inputs(
+    minutes: Sequence[float] | np.ndarray,
+    temperature: Sequence[float] | np.ndarray,
+    humidity: Sequence[float] | np.ndarray,
+    max_gap: int | None = None,
+) -> dict[str, float]:
+    """The reading fields of :data:`ESTIMATION_INPUTS` at a device's newest reading, for serving.
+
+    The same computation as :func:`estimation_frame`'s rows (one code path: :class:`_Grid`,
+    :func:`_reading_columns`), so a controller feeds a model what it learned from.
+
+    Args:
+        minutes: when each reading was taken, in minutes on any fixed scale (e.g. since the
+            epoch); any order.
+        temperature, humidity: the readings (NaN: lost; a reading without a temperature is skipped).
+        max_gap: as :func:`estimation_frame`'s.
+
+    Returns:
+        ``temperature``, ``humidity``, ``temperature_lag<L>`` / ``humidity_lag<L>`` for every
+        lag, ``temperature_mean30`` / ``humidity_mean30`` (NaN where unknown) and ``minute``,
+        the newest reading's time on the grid (whole minutes on the scale of ``minutes``).
+
+    Raises:
+        DataError: no reading with a temperature.
+    """
+    t = np.asarray(temperature, dtype=float)
+    usable = ~np.isnan(t)
+    if not usable.any():
+        raise DataError("no sensor reading with a temperature to decide from")
+    m = np.asarray(minutes, dtype=float)[usable]
+    grid = _Grid(m, t[usable], np.asarray(humidity, dtype=float)[usable], max_gap)
+    columns = _reading_columns(grid, grid.real[-1:])
+    out = {name: float(values[0]) for name, values in columns.items()}
+    out["minute"] = float(grid.real[-1] + grid.t0)
+    return out
+
+
 class _Grid:
     """One device's readings on a one-minute grid (linear inside gaps up to ``max_gap``)."""
 
-    def __init__(self, readings: pd.DataFrame, max_gap: int | None) -> None:
-        readings = readings[readings["temperature"].notna()]
-        minutes = np.rint(_minutes(readings["timestamp"])).astype(np.int64)
+    def __init__(
+        self, minutes: np.ndarray, temperature: np.ndarray, humidity: np.ndarray, max_gap: int | None
+    ) -> None:
+        ok = ~np.isnan(temperature)
+        minutes = np.rint(minutes[ok]).astype(np.int64)
         order = np.argsort(minutes, kind="stable")
         minutes = minutes[order]
         keep = np.r_[True, np.diff(minutes) > 0]  # one reading per minute
@@ -205,9 +250,18 @@ class _Grid:
             median = float(np.median(np.diff(self.real))) if len(self.real) > 1 else 1.0
             max_gap = max(10, int(round(2 * median)))
         n = int(self.real[-1]) + 1 if len(self.real) else 0
-        self.temperature = self._fill(readings["temperature"].to_numpy(float)[order][keep], n, max_gap)
-        humidity = pd.to_numeric(readings["humidity"], errors="coerce").to_numpy(float)[order][keep]
-        self.humidity = self._fill(humidity, n, max_gap)
+        self.temperature = self._fill(temperature[ok][order][keep], n, max_gap)
+        self.humidity = self._fill(humidity[ok][order][keep], n, max_gap)
+
+    @classmethod
+    def of(cls, readings: pd.DataFrame, max_gap: int | None) -> _Grid:
+        """The grid of a frame of one device's readings."""
+        return cls(
+            _minutes(readings["timestamp"]),
+            pd.to_numeric(readings["temperature"], errors="coerce").to_numpy(float),
+            pd.to_numeric(readings["humidity"], errors="coerce").to_numpy(float),
+            max_gap,
+        )
 
     def _fill(self, values: np.ndarray, n: int, max_gap: int) -> np.ndarray:
         ok = ~np.isnan(values)
@@ -258,15 +312,7 @@ def _rows(
     """Inputs at ``anchors``: readings and lags, AC state in force, weather, local hour."""
     minutes = anchors + grid.t0
     stamps = pd.to_datetime(minutes * _NS_PER_MIN).astype("datetime64[ns]")
-    out: dict[str, Any] = {"timestamp": stamps}
-    out["temperature"] = grid.at(grid.temperature, anchors)
-    out["humidity"] = grid.at(grid.humidity, anchors)
-    for lag in LAGS:
-        out[f"temperature_lag{lag}"] = grid.at(grid.temperature, anchors - lag)
-    for lag in LAGS:
-        out[f"humidity_lag{lag}"] = grid.at(grid.humidity, anchors - lag)
-    out["temperature_mean30"] = grid.mean(grid.temperature, anchors, WINDOW)
-    out["humidity_mean30"] = grid.mean(grid.humidity, anchors, WINDOW)
+    out: dict[str, Any] = {"timestamp": stamps, **_reading_columns(grid, anchors)}
     out.update(_ac_in_force(states, minutes))
     out.update(_weather_at(weather, minutes, weather_tolerance))
     local = pd.DatetimeIndex(stamps)
@@ -277,6 +323,18 @@ def _rows(
             raise DataError(f"device timezone {timezone!r} is not a known time zone ({exc})") from None
     out["hour"] = (local.hour + local.minute / 60.0).to_numpy(float)
     return pd.DataFrame(out)
+
+
+def _reading_columns(grid: _Grid, anchors: np.ndarray) -> dict[str, np.ndarray]:
+    """The reading fields at ``anchors``: the values, their lags and their recent means."""
+    out = {"temperature": grid.at(grid.temperature, anchors), "humidity": grid.at(grid.humidity, anchors)}
+    for lag in LAGS:
+        out[f"temperature_lag{lag}"] = grid.at(grid.temperature, anchors - lag)
+    for lag in LAGS:
+        out[f"humidity_lag{lag}"] = grid.at(grid.humidity, anchors - lag)
+    out[f"temperature_mean{WINDOW}"] = grid.mean(grid.temperature, anchors, WINDOW)
+    out[f"humidity_mean{WINDOW}"] = grid.mean(grid.humidity, anchors, WINDOW)
+    return out
 
 
 def _state_changes(states: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

@@ -19,8 +19,6 @@ The physical parameters and their sources are documented in the private modules
 (``_room``, ``_ac``, ``_climate``, ``_occupants``). Pure: nothing here touches storage.
 """
 
-from skynet.sim._ac import FAN as FAN_CODES
-from skynet.sim._ac import MODE as MODE_CODES
 from skynet.sim._ac import AcParams
 from skynet.sim._climate import CLIMATES, Climate, EpwWeather, read_epw
 from skynet.sim._fleet import DEFAULT_START, Fleet
@@ -47,8 +45,6 @@ __all__ = [
     "read_epw",
     "RoomParams",
     "AcParams",
-    "MODE_CODES",
-    "FAN_CODES",
     "TARGET_CODES",
     "DEFAULT_START",
 ]

@@ -41,24 +41,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skynet.domain import AC_MODES, FAN_SPEEDS
+from skynet.domain import Fan, Mode
 
 __all__ = [
     "AcParams",
     "sample_ac",
     "outdoor_limits",
     "air_speed",
-    "MODE",
-    "FAN",
     "FLOW",
     "CAP_INVERTER",
     "CAP_FIXED",
 ]
 
-#: Codes of the modes and fan speeds (their index in the domain tuples).
-MODE = {name: i for i, name in enumerate(AC_MODES)}
-FAN = {name: i for i, name in enumerate(FAN_SPEEDS)}
-COOL, HEAT, DRY, FAN_ONLY, AUTO = (MODE[m] for m in ("cool", "heat", "dry", "fan", "auto"))
+#: The mode codes as plain ints (:class:`skynet.domain.Mode`), for the compiled kernel.
+COOL, HEAT, DRY, FAN_ONLY, AUTO = (int(m) for m in (Mode.COOL, Mode.HEAT, Mode.DRY, Mode.FAN, Mode.AUTO))
 
 #: By fan code (auto, low, medium, high): airflow as a share of the rated airflow (auto: at
 #: idle; it rises with the load), and the capacity cap of inverter and fixed-speed units.
@@ -103,7 +99,7 @@ def sample_ac(rng: np.random.Generator, floor_area: float) -> AcParams:
 
 def air_speed(power: np.ndarray, fan: np.ndarray) -> np.ndarray:
     """Air speed at the occupants (m/s) for PMV: still air, more with the AC's fan running."""
-    return 0.1 + 0.2 * np.where(power, np.where(fan == FAN["auto"], 0.6, 0.25 * fan + 0.25), 0.0)
+    return 0.1 + 0.2 * np.where(power, np.where(fan == Fan.AUTO, 0.6, 0.25 * fan + 0.25), 0.0)
 
 
 def outdoor_limits(units: list[AcParams], t_out: np.ndarray) -> np.ndarray:

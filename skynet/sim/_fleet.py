@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from skynet.domain import Fan, Mode
 from skynet.errors import DataError
 from skynet.sim import _kernel as kern
-from skynet.sim._ac import FAN, MODE, air_speed, outdoor_limits, sample_ac
+from skynet.sim._ac import COOL, HEAT, air_speed, outdoor_limits, sample_ac
 from skynet.sim._climate import CLIMATES, Location, WeatherSeries, local_clock, read_epw
 from skynet.sim._observation import Commands, Observation
 from skynet.sim._occupants import (
@@ -171,7 +173,7 @@ class Fleet:
         self._x = np.zeros((len(kern.STATE), n))
         self._x[kern.X_TAIR], self._x[kern.X_TMASS], self._x[kern.X_W] = t0, t0, w0
         self._x[kern.X_TIMER], self._x[kern.X_AUTO] = 10_000.0, 1.0
-        self._set(np.zeros(n, dtype=bool), np.where(self.warm, MODE["cool"], MODE["heat"]),
+        self._set(np.zeros(n, dtype=bool), np.where(self.warm, COOL, HEAT),
                   np.array([h.pref_cool if w else h.pref_heat for h, w in zip(hh, self.warm, strict=True)]),
                   np.array([h.pref_fan for h in hh]))  # fmt: skip
         self.target_mode = np.full(n, TARGET["comfort"], dtype=np.int64)
@@ -188,8 +190,10 @@ class Fleet:
         self.target_events: list[tuple] = []
         self._acting, self._votes = np.zeros(n, dtype=bool), np.zeros((n, MAX_PEOPLE), dtype=bool)
         self._none = np.full(n, np.nan)
+        self._nobody = np.full(n, -1, dtype=np.int64)
         self._false = np.zeros(n, dtype=bool)
         self._feedback, self._user_changed = self._none, self._false
+        self._voter = self._nobody
 
     def _set(self, power: np.ndarray, mode: np.ndarray, tset: np.ndarray, fan: np.ndarray) -> None:
         """New AC settings (whole arrays: observers may hold the old ones)."""
@@ -259,6 +263,28 @@ class Fleet:
         self._pmv_at = -1
 
     # -- stepping ------------------------------------------------------------------------------
+    def devices(self) -> Any:
+        """The homes as device records: a frame of :class:`skynet.domain.Device` fields (location,
+        climate, building and cooling type: what ``simulate_fleet`` stores and the comfort model reads)."""
+        import pandas as pd
+
+        from skynet.domain import Device, field_names
+
+        loc, rng = self.location, np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(2**31,)))
+        n = self.n
+        jitter = rng.uniform(-0.3, 0.3, (n, 2)) if self.climate != "epw" else np.zeros((n, 2))
+        frame = pd.DataFrame({
+            "device_id": self.device_ids,
+            "name": [f"Simulated home {i}" for i in range(n)],
+            "timezone": loc.timezone, "latitude": np.round(loc.latitude + jitter[:, 0], 3),
+            "longitude": np.round(loc.longitude + jitter[:, 1], 3), "country": loc.country, "city": loc.city,
+            "climate": self.climate,
+            "building_type": np.where(self.room["floor_area"] < 25, "apartment", "house"),
+            "cooling_type": np.where(self.unit["inverter"], "split inverter heat pump", "split fixed-speed heat pump"),
+            "min_set_temperature": 16.0, "max_set_temperature": 30.0,
+        })  # fmt: skip
+        return frame[field_names(Device)]
+
     @property
     def time(self) -> datetime:
         """The current minute (naive UTC)."""
@@ -285,7 +311,8 @@ class Fleet:
             compressor=x[kern.X_COMP] > 0.5, power_w=out[kern.O_ELECTRIC], heat_w=out[kern.O_SENSIBLE],
             latent_w=out[kern.O_LATENT] * H_FG, energy_kwh=self.energy_kwh, target_mode=self.target_mode,
             target_value=self.target_value, user_hold=self.hold_until > self.k,
-            feedback=self._feedback, user_changed=self._user_changed,
+            feedback=self._feedback, user_changed=self._user_changed, voter=self._voter,
+            outdoor_running_mean=np.round(self.weather.running_mean_at(self.k), 1),
         )  # fmt: skip
 
     def _update_comfort(self, j: int) -> None:
@@ -340,12 +367,13 @@ class Fleet:
                     np.round(np.asarray(commands.set_temperature, dtype=float) * 2) / 2, 16.0, 30.0
                 )
                 self._set(np.where(sel, commands.power, self.power),
-                          np.where(sel, np.clip(commands.mode, 0, len(MODE) - 1), self.mode),
+                          np.where(sel, np.clip(commands.mode, 0, len(Mode) - 1), self.mode),
                           np.where(sel, tset, self.set_temperature),
-                          np.where(sel, np.clip(commands.fan, 0, len(FAN) - 1), self.fan))  # fmt: skip
+                          np.where(sel, np.clip(commands.fan, 0, len(Fan) - 1), self.fan))  # fmt: skip
                 origin = np.zeros(self.n, dtype=np.int8) if origin is None else origin
                 origin[sel] = 1
         self._feedback, self._user_changed = self._none, self._false
+        self._voter = self._nobody
         if kern.draw_events(b["u_act"][j], self._act_rate, b["is_home"][j], b["u_vote"][j], self._vote_rate,
                             b["up"][j], self._acting, self._votes) or b["any_left"][j]:  # fmt: skip
             if self.occupant_actions:
@@ -410,12 +438,14 @@ class Fleet:
     def _vote(self, k: int, votes: np.ndarray) -> None:
         """Record the votes drawn this minute (one per home: the record key is home and minute)."""
         self._feedback = self._none.copy()
+        self._voter = self._nobody.copy()
         for i in votes.any(axis=1).nonzero()[0]:
             p = int(np.argmax(votes[i]))
             value = vote_value(self.sensation_people[i, p], self._choice_rngs[i].standard_normal())
             self.last_vote[i, p] = k
             self._vote_rate[i, p] = 0.0  # until the gap has passed (next comfort update)
             self._feedback[i] = value
+            self._voter[i] = p
             self.feedback_events.append((k, i, p, value, float(self._clo[i, p]), float(self._met[i, p])))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skynet.domain import Device, SensorReading, User, field_names
+from skynet.domain import SensorReading, User, field_names
 from skynet.errors import DataError
 from skynet.sim._fleet import Fleet
 from skynet.sim._observation import Observation
@@ -125,7 +125,7 @@ def simulate_fleet(
     events = event_frames(fleet)
     return SimulationResult(
         start=fleet.start, minutes=t, seed=seed, climate=fleet.climate, device_ids=fleet.device_ids,
-        devices=_devices(fleet), users=_users(fleet), appliance_states=events["appliance_state"],
+        devices=fleet.devices(), users=_users(fleet), appliance_states=events["appliance_state"],
         control_targets=events["control_target"], feedback=events["feedback"], params=_params(fleet),
         energy_kwh=fleet.energy_kwh.copy(), sensors=sensors, weather_minutes=minutes, weather_values=weather,
         truth=truth, seconds=round(time.perf_counter() - started, 3),
@@ -188,23 +188,6 @@ def run_policy(fleet: Fleet, policy: Policy | None, minutes: int,
         if progress is not None and (fleet.k % _DAY == 0 or fleet.k == end):
             progress("simulate", fleet.k, end)
     return obs
-
-
-def _devices(fleet: Fleet) -> pd.DataFrame:
-    loc, rng = fleet.location, np.random.default_rng(np.random.SeedSequence(fleet.seed, spawn_key=(2**31,)))
-    n = fleet.n
-    jitter = rng.uniform(-0.3, 0.3, (n, 2)) if fleet.climate != "epw" else np.zeros((n, 2))
-    frame = pd.DataFrame({
-        "device_id": fleet.device_ids,
-        "name": [f"Simulated home {i}" for i in range(n)],
-        "timezone": loc.timezone, "latitude": np.round(loc.latitude + jitter[:, 0], 3),
-        "longitude": np.round(loc.longitude + jitter[:, 1], 3), "country": loc.country, "city": loc.city,
-        "climate": fleet.climate,
-        "building_type": np.where(fleet.room["floor_area"] < 25, "apartment", "house"),
-        "cooling_type": np.where(fleet.unit["inverter"], "split inverter heat pump", "split fixed-speed heat pump"),
-        "min_set_temperature": 16.0, "max_set_temperature": 30.0,
-    })  # fmt: skip
-    return frame[field_names(Device)]
 
 
 def _users(fleet: Fleet) -> pd.DataFrame:

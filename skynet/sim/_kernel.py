@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from skynet.domain import Fan
 from skynet.sim import _psychro as psy
-from skynet.sim._ac import AUTO, CAP_FIXED, CAP_INVERTER, COOL, DRY, FAN, FLOW, HEAT
+from skynet.sim._ac import AUTO, CAP_FIXED, CAP_INVERTER, COOL, DRY, FLOW, HEAT
 
 __all__ = [
     "PARAMS",
@@ -51,7 +52,7 @@ O_ELECTRIC, O_SENSIBLE, O_LATENT, O_PLR = range(len(OUTPUTS))
 R_RH, R_TEMPERATURE, R_HUMIDITY, R_PMV, R_SENSATION = range(len(READINGS))
 
 DT = 60.0
-_FAN_AUTO = FAN["auto"]
+_FAN_AUTO = int(Fan.AUTO)
 _H_MIN = float(psy.enthalpy(3.0, psy.saturation_humidity_ratio(3.0)))  # coil frost limit: ADP >= 3 °C
 _FLOW, _CAP_INV, _CAP_FIX = FLOW, CAP_INVERTER, CAP_FIXED
 _H_TABLE, _W_TABLE = psy.H_TABLE, psy.W_TABLE

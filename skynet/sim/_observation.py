@@ -47,6 +47,11 @@ class Observation:
     user_hold: np.ndarray  # skynet's commands are ignored (a person just changed the AC)
     feedback: np.ndarray  # votes given during the last minute (NaN: none)
     user_changed: np.ndarray  # a person changed the AC during the last minute
+    #: the outdoor running mean temperature a weather record reports (°C; None: not known)
+    outdoor_running_mean: np.ndarray | None = None
+    #: who gave ``feedback``: the voter's index among the home's people (user ``{device}-u{index}``,
+    #: as the simulated votes are stored), -1 where nobody voted; None: not known
+    voter: np.ndarray | None = None
 
 
 @dataclass

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skynet.domain import TARGET_MODES
-from skynet.sim._ac import AUTO, COOL, DRY, FAN, FAN_ONLY, HEAT
+from skynet.domain import TARGET_MODES, Fan
+from skynet.sim._ac import AUTO, COOL, DRY, FAN_ONLY, HEAT
 
 __all__ = [
     "clothing",
@@ -92,7 +92,9 @@ def sample_household(rng: np.random.Generator) -> Household:
         pref_cool=float(np.clip(np.round((25.0 - 1.2 * lean + rng.normal(0, 0.8)) * 2) / 2, 18.0, 28.0)),
         pref_heat=float(np.clip(np.round((22.0 - 1.2 * lean + rng.normal(0, 0.8)) * 2) / 2, 17.0, 27.0)),
         pref_fan=int(
-            rng.choice([FAN["auto"], FAN["low"], FAN["medium"], FAN["high"]], p=[0.55, 0.15, 0.15, 0.15])
+            rng.choice(
+                [int(f) for f in (Fan.AUTO, Fan.LOW, Fan.MEDIUM, Fan.HIGH)], p=[0.55, 0.15, 0.15, 0.15]
+            )
         ),
         off_on_leave=rng.uniform(0.3, 0.95),
         fiddle_rate=1.0 / (3 * 600.0) * rng.uniform(0.5, 1.5),
@@ -240,9 +242,9 @@ def user_change(power: bool, mode: int, tset: float, fan: int, s: float, t_air: 
         if not power or mode in (HEAT, FAN_ONLY):
             if mode == HEAT and power and u < 0.5:
                 return False, mode, tset, fan
-            return True, COOL, hh.pref_cool, hh.pref_fan if u < 0.8 else FAN["high"]
+            return True, COOL, hh.pref_cool, hh.pref_fan if u < 0.8 else int(Fan.HIGH)
         if mode in (COOL, DRY, AUTO):
-            new_fan = FAN["high"] if u > 0.85 else fan
+            new_fan = int(Fan.HIGH) if u > 0.85 else fan
             return True, COOL if mode == DRY else mode, max(16.0, tset - step), new_fan
         return None
     # too cold

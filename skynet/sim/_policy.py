@@ -32,14 +32,15 @@ from typing import Protocol
 
 import numpy as np
 
-from skynet.sim._ac import FAN, MODE
+from skynet.domain import Fan
+from skynet.sim._ac import COOL, DRY, HEAT
 from skynet.sim._fleet import Fleet
 from skynet.sim._observation import Commands, Observation
 from skynet.sim._occupants import TARGET
 
 __all__ = ["Policy", "RulePolicy"]
 
-_COOL, _HEAT, _DRY = MODE["cool"], MODE["heat"], MODE["dry"]
+_COOL, _HEAT, _DRY = COOL, HEAT, DRY
 #: Minutes after a unit last heated (cooled) during which the rules do not start the other mode
 #: but past the wider dead band (see the module docstring).
 MODE_SWITCH_MINUTES = 180
@@ -142,7 +143,7 @@ class RulePolicy:
         exploring = u[:, 0] < self.explore
         nudge = np.where(exploring, np.round(u[:, 1] * 8 - 4) / 2, 0.0) - np.clip(0.7 * self._bias, -2, 2)
         comfort_set = np.where(heat, 22.5, np.where(dry, 25.0, 25.5)) + nudge
-        comfort_fan = np.where(exploring, np.floor(u[:, 2] * 4), FAN["auto"]).astype(np.int64)
+        comfort_fan = np.where(exploring, np.floor(u[:, 2] * 4), int(Fan.AUTO)).astype(np.int64)
         comfort_on = home & (cool | heat | dry)
         comfort_mode = np.where(heat, _HEAT, np.where(dry & ~cool, _DRY, _COOL))
         is_comfort = target == TARGET["comfort"]
@@ -164,7 +165,7 @@ class RulePolicy:
         on = cmd.power & (is_comfort | is_temp)
         cmd.mode = np.where(on, np.where(is_comfort, comfort_mode, temp_mode), obs.mode)
         cmd.set_temperature = np.where(on, np.where(is_comfort, comfort_set, v), obs.set_temperature)
-        cmd.fan = np.where(on, np.where(is_comfort, comfort_fan, FAN["auto"]), obs.fan)
+        cmd.fan = np.where(on, np.where(is_comfort, comfort_fan, int(Fan.AUTO)), obs.fan)
         differs = (cmd.power != obs.power) | (
             cmd.power
             & (

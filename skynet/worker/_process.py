@@ -7,8 +7,16 @@ worker loop (:mod:`skynet.worker._loop`) logs the documents and commits the rest
 
 Each event is applied once per device: its id is remembered in the device's state, so a
 redelivered or re-sent event is acknowledged without effect. A reading or a target change
-makes the controller decide; the decision's command (if any) becomes the AC's known state,
-and its safety state is kept. An event that is malformed (whatever is wrong with it: see
+makes the controller decide (a :class:`skynet.control.Request`, decided in rounds through
+``controller.decide_many``); the decision's command (if any) becomes the AC's known state,
+and its safety state is kept. A vote personalizes the device's comfort through the controller's
+:class:`skynet.control.Personalizer` (the one the closed loop and ``skynet control decide``
+use), by period of the day and, where the votes name their voter, by person: a decision takes
+the offset of the person who voted last. Each device's weekly occupancy pattern is learned from its events
+(the occupancy its readings report, its votes, its people's changes at the remote, an away
+target; :class:`skynet.control.OccupancyProfile`) and handed to its decisions as a forecast; the
+patterns live in the worker's memory (a worker that takes a partition over starts them afresh).
+An event that is malformed (whatever is wrong with it: see
 :func:`~skynet.worker.parse_event`), dated more than ``max_skew`` after it was queued (a device
 clock ahead), rejected by the device's state, delivered too often (a worker may have died on it)
 or whose decision fails goes to the dead letters with the reason, alone; nothing stops the batch.
@@ -27,11 +35,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from skynet.domain import Device
+from skynet.domain import Device, Fan
 from skynet.errors import DataError, brief
 from skynet.storage.live import Entry
 from skynet.worker._events import DECIDING, MAX_DEPTH, MAX_EVENT_SIZE, failure, parse_event
@@ -125,6 +134,12 @@ class Processor:
         self._clock = clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
         self._devices = devices
         self._known: dict[str, Device | None] = {}
+        #: personal offsets of the devices seen (learned again from a device's kept votes after a
+        #: restart or a swap of models)
+        self.personalizer = self._personalizer(controller)
+        #: each device's weekly occupancy pattern, and when its occupancy was last reported
+        self.occupancy: dict[str, Any] = {}
+        self._reported: dict[str, datetime] = {}
 
     def _device(self, device_id: str) -> Device | None:
         if self._devices is None:
@@ -134,8 +149,21 @@ class Processor:
         return self._known[device_id]
 
     def use(self, controller: Any) -> None:
-        """Decide with ``controller`` from the next batch on (the worker swaps models between batches)."""
+        """Decide with ``controller`` from the next batch on (the worker swaps models between batches).
+
+        The personal offsets start afresh: they are relative to the comfort model that learned
+        them, so each device's kept votes are learned again by the new one at its next decision.
+        """
         self.controller = controller
+        self.personalizer = self._personalizer(controller)
+
+    def _personalizer(self, controller: Any) -> Any:
+        """A Personalizer of the controller's comfort model (None: a model that does not personalize)."""
+        comfort = getattr(getattr(controller, "models", None), "comfort", None)
+        night = controller.config.night_offset if hasattr(controller, "config") else 0.0
+        if not hasattr(comfort, "personal_offsets"):
+            return None
+        return self._control.Personalizer(comfort, night, pool=False)
 
     def process(
         self, entries: Sequence[Entry], stored: Mapping[str, str | DeviceState | None]
@@ -205,14 +233,20 @@ class Processor:
         if state.seen(event_id):
             out.duplicates += 1
             return None
+        at = event.time or reference
+        before = state.appliance
         try:
-            current = state.apply(event, event_id, event.time or reference)
+            current = state.apply(event, event_id, at)
         except DataError as exc:
             return f"rejected: {exc}"
         if event.type == "appliance" and current:
+            state.appliance = self._since(before, state.appliance)
             state.safety = self._safety(state).observe(state.appliance).to_dict()
         if event.type == "feedback":
+            self._air_speed(state)
             self._personalize(state)
+        if current:  # old news says nothing of when the home is occupied now
+            self._learn_occupancy(state, event, at)
         # a target before any reading: the first reading decides; old news decides nothing
         if event.type in DECIDING and current and state.readings:
             try:
@@ -252,25 +286,75 @@ class Processor:
             return self._control.SafetyState()
         return self._control.SafetyState.from_dict(state.safety)
 
+    def _since(self, before: Any, after: Any) -> Any:
+        """The AC state an appliance event leaves, timed from when its setting began: a report of
+        the setting in force does not restart its age (the estimation frame's ``ac_minutes``)."""
+        if before is not None and after is not None and self._control.same_setting(before, after):
+            return replace(after, timestamp=min(before.timestamp, after.timestamp))
+        return after
+
+    def _air_speed(self, state: DeviceState) -> None:
+        """A vote's air speed, when its device's sensor measures none: the AC fan's at the vote
+        (what the comfort model's training votes get, :func:`skynet.control.air_speed`)."""
+        vote, ac = state.feedback[-1], state.appliance
+        if vote.get("air_speed") is None:
+            on = ac is not None and bool(ac.power)
+            fan = int(Fan.of(ac.fan)) if ac is not None and on and ac.fan else int(Fan.AUTO)
+            vote["air_speed"] = float(self._control.air_speed(on, fan))
+
     def _personalize(self, state: DeviceState) -> None:
-        """The device's comfort offset from its recent votes, where the comfort model personalizes."""
-        comfort = getattr(getattr(self.controller, "models", None), "comfort", None)
-        if comfort is None or not hasattr(comfort, "personal_offsets"):
+        """Learn the device's personal offsets (by period of the day) from its kept votes, and keep
+        the one of its newest vote's period in the state."""
+        if self.personalizer is None or not state.feedback:
             return
         import pandas as pd
 
+        control = self._control
         record = self._device(state.device_id)
         facts = {
             k: getattr(record, k, None) for k in ("latitude", "climate", "building_type", "cooling_type")
         }
         history = pd.DataFrame([{**vote, **facts, "device_id": state.device_id} for vote in state.feedback])
         history["timestamp"] = pd.to_datetime(history["timestamp"])
+        zone = state.timezone or getattr(record, "timezone", None)
+        history["hour"] = [control.local_hour(t, zone) for t in history["timestamp"].dt.to_pydatetime()]
         try:
-            found = comfort.personal_offsets(history).get(state.device_id)
+            self.personalizer.learn(history)
         except Exception:  # noqa: BLE001 - a failed personalization keeps the previous offset
             logger.exception("personal comfort offset of device %s failed", state.device_id)
             return
-        state.comfort_offset = None if found is None else float(found[0])
+        state.comfort_offset = self.personalizer.offset(
+            state.device_id, float(history["hour"].iloc[-1]), night=False
+        )
+
+    def _learn_occupancy(self, state: DeviceState, event: Any, at: datetime) -> None:
+        """Evidence of the device's occupancy in an event, for its weekly pattern."""
+        occupied, minutes = None, 1.0
+        if event.type == "reading" and "occupancy" in event.fields:
+            occupied = bool(event.fields["occupancy"])
+            last = self._reported.get(state.device_id)
+            minutes = 5.0 if last is None else min(max((at - last).total_seconds() / 60.0, 0.0), 10.0)
+            self._reported[state.device_id] = at
+        elif event.type == "feedback" or (
+            event.type == "appliance" and event.fields.get("origin", "user") == "user"
+        ):
+            occupied = True  # someone voted or changed the AC at the remote
+        elif event.type == "target" and event.fields.get("mode") == "away":
+            occupied = False
+        if occupied is None or minutes <= 0:
+            return
+        profile = self.occupancy.setdefault(state.device_id, self._control.OccupancyProfile())
+        zone = state.timezone or getattr(self._device(state.device_id), "timezone", None)
+        profile.observe(*self._control.local_time(at, zone), occupied, minutes)
+
+    def _offset(self, state: DeviceState, hour: float) -> float | None:
+        """The device's personal offset at local ``hour`` (its votes learned once after a restart)."""
+        personalizer = self.personalizer
+        if personalizer is None:
+            return None
+        if state.feedback and not personalizer.knows(state.device_id):
+            self._personalize(state)
+        return personalizer.offset(state.device_id, hour)
 
     def _request(self, state: DeviceState, event_id: str, kind: str, entry: Entry) -> _Request:
         """What the controller needs for a device's decision now, at the device's clock (its state
@@ -282,19 +366,22 @@ class Processor:
         config = getattr(self.controller, "config", None)
         fault = control.range_fault(appliance, config or control.ControlConfig())
         if fault is not None:
-            return _Request(state, event_id, kind, entry, at, state.applied, (), fault)
+            return _Request(state, event_id, kind, entry, at, state.applied, None, fault)
         context = control.build_context(
-            state.readings,
-            state.weather,
-            timezone=state.timezone,
-            occupancy=state.occupancy,
-            comfort_offset=state.comfort_offset,
-            device=record,
+            state.readings, state.weather, timezone=state.timezone, occupancy=state.occupancy, device=record
         )
-        night = getattr(config, "night_offset", 0.0)
-        context.comfort_offset = control.live_offset(state.comfort_offset, context.hour, night)
-        args = (context, state.target, appliance, state.appliance, at, self._safety(state))
-        return _Request(state, event_id, kind, entry, at, state.applied, args)
+        context.comfort_offset = self._offset(state, context.hour)
+        if self.personalizer is not None and self.personalizer.knows(state.device_id):
+            context.personal = partial(self.personalizer.offset, state.device_id)
+        profile = self.occupancy.get(state.device_id)
+        if profile is not None:
+            weekday, _ = control.local_time(
+                context.timestamp, state.timezone or getattr(record, "timezone", None)
+            )
+            present = None if context.occupancy is None else context.occupancy > 0
+            context.occupancy_forecast = partial(profile.forecast, weekday, context.hour, present)
+        request = control.Request(context, state.target, appliance, state.appliance, at, self._safety(state))
+        return _Request(state, event_id, kind, entry, at, state.applied, request)
 
     def _appliance(self, state: DeviceState, record: Device | None) -> Any:
         """The AC's capabilities: the device record's, with the range ``device`` events gave."""
@@ -315,15 +402,14 @@ class Processor:
         requests = list(pending.values())
         pending.clear()
         decisions: list[Any] | None = None
-        decide_many = getattr(self.controller, "decide_many", None)
-        if decide_many is not None and len(requests) > 1:
-            try:
-                decisions = list(decide_many([r.args for r in requests]))
-            except Exception:  # noqa: BLE001 - decide one by one: a bad request fails alone
+        try:
+            decisions = list(self.controller.decide_many([r.request for r in requests]))
+        except Exception:  # noqa: BLE001 - decide one by one: a bad request fails alone
+            if len(requests) > 1:
                 logger.exception("batched decision of %d devices failed; deciding one by one", len(requests))
         for i, request in enumerate(requests):
             try:
-                decision = decisions[i] if decisions is not None else self.controller.decide(*request.args)
+                decision = decisions[i] if decisions is not None else self.controller.decide(request.request)
                 self._finish(request, decision, out)
             except Exception as exc:  # noqa: BLE001 - one bad decision must not stop the worker
                 logger.exception("decision for device %s failed", request.state.device_id)
@@ -362,7 +448,7 @@ class Processor:
 
 @dataclass
 class _Request:
-    """A decision to make: the device's state, the triggering event, the controller's arguments."""
+    """A decision to make: the device's state, the triggering event, the controller's request."""
 
     state: DeviceState
     event_id: str
@@ -370,7 +456,8 @@ class _Request:
     entry: Entry
     at: datetime
     sequence: int
-    args: tuple[Any, ...]
+    #: the controller's :class:`skynet.control.Request` (None for a device fault)
+    request: Any
     #: why the device can get no command (its decision is not asked for), or None
     fault: str | None = None
 

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skynet.domain import AC_MODES
+from skynet.domain import Mode
 from skynet.errors import DataError
 from skynet.models.estimation import _features as F
 
 __all__ = ["Persistence", "RcModel"]
 
 _STEP = 5  # minutes per RC step
-_COOL, _HEAT, _DRY, _FAN_ONLY, _AUTO = (AC_MODES.index(m) for m in ("cool", "heat", "dry", "fan", "auto"))
+_COOL, _HEAT, _DRY, _FAN_ONLY, _AUTO = Mode.COOL, Mode.HEAT, Mode.DRY, Mode.FAN, Mode.AUTO
 
 
 def _targets(horizons: Sequence[int]) -> list[str]:

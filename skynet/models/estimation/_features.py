@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skynet.domain import AC_MODES, FAN_SPEEDS
+from skynet.domain import Fan, Mode
 from skynet.errors import DataError
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "state_vector",
     "command_features",
     "LAGS",
+    "INPUTS",
     "COMMAND_FIELDS",
     "features",
     "frame_inputs",
@@ -45,9 +46,16 @@ __all__ = [
 LAGS = (2, 5, 10, 15, 30)
 #: Columns of a candidate command array: power (0/1), mode code, set temperature, fan code.
 COMMAND_FIELDS = ("power", "mode", "set_temperature", "fan")
-_MODE = {m: i for i, m in enumerate(AC_MODES)}
-_FAN = {f: i for i, f in enumerate(FAN_SPEEDS)}
-_COOL, _HEAT, _DRY, _FAN_ONLY, _AUTO = (_MODE[m] for m in ("cool", "heat", "dry", "fan", "auto"))
+_COOL, _HEAT, _DRY, _FAN_ONLY, _AUTO = Mode.COOL, Mode.HEAT, Mode.DRY, Mode.FAN, Mode.AUTO
+#: What the model reads of a room (the estimation frame's input columns, the keys of a room state
+#: for :meth:`~skynet.models.estimation.EstimationModel.predict_candidates`): every one must be
+#: given — a lag or mean may be NaN (unknown), never absent (a missing key is an error, not a NaN
+#: that would let a serving path drift from the training frame unnoticed).
+INPUTS = (
+    "temperature", "humidity", *[f"temperature_lag{lag}" for lag in LAGS],
+    *[f"humidity_lag{lag}" for lag in LAGS], "temperature_mean30", "humidity_mean30",
+    "power", "mode", "set_temperature", "fan", "ac_minutes", "outdoor_temperature", "outdoor_humidity", "hour",
+)  # fmt: skip
 #: Relative airflow by fan code (auto, low, medium, high); auto runs between medium and high.
 _FAN_LEVEL = np.array([0.8, 0.5, 0.75, 1.0, 0.7])  # index -1 (unknown) -> 0.7
 
@@ -185,15 +193,16 @@ def command_features(
     return x
 
 
-def _codes(values: Any, table: dict[str, int], what: str) -> np.ndarray:
+def _codes(values: Any, kind: type[Mode] | type[Fan], what: str) -> np.ndarray:
     """Codes of mode or fan names (-1 for missing); integers pass through."""
     values = pd.Series(values)
     if pd.api.types.is_numeric_dtype(values):
         return values.fillna(-1).to_numpy(np.int64)
-    codes = values.map(table)
+    codes = values.map({member.label: int(member) for member in kind})
     unknown = values[codes.isna() & values.notna()]
     if len(unknown):
-        raise DataError(f"unknown AC {what} {unknown.iloc[0]!r}; known: {', '.join(table)}")
+        known = ", ".join(member.label for member in kind)
+        raise DataError(f"unknown AC {what} {unknown.iloc[0]!r}; known: {known}")
     return codes.fillna(-1).to_numpy(np.int64)
 
 
@@ -201,11 +210,9 @@ def frame_inputs(frame: pd.DataFrame) -> dict[str, Any]:
     """The model inputs of an estimation frame as numpy arrays (mode and fan as codes).
 
     Raises:
-        DataError: a required column is missing, or a reading or the weather is NaN.
+        DataError: a column of :data:`INPUTS` is missing, or a reading or the weather is NaN.
     """
-    required = ["temperature", "humidity", "power", "mode", "set_temperature", "fan", "outdoor_temperature",
-                "outdoor_humidity", "hour"]  # fmt: skip
-    missing = [c for c in required if c not in frame.columns]
+    missing = [c for c in INPUTS if c not in frame.columns]
     if missing:
         raise DataError(f"the estimation frame lacks the column(s) {', '.join(missing)}")
     num = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(float) for c in
@@ -215,9 +222,7 @@ def frame_inputs(frame: pd.DataFrame) -> dict[str, Any]:
             raise DataError(f"the estimation frame has missing {c} values (drop those rows first)")
 
     def column(name: str) -> np.ndarray:
-        if name in frame:
-            return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
-        return np.full(len(frame), np.nan)
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
 
     return {
         **num,
@@ -226,8 +231,8 @@ def frame_inputs(frame: pd.DataFrame) -> dict[str, Any]:
         "temperature_mean": column("temperature_mean30"),
         "humidity_mean": column("humidity_mean30"),
         "power": pd.Series(frame["power"]).fillna(False).astype(float).to_numpy(),
-        "mode": _codes(frame["mode"], _MODE, "mode"),
-        "fan": _codes(frame["fan"], _FAN, "fan speed"),
+        "mode": _codes(frame["mode"], Mode, "mode"),
+        "fan": _codes(frame["fan"], Fan, "fan speed"),
         "ac_minutes": column("ac_minutes"),
         "n": len(frame),
     }
@@ -254,7 +259,7 @@ def encode_commands(commands: Any) -> np.ndarray:
         raise DataError(f"candidate commands lack {', '.join(missing)}")
     return np.column_stack([
         frame["power"].astype(bool).to_numpy(float),
-        _codes(frame["mode"], _MODE, "mode"),
+        _codes(frame["mode"], Mode, "mode"),
         pd.to_numeric(frame["set_temperature"], errors="coerce").to_numpy(float),
-        _codes(frame["fan"], _FAN, "fan speed"),
+        _codes(frame["fan"], Fan, "fan speed"),
     ])  # fmt: skip

@@ -11,7 +11,9 @@ Two ways to predict, with the same numbers:
   ``temperature_<h>m`` / ``humidity_<h>m``;
 - :meth:`EstimationModel.predict_candidates` takes one room's state (a dict) and an array of
   candidate AC commands and returns ``(n_candidates, n_horizons)`` arrays — no pandas, one
-  network pass, tens of microseconds for 40 candidates (see ``benchmarks/bench_estimation.py``).
+  network pass, tens of microseconds for 40 candidates (see ``benchmarks/bench_estimation.py``);
+- :meth:`EstimationModel.predict_inputs` takes rows as arrays (each its own room and command):
+  what a controller rolling its forecasts forward over hours asks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 import numpy as np
 import pandas as pd
 
-from skynet.domain import AC_MODES, FAN_SPEEDS
+from skynet.domain import Fan, Mode
 from skynet.errors import DataError
 from skynet.models._base import Model
 from skynet.models.estimation import _features as F
@@ -35,8 +37,6 @@ __all__ = ["EstimationModel", "Forecast", "HORIZONS"]
 HORIZONS = (5, 15, 30, 60)
 FEATURE_DIGEST = hashlib.sha256(json.dumps(F.FEATURE_NAMES).encode()).hexdigest()
 _MIN_ROWS = 20
-_MODE = {m: i for i, m in enumerate(AC_MODES)}
-_FAN = {f: i for i, f in enumerate(FAN_SPEEDS)}
 
 
 class Forecast(NamedTuple):
@@ -193,6 +193,45 @@ class EstimationModel(Model):
         np.minimum(np.maximum(rh, 0.0, out=rh), 100.0, out=rh)
         return deltas
 
+    def predict_inputs(self, inputs: Mapping[str, Any]) -> Forecast:
+        """Forecasts of rows given as arrays, one per input name (no pandas, one network pass).
+
+        What a controller rolling forecasts forward calls: every row its own room state and
+        command.
+
+        Args:
+            inputs: one array (or scalar) per name of :data:`~skynet.models.estimation._features.INPUTS`,
+                ``mode`` and ``fan`` as codes (:class:`skynet.domain.Mode` / :class:`~skynet.domain.Fan`,
+                -1 unknown); lags and means may be NaN. A missing name is an error.
+
+        Returns:
+            ``Forecast(temperature, humidity)``, each ``(rows, len(horizons))``.
+
+        Raises:
+            NotFittedError: before ``fit``; DataError: a missing input name.
+        """
+        layers = getattr(self, "layers_", None)
+        if layers is None:
+            self.check_is_fitted()
+        missing = [key for key in F.INPUTS if key not in inputs]
+        if missing:
+            raise DataError(f"the inputs lack {', '.join(missing)}")
+        t = np.asarray(inputs["temperature"], dtype=float)
+        rh = np.asarray(inputs["humidity"], dtype=float)
+        arrays = {
+            **{k: inputs[k] for k in ("outdoor_temperature", "outdoor_humidity", "hour", "set_temperature",
+                                      "ac_minutes")},
+            "temperature": t, "humidity": rh, "n": len(t),
+            "temperature_lags": tuple(inputs[f"temperature_lag{lag}"] for lag in F.LAGS),
+            "humidity_lags": tuple(inputs[f"humidity_lag{lag}"] for lag in F.LAGS),
+            "temperature_mean": inputs["temperature_mean30"], "humidity_mean": inputs["humidity_mean30"],
+            "power": np.asarray(inputs["power"], dtype=float), "mode": np.asarray(inputs["mode"], dtype=np.int64),
+            "fan": np.asarray(inputs["fan"], dtype=np.int64),
+        }  # fmt: skip
+        out = self._absolute(self._deltas(F.features(arrays)), t[:, None], rh[:, None])
+        k = len(self.horizons)
+        return Forecast(out[:, :k], out[:, k:])
+
     def predict_candidates(self, state: Mapping[str, Any], candidates: Any) -> Forecast:
         """Forecasts of one room under each candidate command, in one network pass (no pandas).
 
@@ -200,7 +239,8 @@ class EstimationModel(Model):
             state: the room now — the keys of :data:`skynet.data.ESTIMATION_INPUTS`
                 (``temperature``, ``humidity``, the lags and 30-minute means, ``outdoor_*``,
                 ``hour``, and the AC state in force: ``power``, ``mode``, ``set_temperature``,
-                ``fan``, ``ac_minutes``; lags and means may be NaN or absent).
+                ``fan``, ``ac_minutes``; lags and means may be NaN (unknown) but every key of
+                :data:`~skynet.models.estimation._features.INPUTS` must be there).
             candidates: commands as an ``(n, 4)`` float array of power (0/1), mode code,
                 set temperature, fan code (codes index ``AC_MODES`` / ``FAN_SPEEDS``), or
                 anything :func:`encode_commands` takes. A candidate equal to the state in force
@@ -210,7 +250,8 @@ class EstimationModel(Model):
             ``Forecast(temperature, humidity)``, each ``(n, len(horizons))``.
 
         Raises:
-            NotFittedError: before ``fit``; DataError: a reading or the weather is missing.
+            NotFittedError: before ``fit``; DataError: an input key is missing, or a reading or
+                the weather is NaN.
         """
         return self.predict_candidates_many([state], [candidates])[0]
 
@@ -271,6 +312,9 @@ def _room(
     state: Mapping[str, Any], candidates: Any
 ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
     """A room's candidates (array), temperature, humidity, state features and each candidate's AC age."""
+    missing = [key for key in F.INPUTS if key not in state]
+    if missing:
+        raise DataError(f"the room state lacks {', '.join(missing)}")
     cands = candidates if _is_command_array(candidates) else F.encode_commands(candidates)
     t, rh = _number(state, "temperature"), _number(state, "humidity")
     for name, value in (("temperature", t), ("humidity", rh)):
@@ -278,11 +322,7 @@ def _room(
             raise DataError(f"the room state has no {name}")
     power, mode, tset, fan = cands[:, 0], cands[:, 1], cands[:, 2], cands[:, 3]
     if _number(state, "power") == 1.0:  # a candidate equal to the state in force keeps its age
-        same = (
-            (power == 1.0)
-            & (mode == _code(state.get("mode"), _MODE))
-            & (fan == _code(state.get("fan"), _FAN))
-        )
+        same = (power == 1.0) & (mode == _code(state["mode"], Mode)) & (fan == _code(state["fan"], Fan))
         same &= tset == _number(state, "set_temperature")
     else:
         same = power == 0.0
@@ -333,7 +373,7 @@ def _is_command_array(value: Any) -> bool:
 
 
 def _number(state: Mapping[str, Any], key: str) -> float:
-    value = state.get(key)
+    value = state[key]
     if value is None:
         return np.nan
     try:
@@ -349,11 +389,11 @@ def _required(state: Mapping[str, Any], key: str) -> float:
     return value
 
 
-def _code(value: Any, table: dict[str, int]) -> float:
+def _code(value: Any, kind: type[Mode] | type[Fan]) -> float:
     if value is None or (isinstance(value, float) and value != value):
         return -1.0
     if isinstance(value, str):
-        return float(table.get(value, -1))
+        return float(kind[value.upper()]) if value.upper() in kind.__members__ else -1.0
     return float(value)
 
 

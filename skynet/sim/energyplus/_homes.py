@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from skynet.domain import Mode
 from skynet.errors import DataError
 from skynet.sim._ac import air_speed
 from skynet.sim._fleet import _VOTE_GAP, iso_pmv
@@ -53,7 +54,7 @@ from skynet.sim._occupants import (
 )
 from skynet.sim.energyplus._engine import Progress, run_engine
 from skynet.sim.energyplus._idf import OFF_COOLING, OFF_HEATING
-from skynet.sim.energyplus._run import HISTORY_DAYS, MAX_DAYS, _day, _running_mean, prepare_building
+from skynet.sim.energyplus._run import HISTORY_DAYS, MAX_DAYS, _day, _devices, _running_mean, prepare_building
 from skynet.sim.energyplus._schedule import COOL_ABOVE
 from skynet.sim.energyplus._schedule import Commands as Setpoints
 
@@ -63,7 +64,7 @@ __all__ = ["EnergyPlusHomes", "COP"]
 COP = 3.0
 #: Set points (°C) of the warm-up days, before the controller takes over.
 WARMUP_COOL, WARMUP_HEAT = 26.0, 20.0
-_COOL, _HEAT, _DRY, _AUTO = 0, 1, 2, 4  # skynet.domain.AC_MODES codes (fan only is 3)
+_COOL, _HEAT, _DRY, _AUTO = (int(m) for m in (Mode.COOL, Mode.HEAT, Mode.DRY, Mode.AUTO))
 
 
 class EnergyPlusHomes:
@@ -104,6 +105,7 @@ class EnergyPlusHomes:
             b.zones,
         )
         self.device_ids, self.start, self.location = b.device_ids, b.start, b.epw.location
+        self._building = b
         self.n, self.seed, self.minutes = len(self.zones), seed, int(days) * 1440
         self.climate = climate or self.city
         self._running = np.repeat(_running_mean(b.daily)[HISTORY_DAYS:], 1440)
@@ -131,6 +133,14 @@ class EnergyPlusHomes:
         self._met = np.stack([h.met for h in self.households])
         self._vote_rate = np.stack([h.vote_rate for h in self.households])
         self._rng = [g[2] for g in gens]
+
+    def devices(self) -> Any:
+        """The zones as device records (as ``run_energyplus`` stores them: the building's location,
+        its type, its cooling equipment), with the homes' ``climate`` label."""
+        b = self._building
+        return _devices(b.name, b.city, b.device_ids, b.zones, b.epw, b.text, b.idf_path).assign(
+            climate=self.climate
+        )
 
     # -- the closed loop -----------------------------------------------------------------------
     def run(self, policy: Any, minutes: int | None = None, before_step=None,
@@ -213,7 +223,7 @@ class EnergyPlusHomes:
             mean_pmv = np.where(people > 0, (pmv * home).sum(axis=1) / people, np.nan)
             sensation_people = pmv + self._offset
             sensation = np.where(people > 0, (sensation_people * home).sum(axis=1) / people, np.nan)
-        feedback = self._votes(k, up, sensation_people)
+        feedback, voter = self._votes(k, up, sensation_people)
         t_out, rh_out = np.full(n, site["outdoor_temperature"]), np.full(n, site["outdoor_humidity"])
         cooling = np.nan_to_num(zone["cooling_w"]) > 1.0
         return Observation(
@@ -226,18 +236,22 @@ class EnergyPlusHomes:
             heat_w=np.nan_to_num(zone["heating_w"]) - np.nan_to_num(zone["cooling_w"]), latent_w=np.zeros(n),
             energy_kwh=self.energy_kwh, target_mode=np.full(n, TARGET["comfort"], dtype=np.int64),
             target_value=np.full(n, np.nan), user_hold=np.zeros(n, dtype=bool), feedback=feedback,
-            user_changed=np.zeros(n, dtype=bool),
+            user_changed=np.zeros(n, dtype=bool), outdoor_running_mean=np.full(n, round(float(self._running[k]), 1)),
+            voter=voter,
         )  # fmt: skip
 
-    def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> np.ndarray:
-        """One vote at most per home and minute, drawn as the simulator's people vote."""
+    def _votes(self, k: int, up: np.ndarray, sensation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One vote at most per home and minute, drawn as the simulator's people vote; and who
+        voted (the person's index, -1: nobody)."""
         rate = vote_rates(self._vote_rate, sensation) * up * (k - self._last_vote >= _VOTE_GAP)
         out = np.full(self.n, np.nan)
+        voter = np.full(self.n, -1, dtype=np.int64)
         for i in np.flatnonzero(rate.any(axis=1)):
             u = self._rng[i].random(MAX_PEOPLE)
             voting = np.flatnonzero(u < rate[i])
             if len(voting):
                 p = int(voting[0])
                 out[i] = vote_value(sensation[i, p], self._rng[i].standard_normal())
+                voter[i] = p
                 self._last_vote[i, p] = k
-        return out
+        return out, voter

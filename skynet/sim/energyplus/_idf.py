@@ -8,6 +8,8 @@ cut and insert whole objects and leave the rest of the file byte for byte.
 
 - one ``RunPeriod`` for the requested days (with the calendar year, so weekdays and holidays
   fall right) replaces the prototype's run periods, and ``Timestep`` sets the zone timestep;
+  ``SimulationControl`` runs that period and not the design days (the DOE reference 2004
+  models ship with weather-file runs switched off: they ran zero timesteps before);
 - every ``ZoneControl:Thermostat`` becomes a dual-setpoint thermostat whose set points
   skynet actuates each timestep (EnergyPlus's ``Zone Temperature Control`` actuator), so
   the prototype's own set point schedules, including EMS set point resets, no longer apply;
@@ -205,6 +207,11 @@ def _replacement(obj: IdfObject) -> str | None:
     key = obj.key
     if key in _DROP:
         return ""
+    if key == "simulationcontrol" and len(obj.fields) >= 5:
+        # size as the prototype does, then run the weather-file period (not the design days): the
+        # DOE reference 2004 models ship with the weather-file run switched off
+        fields = [*obj.fields[:3], "No", "Yes", *obj.fields[5:]]
+        return f"SimulationControl, {', '.join(fields)};"
     if key == "zonecontrol:thermostat" and len(obj.fields) >= 2:
         return f"ZoneControl:Thermostat, {obj.fields[0]}, {obj.fields[1]}, {_CONTROL_TYPE},\n    ThermostatSetpoint:DualSetpoint, {_DUAL};"
     if key == "availabilitymanager:scheduled" and obj.fields:

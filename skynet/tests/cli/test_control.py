@@ -72,18 +72,29 @@ def test_decide_on_an_unknown_device_is_a_one_line_error(store_with_homes, capsy
 
 def test_evaluate_with_stored_models_writes_the_report(runner, cli, stored_models):
     args = ["control", "evaluate", "--devices", "2", "--days", "0.25", "--seed", "3", "--train", "never",
-            "--no-progress", "--format", "json"]  # fmt: skip
+            "--sweep", "27", "--no-progress", "--format", "json"]  # fmt: skip
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert [r["controller"] for r in summary["table"]] == ["fixed 24 °C", "comfort band", "skynet"]
+    assert [r["controller"] for r in summary["table"]] == [
+        "fixed 24 °C",
+        "comfort band",
+        "fixed 27 °C",
+        "skynet",
+    ]
+    assert summary["best_fixed"] in (None, "fixed 27 °C")
+    assert all("energy_vs_best_fixed_%" in r and "mean_abs_sensation" in r for r in summary["table"])
     assert summary["models"] == stored_models and summary["decisions"]["fallbacks"] == {}
     report = Path(summary["report"])
     assert json.loads((report / "evaluation.json").read_text())["table"] == summary["table"]
     assert len(summary["plots"]) == 2 and all(Path(p).is_file() for p in summary["plots"])
     assert report.parent == Path(load_settings(None).path(load_settings(None).models.reports))
     text = runner.invoke(cli, args[:-2])
-    assert "energy_vs_reference_%" in text.stdout and "report: " in text.stdout
+    assert (
+        "energy_vs_reference_%" in text.stdout
+        and "report: " in text.stdout
+        and "best fixed set point" in text.stdout
+    )
 
 
 @needs_energyplus
@@ -92,7 +103,8 @@ def test_evaluate_on_energyplus_zones(runner, cli, stored_models):
     from skynet.api.control import format_evaluation
 
     args = ["control", "evaluate", "--engine", "energyplus", "--building", "office-small", "--weather", "miami",
-            "--start", "2025-07-20", "--days", "1", "--train", "never", "--no-progress", "--format", "json"]  # fmt: skip
+            "--start", "2025-07-20", "--days", "1", "--train", "never", "--sweep", "none", "--no-progress",
+            "--format", "json"]  # fmt: skip
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

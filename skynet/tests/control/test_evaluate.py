@@ -110,3 +110,61 @@ def test_skynet_with_models_trained_on_the_building_beats_24_degrees_on_energypl
     assert sky.fallbacks == {} and sky.decisions > 0
     assert sky.energy_kwh.sum() < fixed.energy_kwh.sum()
     assert sky.abs_sensation < fixed.abs_sensation
+
+
+class _Result:
+    """A controller's result as the best-fixed search reads it."""
+
+    def __init__(self, name: str, uncomfortable: float, kwh: float) -> None:
+        self.name, self.uncomfortable, self.energy_kwh = name, uncomfortable, np.array([kwh])
+
+
+def test_the_best_fixed_set_point_is_the_least_energy_no_less_comfortable_than_the_band():
+    from skynet.api._control_evaluate import best_fixed
+
+    # people get uncomfortable above 28 °C; energy falls with the set point
+    share = {24.0: 0.8, 25.0: 0.6, 26.0: 0.45, 27.0: 0.40, 28.0: 0.44, 29.0: 0.6, 30.0: 0.8}
+    ran = []
+
+    def run(s: float) -> _Result:
+        ran.append(s)
+        return _Result(f"fixed {s:g} °C", share[s], 10.0 - s / 10)
+
+    band = _Result("comfort band", 0.45, 7.0)
+    assert best_fixed(run, band, None, 26.0).name == "fixed 28 °C"
+    assert ran == [26.0, 27.0, 28.0, 29.0]  # the walk stops at the first set point worse than the band
+    ran.clear()
+    strict = _Result("comfort band", 0.42, 7.0)  # people feel cold at the band's top: warmer is better
+    assert best_fixed(run, strict, None, 26.0).name == "fixed 27 °C" and ran == [26.0, 27.0, 28.0]
+    ran.clear()
+    assert best_fixed(run, _Result("comfort band", 0.39, 7.0), None, 26.0) is None
+    assert ran == [26.0, 27.0, 28.0, 25.0]  # nothing up there qualifies; colder gets worse at once
+    ran.clear()
+    hot = {26.0: 0.5, 27.0: 0.6, 25.0: 0.42, 24.0: 0.41}  # too warm at the band's top: walk down
+    assert best_fixed(lambda s: _Result(f"fixed {s:g} °C", hot[s], 10.0 - s / 10), _Result("b", 0.42, 7.0),
+                      None, 26.0).name == "fixed 25 °C"  # fmt: skip
+    assert best_fixed(run, band, [25.0, 26.0], 26.0).name == "fixed 26 °C"
+
+
+def test_a_baselines_result_is_kept_and_reused(tmp_path):
+    from skynet.api._control_evaluate import _Runner
+    from skynet.sim import Fleet
+
+    class Counting(FixedThermostat):
+        calls = 0
+
+        def decide(self, obs):
+            Counting.calls += 1
+            return super().decide(obs)
+
+    def runner() -> _Runner:
+        return _Runner(lambda: Fleet(2, 0.05, 4, climate="hot-humid"), ControlConfig(), {"case": 1}, 5, True,
+                       tmp_path, False, 0.05)  # fmt: skip
+
+    first = runner().run("fixed 26 °C", Counting(26.0), {"set_point": 26.0})
+    calls = Counting.calls
+    again = runner().run("fixed 26 °C", Counting(26.0), {"set_point": 26.0})
+    assert calls > 0 and Counting.calls == calls  # not run again
+    assert again.row() == first.row() and np.array_equal(again.traces["temperature"], first.traces["temperature"],
+                                                          equal_nan=True)  # fmt: skip
+    assert runner().run("fixed 27 °C", Counting(27.0), {"set_point": 27.0}).row() != first.row()

@@ -24,6 +24,7 @@ from skynet.control import (
     Context,
     ControlConfig,
     Models,
+    Request,
     SafetyState,
     allowed_set_range,
     apply_safety,
@@ -272,9 +273,8 @@ def test_no_model_answer_breaks_a_rule(appliance, config, seed, steps):
             log.apply(state, now, by_skynet=False)
         context = Context("d", now, temperature, 55.0, 30.0, 70.0, 14.0, occupancy=occupancy)
         value = 24.0 if mode == "temperature" else 50.0 if mode == "humidity" else None
-        decision = decide(
-            context, ControlTarget("d", T0, mode, value), appliance, log.state, models, config, now, safety
-        )
+        request = Request(context, ControlTarget("d", T0, mode, value), appliance, log.state, now, safety)
+        decision = decide(request, models, config, log=False)
         if decision.command is not None:
             check_sent(decision.command, log, appliance, config, now)
             log.apply(decision.command, now, by_skynet=True)

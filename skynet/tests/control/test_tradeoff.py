@@ -1,4 +1,4 @@
-"""The comfort/energy trade-off pieces: candidates for empty homes, cost weights, personal offsets."""
+"""The trade-off pieces: candidates for empty homes, switching costs, personal offsets, fallback counts."""
 
 from __future__ import annotations
 
@@ -8,65 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skynet.control import Appliance, ControlConfig
-from skynet.control._candidates import MODE_CODE, candidates
-from skynet.control._cost import costs
-from skynet.control._personal import ALL, offset_for, period_of_day, personal_offsets
-from skynet.tests.control.conftest import FirstOrderRoomDouble
+from skynet.control import Appliance, Candidates, ControlConfig
+from skynet.control._candidates import candidates
+from skynet.control._personal import ALL, Personalizer, offset_for, period_of_day, personal_offsets
+from skynet.domain import Fan, Mode
 
 
-def _modes(cands: np.ndarray) -> set[str]:
-    names = {code: mode for mode, code in MODE_CODE.items()}
-    return {names[int(m)] for m in cands[cands[:, 0] > 0.5, 1]}
+def _modes(cands: Candidates) -> set[str]:
+    return {Mode(int(m)).label for m in cands.mode[cands.power]}
 
 
 def test_an_empty_home_gets_no_dry_or_fan_only_candidates():
-    config, appliance = ControlConfig(), Appliance()
+    config, appliance = ControlConfig(modes=("cool", "heat", "dry", "fan")), Appliance()
     occupied = candidates(appliance, config, None, 29.0, (21.0, 26.0), people=True)
     empty = candidates(appliance, config, None, 29.0, (16.0, 30.0), people=False)
     assert {"cool", "dry", "fan"} <= _modes(occupied)
     assert _modes(empty) == {"cool"}  # no heating either: the room is far above the band's bottom
-    assert empty[0, 0] == 0.0  # "off" stays row 0
-
-
-def _forecast(cands: np.ndarray, temperature: float = 28.0, outdoor: float = 33.0):
-    out = FirstOrderRoomDouble().predict_candidates(
-        {"temperature": temperature, "outdoor_temperature": outdoor, "humidity": 60.0}, cands
-    )
-    return out["temperature"], out["humidity"]
-
-
-def test_switching_share_scales_only_the_switching_term():
-    config = ControlConfig()
-    cands = candidates(Appliance(), config, None, 28.0, (16.0, 30.0), people=False)
-    t, rh = _forecast(cands)
-    current = np.array([0.0, 0.0, np.nan, 0.0])  # the AC is off
-    full = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config)
-    quarter = costs(cands, t, rh, None, "comfort", None, (16.0, 30.0), current, config, switch_share=0.25)
-    assert full["switch"][1:].min() > 0.0 and full["switch"][0] == 0.0
-    np.testing.assert_allclose(quarter["switch"], 0.25 * full["switch"])
-    np.testing.assert_allclose(quarter["energy"], full["energy"])
-
-
-def test_comfort_weight_scales_the_comfort_term():
-    cands = candidates(Appliance(), ControlConfig(), None, 28.0, (21.0, 26.0))
-    t, rh = _forecast(cands)
-    feedback = np.clip((t - 25.0) / 2.0, -3, 3)
-    one = costs(cands, t, rh, feedback, "comfort", None, None, None, ControlConfig(comfort_weight=1.0))
-    three = costs(cands, t, rh, feedback, "comfort", None, None, None, ControlConfig(comfort_weight=3.0))
-    assert one["comfort"].max() > 0
-    np.testing.assert_allclose(three["comfort"], 3.0 * one["comfort"])
-
-
-def test_dry_mode_costs_the_energy_of_cooling_to_the_same_set_point():
-    config = ControlConfig()
-    cands = np.array(
-        [[0, 0, 26, 0], [1, MODE_CODE["cool"], 24, 0], [1, MODE_CODE["dry"], 24, 0]], dtype=float
-    )
-    t = np.array([[28.0, 28.5, 29.0], [25.0, 24.0, 24.0], [25.0, 24.0, 24.0]])  # same climate
-    rh = np.full((3, 3), 60.0)
-    terms = costs(cands, t, rh, None, "comfort", None, None, None, config)
-    assert terms["energy"][2] == pytest.approx(terms["energy"][1]) and terms["energy"][1] > terms["energy"][0]
+    assert not empty.power[0]  # "off" stays row 0
 
 
 class ResidualMeanDouble:
@@ -120,100 +78,128 @@ def test_offsets_are_by_period_of_the_day_and_fall_back_to_the_pooled_one():
 
 
 def test_an_evaluation_logs_each_fallback_cause_once_with_its_count(caplog):
-    """No models: every skynet decision falls back; the log says so once, then counts."""
-    from skynet.api.control import _run_quietly
-    from skynet.control import Controller, DevicePolicy, closed_loop
+    """No models: every skynet decision falls back; the log says so once, then counts (from the
+    decisions' typed fallbacks: no logging filter is involved)."""
+    from skynet.api._control_evaluate import _Runner
+    from skynet.control import Controller, DevicePolicy
     from skynet.sim import Fleet
 
     policy = DevicePolicy.skynet(Controller(None, None))
+    runner = _Runner(lambda: Fleet(2, 0.1, 5, climate="hot-humid", occupant_actions=False), ControlConfig(), {}, 5,
+                     True, None, False, 0.1)  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="skynet.control"):
-        evaluation = _run_quietly(closed_loop, lambda: Fleet(2, 0.1, 5, climate="hot-humid", occupant_actions=False),
-                                  {"skynet": policy}, (21.0, 26.0), 1, "skynet", False, 0.1)  # fmt: skip
-    decisions = evaluation.results[0].decisions
+        result = runner.run("skynet", policy)
+    runner.close()
+    decisions = result.decisions
     assert decisions > 2 and policy.fallbacks == {"no estimation model": decisions}
     lines = [r.getMessage() for r in caplog.records if r.name == "skynet.control"]
     assert len(lines) == 2, lines
     assert lines[0].startswith("control fallback for device ") and lines[0].endswith(": no estimation model")
     assert lines[1] == f"control fallback (no estimation model): {decisions} decisions in this evaluation"
-    assert not logging.getLogger("skynet.control").filters  # the counting filter is gone afterwards
+    assert not logging.getLogger("skynet.control").filters
 
 
-def test_fallback_kinds_drop_the_particulars():
-    from skynet.control import DevicePolicy
+def test_fallback_keys_drop_the_particulars():
+    from skynet.control import FailureKind, Fallback
 
-    assert DevicePolicy.fallback_kind("estimation model took 312 ms (budget 250 ms)") == (
-        "estimation model took too long"
-    )
+    slow = Fallback(FailureKind.SLOW, "estimation model", detail="312 ms (budget 250 ms)")
     assert (
-        DevicePolicy.fallback_kind("comfort model raised ValueError: bad row 7")
-        == "comfort model raised ValueError"
+        slow.key == "estimation model took too long"
+        and slow.cause == "estimation model took 312 ms (budget 250 ms)"
     )
-    assert DevicePolicy.fallback_kind("no comfort model") == "no comfort model"
+    raised = Fallback(FailureKind.RAISED, "comfort model", "ValueError", "bad row 7")
+    assert raised.key == "comfort model raised ValueError" and raised.cause.endswith(": bad row 7")
+    assert Fallback(FailureKind.MISSING, "comfort model").key == "no comfort model"
 
 
 def test_a_decision_for_an_empty_home_scores_no_dry_or_fan_candidate_and_switches_cheaper(
     estimator, comfort_model
 ):
-    from skynet.control import Models, decide
+    from skynet.control import Models, Request, decide
     from skynet.tests.control.conftest import NOW, make_context, off_state, target
 
-    config, appliance = ControlConfig(), Appliance()
-    args = (
-        target(),
-        appliance,
-        off_state(600),
-        Models(estimator, comfort_model),
-        config,
-        NOW,
-    )  # long off: no dwell
-    empty = decide(make_context(33.0, occupancy=0), *args)
-    home = decide(make_context(33.0, occupancy=2), *args)
-    assert empty.reason["candidates"] == len(
-        candidates(appliance, config, None, 33.0, config.empty_band, False)
+    config = ControlConfig(modes=("cool", "heat", "dry", "fan"), empty_band=(16.0, 30.0))
+    appliance, models = Appliance(), Models(estimator, comfort_model)
+    empty = decide(
+        Request(make_context(33.0, occupancy=0), target(), appliance, off_state(600), NOW), models, config
     )
+    home = decide(
+        Request(make_context(33.0, occupancy=2), target(), appliance, off_state(600), NOW), models, config
+    )
+    offered = candidates(appliance, config, None, 33.0, config.empty_band, False, fans=("auto",))
+    assert empty.reason["candidates"] == len(offered)  # the plan offers the running fan and auto
     assert home.reason["candidates"] > empty.reason["candidates"]
     switch_on = config.switch_penalty + config.power_switch_penalty
     assert empty.reason["chosen"]["command"].startswith("cool")  # 33 °C is above the empty band
-    assert empty.reason["chosen"]["cost"]["switch"] == pytest.approx(config.empty_switch_share * switch_on)
-    assert home.reason["chosen"]["cost"]["switch"] == pytest.approx(switch_on)
+    # an empty home hears no beep: its switches cost empty_switch_share of theirs (at most two a
+    # plan: switching on now, then off or to another mode)
+    empty_switch = empty.reason["chosen"]["cost"]["switch"]
+    second = config.switch_penalty + config.mode_switch_penalty
+    assert (
+        config.empty_switch_share * switch_on
+        <= empty_switch
+        <= config.empty_switch_share * (switch_on + second) + 1e-9
+    )
+    assert home.reason["chosen"]["cost"]["switch"] >= switch_on
 
 
-def _fans_by_setting(cands: np.ndarray) -> dict[tuple[int, float], set[int]]:
+def _fans_by_setting(cands: Candidates) -> dict[tuple[int, float], set[int]]:
     out: dict[tuple[int, float], set[int]] = {}
-    for power, mode, tset, fan in cands:
-        if power > 0.5:
+    for power, mode, tset, fan in zip(cands.power, cands.mode, cands.set_temperature, cands.fan, strict=True):
+        if power:
             out.setdefault((int(mode), round(float(tset), 2)), set()).add(int(fan))
     return out
 
 
+def test_each_recent_command_and_a_young_setting_make_every_switch_of_a_plan_dearer():
+    from datetime import datetime, timedelta
+
+    from skynet.control import Request, SafetyState
+    from skynet.control._plan import _switching, make_plan
+    from skynet.domain import ApplianceState
+    from skynet.tests.control.conftest import make_context, target
+
+    now = datetime(2025, 7, 1, 14, 0)
+    config = ControlConfig(repeat_factor=2.0, dwell_minutes=60.0, dwell_weight=4.0)
+
+    def switch_cost(minutes: float, recent: int = 0) -> float:
+        state = ApplianceState("d1", now - timedelta(minutes=minutes), True, "cool", 26.0, "auto")
+        safety = SafetyState(
+            True, now - timedelta(hours=3), tuple(now - timedelta(minutes=5 + m) for m in range(recent))
+        )
+        plan = make_plan(Request(make_context(27.0), target(), Appliance(), state, now, safety), config, None)
+        other = next(i for i in range(1, len(plan.cmds)) if i != plan.hold and plan.cmds.power[i])
+        plan.first, plan.second, plan.switch = np.array([other]), np.array([other]), np.array([plan.steps])
+        return float(_switching(plan, plan.cmds.power[[other]][:, None], plan.cmds.mode[[other]][:, None],
+                                config)[0])  # fmt: skip
+
+    assert switch_cost(600) == pytest.approx(config.switch_penalty)
+    assert switch_cost(600, recent=2) == pytest.approx(5.0 * config.switch_penalty)  # 1 + 2 x 2
+    assert switch_cost(15) == pytest.approx(config.switch_penalty * (1 + 2.0 * 3.0))  # dwell 4 x (1 - 15/60)
+    assert switch_cost(5) > switch_cost(30) > switch_cost(600)
+
+
 def test_a_running_unit_changes_its_fan_only_with_its_set_point_or_mode():
-    from skynet.control._candidates import FAN_CODE
     from skynet.domain import ApplianceState
 
-    appliance = Appliance()
+    FAN_CODE = {f.label: int(f) for f in Fan}
+    MODE_CODE = {m.label: int(m) for m in Mode}
+
+    appliance, every = Appliance(), ("cool", "heat", "dry", "fan")
     cool = ApplianceState("d", pd.Timestamp("2025-07-01 14:00").to_pydatetime(), True, "cool", 26.0, "auto")
     fan_only = ApplianceState("d", cool.timestamp, True, "fan", 26.0, "high")
-    strict = _fans_by_setting(candidates(appliance, ControlConfig(), cool, 27.0, (21.0, 26.0)))
-    free = _fans_by_setting(candidates(appliance, ControlConfig(fan_alone=True), cool, 27.0, (21.0, 26.0)))
+    strict = _fans_by_setting(candidates(appliance, ControlConfig(modes=every), cool, 27.0, (21.0, 26.0)))
+    free = _fans_by_setting(candidates(appliance, ControlConfig(modes=every, fan_alone=True), cool, 27.0,
+                                       (21.0, 26.0)))  # fmt: skip
     assert strict[(MODE_CODE["cool"], 26.0)] == {FAN_CODE["auto"]}  # the current state, no fan-only change
     assert free[(MODE_CODE["cool"], 26.0)] == set(FAN_CODE.values())
     assert strict[(MODE_CODE["cool"], 25.0)] == set(FAN_CODE.values())  # a new set point: any fan
     assert strict[(MODE_CODE["dry"], 26.0)] == {FAN_CODE["auto"]}
-    in_fan_mode = _fans_by_setting(candidates(appliance, ControlConfig(), fan_only, 27.0, (21.0, 26.0)))
+    in_fan_mode = _fans_by_setting(
+        candidates(appliance, ControlConfig(modes=every), fan_only, 27.0, (21.0, 26.0))
+    )
     assert in_fan_mode[(MODE_CODE["fan"], 26.0)] == {FAN_CODE["high"]}
     assert len(in_fan_mode[(MODE_CODE["cool"], 26.0)]) == len(FAN_CODE)  # another mode: any fan
-
-
-def test_each_recent_command_adds_repeat_factor_switching_penalties():
-    config = ControlConfig(repeat_factor=2.0)
-    cands = candidates(Appliance(), config, None, 28.0, (21.0, 26.0))
-    t, rh = _forecast(cands)
-    current = np.array([0.0, 0.0, np.nan, 0.0])
-    fresh = costs(cands, t, rh, None, "comfort", None, None, current, config)
-    busy = costs(cands, t, rh, None, "comfort", None, None, current, config, recent_commands=2)
-    assert fresh["switch"][1:].min() > 0.0
-    np.testing.assert_allclose(busy["switch"], 5.0 * fresh["switch"])  # 1 + 2 x 2
-    np.testing.assert_allclose(busy["energy"], fresh["energy"])
 
 
 def test_the_night_offset_is_added_at_night_only():
@@ -228,8 +214,11 @@ def test_the_night_offset_is_added_at_night_only():
 def test_skynet_policy_takes_the_night_offset_from_the_controllers_config():
     from skynet.control import Controller, DevicePolicy
 
-    assert DevicePolicy.skynet(Controller(config=ControlConfig(night_offset=-0.3))).night_offset == -0.3
-    assert DevicePolicy.band_thermostat().night_offset == 0.0
+    policy = DevicePolicy.skynet(
+        Controller(comfort_model=ResidualMeanDouble(), config=ControlConfig(night_offset=-0.3))
+    )
+    assert policy.personalizer.night_offset == -0.3
+    assert DevicePolicy.band_thermostat().personalizer is None
 
 
 def test_a_young_setting_counts_as_more_recent_commands_fading_with_its_age():
@@ -250,28 +239,16 @@ def test_a_young_setting_counts_as_more_recent_commands_fading_with_its_age():
     assert dwell(state(0), now, ControlConfig(dwell_minutes=0.0)) == 0.0
 
 
-def test_a_command_that_would_undo_a_young_one_needs_a_larger_gain(estimator, comfort_model):
-    from datetime import timedelta
-
-    from skynet.control import Models, decide
-    from skynet.domain import ApplianceState
-    from skynet.tests.control.conftest import NOW, make_context, target
-
-    def switch_cost(minutes: float) -> float:
-        state = ApplianceState("d1", NOW - timedelta(minutes=minutes), True, "cool", 28.0, "auto")
-        models = Models(estimator, comfort_model)
-        decision = decide(make_context(29.0), target(), Appliance(), state, models, ControlConfig(), NOW)
-        assert decision.reason["chosen"]["command"] != "cool 28 °C fan auto"  # far too warm: change
-        return decision.reason["chosen"]["cost"]["switch"]
-
-    config = ControlConfig()
-    assert switch_cost(5) > switch_cost(60) > switch_cost(600)
-    assert switch_cost(600) == pytest.approx(config.switch_penalty)
-
-
-def test_live_offset_adds_the_night_offset_only_at_night():
-    from skynet.control import live_offset
-
-    assert live_offset(0.3, 12.0, -0.6) == 0.3 and live_offset(None, 12.0, -0.6) is None
-    assert live_offset(0.3, 23.5, -0.6) == pytest.approx(-0.3) and live_offset(None, 6.5, -0.6) == -0.6
-    assert live_offset(0.3, 7.0, -0.6) == 0.3 and live_offset(0.3, 2.0, 0.0) == 0.3
+def test_one_personalizer_pooled_in_the_closed_loop_per_device_in_the_worker():
+    votes = _votes([("a", 14.0, 1.0)] * 6 + [("a", 23.0, -1.0)] * 6 + [("b", 2.0, -1.0)] * 6)
+    pooled = Personalizer(ResidualMeanDouble(1.0), night_offset=-0.6)
+    pooled.learn(votes)
+    assert pooled.offset("b", 12.0) == pooled.offsets[(ALL, "day")]  # no day vote of its own: the fleet's
+    assert pooled.offset("a", 23.0) == pytest.approx(pooled.offsets[("a", "night")] - 0.6)
+    assert pooled.offset("a", 23.0, night=False) == pooled.offsets[("a", "night")]
+    alone = Personalizer(ResidualMeanDouble(1.0), night_offset=-0.6, pool=False)
+    alone.learn(votes[votes["device_id"] == "a"])
+    alone.learn(votes[votes["device_id"] == "b"])  # another device's votes keep a's offsets
+    assert alone.knows("a") and alone.knows("b") and not alone.knows("c")
+    assert alone.offset("a", 14.0) == pytest.approx(6 / 7) and alone.offset("b", 12.0) is None
+    assert alone.offset("c", 12.0) is None and alone.offset("c", 2.0) == pytest.approx(-0.6)

@@ -51,7 +51,7 @@ def _warm_room(**changes):
 
 
 def test_the_models_inputs_are_the_frames_columns():
-    assert F.LAGS == LAGS and WINDOW == 30
+    assert F.LAGS == LAGS and WINDOW == 30 and set(F.INPUTS) == set(ESTIMATION_INPUTS)
     assert {f"temperature_lag{lag}" for lag in LAGS} <= set(ESTIMATION_INPUTS)
     assert tuple(EstimationModel().horizons) == HORIZONS
     assert not [name for name in FEATURE_NAMES if "device" in name]  # nothing identifies a room
@@ -110,13 +110,18 @@ def test_predict_candidates_equals_predict_rows(sim_model, sim_frame):
         np.testing.assert_allclose(fast.humidity, slow.to_numpy()[:, k:], rtol=0, atol=1e-9)
 
 
-def test_candidates_may_be_dicts_and_lags_may_be_missing(sim_model):
-    state = {k: v for k, v in _warm_room().items() if "lag" not in k and "mean" not in k}
+def test_candidates_may_be_dicts_and_lags_may_be_unknown_but_never_absent(sim_model):
+    state = {k: (np.nan if "lag" in k or "mean" in k else v) for k, v in _warm_room().items()}
     out = sim_model.predict_candidates(
         state, [{"power": True, "mode": "dry", "set_temperature": 24, "fan": "low"}]
     )
     assert out.temperature.shape == (1, 4) and np.isfinite(out.temperature).all()
     assert ((out.humidity >= 0) & (out.humidity <= 100)).all()
+    absent = {k: v for k, v in _warm_room().items() if k != "temperature_lag5"}
+    with pytest.raises(DataError, match="lacks temperature_lag5"):  # a missing key is an error, not a NaN
+        sim_model.predict_candidates(absent, np.zeros((1, 4)))
+    with pytest.raises(DataError, match="lacks the column.*humidity_mean30"):
+        sim_model.predict(pd.DataFrame([_warm_room()]).drop(columns=["humidity_mean30"]))
     with pytest.raises(DataError, match="outdoor_temperature"):
         sim_model.predict_candidates(_warm_room(outdoor_temperature=None), np.zeros((1, 4)))
     with pytest.raises(DataError, match="mode 'turbo'"):
@@ -168,7 +173,7 @@ def test_predict_candidates_many_equals_one_room_at_a_time(sim_model, sim_frame)
     for i, (_, row) in enumerate(rows.iterrows()):
         state = row.to_dict()
         if i % 3 == 0:  # unknown lags and means
-            state = {k: v for k, v in state.items() if "lag" not in k and "mean" not in k}
+            state = {k: (np.nan if "lag" in k or "mean" in k else v) for k, v in state.items()}
         n = int(rng.integers(1, 60))
         cands = np.column_stack([rng.random(n) < 0.8, rng.integers(0, len(AC_MODES), n),
                                  np.round(rng.uniform(16, 30, n) * 2) / 2, rng.integers(0, len(FAN_SPEEDS), n)])  # fmt: skip
@@ -185,3 +190,20 @@ def test_predict_candidates_many_equals_one_room_at_a_time(sim_model, sim_frame)
     assert sim_model.predict_candidates_many([], []) == []
     with pytest.raises(DataError, match="candidate lists for"):
         sim_model.predict_candidates_many(states, lists[:-1])
+
+
+def test_predict_inputs_equals_predict_rows(sim_model, sim_frame):
+    from skynet.domain import Fan, Mode
+
+    rows = sim_frame.sample(30, random_state=4).reset_index(drop=True)
+    arrays = {k: rows[k].to_numpy() for k in F.INPUTS}
+    arrays["mode"] = np.array([int(Mode.of(m)) if isinstance(m, str) else -1 for m in rows["mode"]])
+    arrays["fan"] = np.array([int(Fan.of(f)) if isinstance(f, str) else -1 for f in rows["fan"]])
+    arrays["power"] = rows["power"].astype(float).to_numpy()
+    fast = sim_model.predict_inputs(arrays)
+    slow = sim_model.predict(rows).to_numpy()
+    k = len(HORIZONS)
+    np.testing.assert_allclose(fast.temperature, slow[:, :k], atol=1e-9)
+    np.testing.assert_allclose(fast.humidity, slow[:, k:], atol=1e-9)
+    with pytest.raises(DataError, match="lack ac_minutes"):
+        sim_model.predict_inputs({k: v for k, v in arrays.items() if k != "ac_minutes"})

@@ -8,7 +8,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from skynet.sim import MODE_CODES, Commands, Fleet, SimulationResult, simulate_fleet
+from skynet.domain import Mode
+from skynet.sim import Commands, Fleet, SimulationResult, simulate_fleet
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +31,7 @@ def hold(
     n = fleet.n
     return Commands(
         power=np.full(n, power),
-        mode=np.full(n, MODE_CODES[mode]),
+        mode=np.full(n, Mode.of(mode)),
         set_temperature=np.full(n, set_temperature),
         fan=np.full(n, fan),
         send=np.ones(n, dtype=bool),

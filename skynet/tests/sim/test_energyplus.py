@@ -213,6 +213,18 @@ SizingPeriod:DesignDay, Denver summer, 7, 21;
     assert out.startswith("Version, 25.2;  ! a comment; with a semicolon")
 
 
+def test_prepare_idf_runs_the_weather_file_period_of_a_2004_reference_model():
+    """The DOE reference 2004 models switch weather-file runs off: they ran zero timesteps."""
+    text = """Version, 25.2;
+SimulationControl, YES, YES, YES, YES, NO, No, 1;
+Zone, Kitchen;
+ZoneControl:Thermostat, T, Kitchen, Control Type, ThermostatSetpoint:SingleCooling, Cool SP;
+"""
+    out, _ = prepare_idf(text, START, END, 10, "ref2004.idf")
+    control = next(o for o in parse_idf(out) if o.key == "simulationcontrol")
+    assert control.fields == ("YES", "YES", "YES", "No", "Yes", "No", "1")
+
+
 @needs_energyplus
 def test_missing_weather_file_and_unknown_names(tmp_path):
     with pytest.raises(DataError, match=r"weather file not found: .*nowhere\.epw"):

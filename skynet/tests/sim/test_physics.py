@@ -6,7 +6,7 @@ from datetime import datetime
 
 import numpy as np
 
-from skynet.sim import FAN_CODES
+from skynet.domain import Fan
 
 WINTER = datetime(2025, 1, 15)
 
@@ -56,7 +56,7 @@ def test_dry_mode_lowers_the_humidity_more_than_the_fan(run_fixed):
 
 
 def test_cooling_capacity_limits_are_respected(run_fixed):
-    for fan, share in ((FAN_CODES["high"], 1.15), (FAN_CODES["low"], 0.85)):
+    for fan, share in ((Fan.HIGH, 1.15), (Fan.LOW, 0.85)):
         fleet, cool = run_fixed(power=True, mode="cool", set_temperature=16.0, fan=fan, room=(34.0, 50.0))
         removed = cool["latent_w"] - cool["heat_w"]  # sensible + latent taken out, less the fan's heat
         limit = fleet.unit["capacity_cool"] * 1.2 * share  # best outdoor factor x the fan's cap
@@ -91,7 +91,7 @@ def _runs(on: np.ndarray, value: bool) -> list[int]:
 def test_compressor_cycles_with_minimum_off_and_on_times(run_fixed):
     # A mild day and a set point near the room temperature: units cycle on their thermostat.
     fleet, cool = run_fixed(n=8, hours=12, climate="temperate", power=True, mode="cool",
-                            set_temperature=23.0, fan=FAN_CODES["high"])  # fmt: skip
+                            set_temperature=23.0, fan=Fan.HIGH)  # fmt: skip
     cycles = 0
     for i in range(fleet.n):
         off_runs = _runs(cool["compressor"][:, i], False)

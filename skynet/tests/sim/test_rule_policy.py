@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from skynet.domain import Mode
 from skynet.sim import Fleet, RulePolicy
-from skynet.sim._ac import MODE
 from skynet.sim._occupants import TARGET
 
 
@@ -21,14 +21,14 @@ def _policy_and_obs():
 def _at(obs, minute, t, t_out, power, mode, target="temperature", value=24.0, home=1):
     one = lambda v, dtype=float: np.array([v], dtype=dtype)  # noqa: E731
     return replace(obs, minute=minute, temperature=one(t), humidity=one(50.0), outdoor_temperature=one(t_out),
-                   power=one(power, bool), mode=one(MODE[mode], np.int64), set_temperature=one(value),
+                   power=one(power, bool), mode=one(Mode.of(mode), np.int64), set_temperature=one(value),
                    target_mode=one(TARGET[target], np.int64), target_value=one(value if target == "temperature" else np.nan),
                    occupants=one(home, np.int64), user_hold=one(False, bool))  # fmt: skip
 
 
 def _mode(cmd, obs) -> str:
     code = int(cmd.mode[0]) if cmd is not None and cmd.send[0] else int(obs.mode[0])
-    return next(name for name, c in MODE.items() if c == code)
+    return Mode(code).label
 
 
 def test_a_temperature_target_does_not_flip_modes_with_the_outdoor_temperature():
@@ -56,8 +56,8 @@ def test_comfort_control_does_not_cool_on_a_warm_day_right_after_heating():
     # an hour later the room overshot to 24.5 °C and it is 26 °C outside: no cooling yet (off)
     after = _at(obs, 60, 24.5, 26.0, False, "heat", target="comfort")
     cmd = policy.decide(after)
-    assert cmd is None or not cmd.send[0] or not cmd.power[0] or int(cmd.mode[0]) != MODE["cool"]
+    assert cmd is None or not cmd.send[0] or not cmd.power[0] or int(cmd.mode[0]) != Mode.COOL
     # long after the heating, the warm-day rule cools again
     later = _at(obs, 60 + 240, 24.5, 26.0, False, "heat", target="comfort")
     cmd = policy.decide(later)
-    assert cmd is not None and cmd.send[0] and cmd.power[0] and int(cmd.mode[0]) == MODE["cool"]
+    assert cmd is not None and cmd.send[0] and cmd.power[0] and int(cmd.mode[0]) == Mode.COOL

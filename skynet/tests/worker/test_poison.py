@@ -127,13 +127,10 @@ class Crash(BaseException):  # noqa: N818 - stands for the process dying, not an
 class Deadly(Controller):
     """Decides like the thermostat, and kills the worker when it decides for device ``poison``."""
 
-    def decide(self, context, *args, **kwargs):
-        if context.device_id == "poison":
+    def decide_many(self, requests):  # the one decision path (decide is a batch of one)
+        if any(request.context.device_id == "poison" for request in requests):
             raise Crash
-        return super().decide(context, *args, **kwargs)
-
-    def decide_many(self, requests):
-        return [self.decide(*args) for args in requests]
+        return super().decide_many(requests)
 
 
 def _live(kind: str, request) -> object:

@@ -248,8 +248,8 @@ def test_rounds_decide_many_devices_at_once_and_keep_each_devices_order():
             self.rounds: list[list[str]] = []
 
         def decide_many(self, requests):
-            self.rounds.append([context.device_id for context, *_ in requests])
-            return [self.decide(*args) for args in requests]
+            self.rounds.append([r.device_id for r in requests])
+            return super().decide_many(requests)
 
     batch = entries(*[(d, target(d)) for d in ("d1", "d2", "d3")])
     batch += entries(*[(d, reading(d, m, 27.0 + m)) for m in range(3) for d in ("d1", "d2", "d3")])
@@ -261,8 +261,8 @@ def test_rounds_decide_many_devices_at_once_and_keep_each_devices_order():
     together = Processor(batched, "w").process(batch, {})
     alone = Processor(Controller(), "w").process(batch, {})
     # a device's next event (here d2's appliance change) closes the round its decision waits in;
-    # the last round has d3 alone: decided without decide_many
-    assert batched.rounds == [["d1", "d2", "d3"], ["d1", "d2"], ["d3", "d1", "d2"]]
+    # the last round has d3 alone
+    assert batched.rounds == [["d1", "d2", "d3"], ["d1", "d2"], ["d3", "d1", "d2"], ["d3"]]
 
     def strip(docs):
         return [{k: v for k, v in d.items() if k not in ("latency_ms", "decided_at")} for d in docs]
@@ -281,7 +281,7 @@ def test_votes_personalize_the_comfort_model_with_the_climate_they_were_given_in
 
         def personal_offsets(self, history):
             self.histories.append(history)
-            return {"d1": (float(history["value"].mean()), len(history))}
+            return {d: (float(v["value"].mean()), len(v)) for d, v in history.groupby("device_id")}
 
     comfort = Comfort()
 
@@ -298,12 +298,13 @@ def test_votes_personalize_the_comfort_model_with_the_climate_they_were_given_in
         33.0,
         33.0,
     ]
-    assert set(last["device_id"]) == {"d1"}
+    assert set(last["device_id"]) == {"d1|day"}  # by period of the day (noon, UTC)
+    assert last["air_speed"].tolist() == [0.1, 0.1]  # no sensor air speed: the AC's (off: still air)
 
 
 def test_a_night_decision_adds_the_night_offset_to_the_devices_personal_offset():
-    """The worker's one offset per device gets ``ControlConfig.night_offset`` at night, as the
-    closed-loop evaluation does (sleepers feel cooler than the people still up who vote)."""
+    """The worker's personal offsets (the closed loop's :class:`Personalizer`, by period) get
+    ``ControlConfig.night_offset`` at night (sleepers feel cooler than the people still up who vote)."""
     from skynet.control import ControlConfig
 
     class Seen(Controller):
@@ -311,18 +312,30 @@ def test_a_night_decision_adds_the_night_offset_to_the_devices_personal_offset()
             super().__init__(**kwargs)
             self.offsets = []
 
-        def decide(self, context, *args, **kwargs):
-            self.offsets.append(context.comfort_offset)
-            return super().decide(context, *args, **kwargs)
+        def decide_many(self, requests):
+            self.offsets += [r.context.comfort_offset for r in requests]
+            return super().decide_many(requests)
 
-    def at(hour: int, offset: float | None, night: float) -> float | None:
-        controller = Seen(config=ControlConfig(night_offset=night))
+    class Comfort:
+        def predict(self, frame, personalize=True):
+            return frame["temperature"].to_numpy(float) * 0.0
+
+        def personal_offsets(self, history):
+            return {d: (0.4, len(v)) for d, v in history.groupby("device_id")}
+
+    def at(hour: int, voted: bool, night: float) -> float | None:
+        controller = Seen(comfort_model=Comfort(), config=ControlConfig(night_offset=night))
+        vote = make_event("d1", "feedback", time=T0.replace(hour=hour), event_id=f"f{hour}", value=1.0)
         event = make_event("d1", "reading", time=T0.replace(hour=hour), event_id=f"r{hour}", temperature=28.0,
                            humidity=55.0)  # fmt: skip
-        state = None if offset is None else DeviceState("d1", comfort_offset=offset)
-        Processor(controller, "w").process(entries(("d1", event)), {} if state is None else {"d1": state})
+        batch = (
+            [("d1", event), ("d1", vote), ("d1", event.replace(f"r{hour}", f"s{hour}"))]
+            if voted
+            else [("d1", event)]
+        )
+        Processor(controller, "w").process(entries(*batch), {})
         return controller.offsets[-1]
 
-    assert at(12, 0.4, -0.6) == 0.4 and at(23, 0.4, -0.6) == pytest.approx(-0.2)
-    assert at(3, None, -0.6) == pytest.approx(-0.6) and at(12, None, -0.6) is None
-    assert at(23, 0.4, 0.0) == 0.4
+    assert at(12, True, -0.6) == 0.4 and at(23, True, -0.6) == pytest.approx(-0.2)
+    assert at(3, False, -0.6) == pytest.approx(-0.6) and at(12, False, -0.6) is None
+    assert at(23, True, 0.0) == 0.4

@@ -26,6 +26,13 @@ eval "$servers"
 sshd=$(bash install/sshd.sh) || { log "install/sshd.sh failed"; exit 1; }
 eval "$sshd"
 
+# tox's environments live outside the checkout, in a cache kept between runs (like pip's): a new
+# clone reuses them when the pinned requirements have not changed (tox compares them and
+# reinstalls what changed) and reinstalls only skynet itself, editable, from this checkout.
+# That saves the minutes of installing every pin on each CI run. SKYNET_TOX_WORKDIR moves it.
+TOX_WORKDIR=${SKYNET_TOX_WORKDIR:-$HOME/.cache/skynet-test/tox}
+tox() { "$PYTHON" -m tox --workdir "$TOX_WORKDIR" "$@"; }
+
 failed=()
 ran_tests=0
 # The lint checks (tox.ini's [testenv:lint] commands) run in the local environment: the same
@@ -38,14 +45,14 @@ while IFS= read -r check; do
   checks=$((checks + 1))
   log "lint: $check"
   # shellcheck disable=SC2086  # each check is a command line of tox.ini, split on spaces as tox does
-  "$PYTHON" -m tox exec -q -e local -- $check </dev/null || lint_ok=0
+  tox exec -q -e local -- $check </dev/null || lint_ok=0
 done < <(sed -n '/^\[testenv:lint\]/,/^\[/{/^    /p}' tox.ini)
 [ "$checks" -gt 0 ] || { log "lint: no check found in tox.ini's [testenv:lint]"; lint_ok=0; }
 [ "$lint_ok" = 1 ] || failed+=(lint)
 for env in local airflow; do
   # no `--` without arguments: tox would take it as empty arguments and drop tox.ini's default
   # ones (the coverage floor of the whole suite)
-  if [ $# -gt 0 ]; then "$PYTHON" -m tox -e "$env" -- "$@"; else "$PYTHON" -m tox -e "$env"; fi
+  if [ $# -gt 0 ]; then tox -e "$env" -- "$@"; else tox -e "$env"; fi
   rc=$?
   if [ "$rc" = 0 ]; then
     ran_tests=1

@@ -78,7 +78,10 @@ whole_suite() {
   log "local: skynet/tests/deploy (exit $deploy):"
   cat "$logs/deploy.log"
   rm -rf "$logs"
-  tox exec -q -e local -- coverage combine .coverage.rest .coverage.deploy >/dev/null || return 1
+  if ! tox exec -q -e local -- coverage combine .coverage.rest .coverage.deploy; then
+    log "local: coverage combine .coverage.rest .coverage.deploy failed"
+    return 1
+  fi
   log "local: coverage of the whole suite (floor ${floor:-none} %)"
   tox exec -q -e local -- coverage report ${floor:+--fail-under=$floor} || { [ "$rest$deploy" = 00 ] && return 2; }
   [ "$rest" = 0 ] || return "$rest"

@@ -59,7 +59,7 @@ done < <(sed -n '/^\[testenv:lint\]/,/^\[/{/^    /p}' tox.ini)
 # applies to the two combined. The second process's output follows the first's.
 BESIDE=(skynet/tests/deploy skynet/tests/tasks)
 whole_suite() {
-  local urls logs rest beside floor ignore=()
+  local urls logs rest beside cover floor rc ignore=()
   urls=$(SKYNET_TEST_DB_NAME=skynet_test_beside bash install/servers.sh 2>/dev/null) || {
     log "install/servers.sh (skynet_test_beside) failed"; return 1; }
   floor=$(sed -n 's/.*--cov-fail-under=\([0-9.]*\).*/\1/p' tox.ini | head -1)
@@ -85,9 +85,10 @@ whole_suite() {
     return 1
   fi
   log "local: coverage of the whole suite (floor ${floor:-none} %)"
-  tox exec -q -e local -- coverage report ${floor:+--fail-under=$floor} || { [ "$rest$beside" = 00 ] && return 2; }
-  [ "$rest" = 0 ] || return "$rest"
-  return "$beside"
+  tox exec -q -e local -- coverage report ${floor:+--fail-under=$floor}
+  cover=$?
+  # the first failure: a test's exit code before the coverage floor's
+  for rc in "$rest" "$beside" "$cover"; do [ "$rc" = 0 ] || return "$rc"; done
 }
 
 for env in local airflow; do
